@@ -1,0 +1,127 @@
+//! The cloud assembly: what `synth` writes to `wsgen.out/` and later steps read.
+//!
+//! ```text
+//! wsgen.out/
+//!   manifest.json          stacks, their templates, outputs and assets
+//!   <Stack>.template.json  one CloudFormation template per stack
+//! ```
+
+use crate::cfn::Template;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+/// The manifest's file name.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// Where an infra program run by `wsgen synth` writes its validation problems.
+pub const PROBLEMS_FILE: &str = "problems.json";
+/// The manifest format version.
+pub const MANIFEST_VERSION: &str = "1";
+
+/// `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: String,
+    /// Stacks by name.
+    pub stacks: BTreeMap<String, StackEntry>,
+    /// Handler assets by fingerprint.
+    pub assets: BTreeMap<String, AssetEntry>,
+}
+
+impl Default for Manifest {
+    fn default() -> Self {
+        Manifest { version: MANIFEST_VERSION.into(), stacks: BTreeMap::new(), assets: BTreeMap::new() }
+    }
+}
+
+/// One stack of the assembly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StackEntry {
+    /// The template's file name, relative to the assembly directory.
+    pub template_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Tags for the stack itself (CloudFormation also passes them to its resources).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Output names.
+    pub outputs: Vec<String>,
+    /// Fingerprints of the assets the stack's functions use.
+    pub assets: Vec<String>,
+    /// Logical IDs of resources kept when the stack is deleted.
+    pub retained: Vec<String>,
+}
+
+/// A handler crate built into a zip, stored in the asset bucket under `key`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetEntry {
+    /// The crate directory, relative to the project directory.
+    #[serde(rename = "crate")]
+    pub crate_path: String,
+    /// The crate's package name.
+    pub package: String,
+    /// The binary that becomes `bootstrap`.
+    pub bin: String,
+    /// `x86_64` or `arm64`.
+    pub architecture: String,
+    /// The object key in the asset bucket: `<fingerprint>.zip`.
+    pub key: String,
+    /// Construct paths of the functions that use the asset.
+    pub functions: Vec<String>,
+}
+
+/// A synthesized app: the manifest and one template per stack.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CloudAssembly {
+    pub manifest: Manifest,
+    pub templates: BTreeMap<String, Template>,
+}
+
+impl CloudAssembly {
+    /// The manifest as pretty JSON with a trailing newline.
+    pub fn manifest_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(&self.manifest).expect("manifests serialize");
+        s.push('\n');
+        s
+    }
+
+    /// Writes the templates and then the manifest into `dir` (created if missing).
+    pub fn write_to(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for (name, template) in &self.templates {
+            let file = &self.manifest.stacks[name].template_file;
+            std::fs::write(dir.join(file), template.to_json_string())?;
+        }
+        std::fs::write(dir.join(MANIFEST_FILE), self.manifest_json())
+    }
+
+    /// Reads an assembly written by [`CloudAssembly::write_to`].
+    pub fn read_from(dir: &Path) -> Result<CloudAssembly, ReadError> {
+        let path = dir.join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| ReadError::Io(path.display().to_string(), e))?;
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| ReadError::Parse(path.display().to_string(), e))?;
+        let mut templates = BTreeMap::new();
+        for (name, stack) in &manifest.stacks {
+            let path = dir.join(&stack.template_file);
+            let text = std::fs::read_to_string(&path).map_err(|e| ReadError::Io(path.display().to_string(), e))?;
+            let t = serde_json::from_str(&text).map_err(|e| ReadError::Parse(path.display().to_string(), e))?;
+            templates.insert(name.clone(), t);
+        }
+        Ok(CloudAssembly { manifest, templates })
+    }
+}
+
+/// Why a cloud assembly could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {0}: {1}")]
+    Io(String, #[source] io::Error),
+    #[error("{0} is not a wsgen cloud assembly file: {1}")]
+    Parse(String, #[source] serde_json::Error),
+}
