@@ -1,0 +1,64 @@
+//! The command's errors, each with its exit code and a hint at the fix.
+
+use crate::ValidationErrors;
+use std::path::PathBuf;
+
+/// Everything that can make a command fail.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("no wsgen.toml in {0} or any directory above it")]
+    NoProject(PathBuf),
+    #[error("{path}: {message}")]
+    ProjectFile { path: PathBuf, message: String },
+    #[error("cannot run cargo: {0}")]
+    CargoMissing(#[source] std::io::Error),
+    #[error("the infra crate {0} did not build (cargo's messages are above)")]
+    InfraBuild(PathBuf),
+    #[error("the infra crate {0} has no binary target")]
+    InfraNoBinary(PathBuf),
+    #[error("the infra program {program} failed ({status})")]
+    InfraFailed { program: PathBuf, status: String },
+    #[error("{0}")]
+    Validation(ValidationErrors),
+    #[error("no stack named `{name}` (stacks: {known})")]
+    UnknownStack { name: String, known: String },
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid cloud assembly: {message}")]
+    Assembly { path: PathBuf, message: String },
+}
+
+impl CliError {
+    /// 2 for problems in the user's input, 1 for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::ProjectFile { .. } | CliError::Validation(_) | CliError::UnknownStack { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// What to do about it.
+    pub fn help(&self) -> Option<String> {
+        Some(match self {
+            CliError::NoProject(_) => "run wsgen inside a project, or pass `--project DIR` (a directory with wsgen.toml)".into(),
+            CliError::ProjectFile { .. } => "wsgen.toml takes `infra = \"<path to the infra crate>\"` and optionally `out = \"wsgen.out\"`".into(),
+            CliError::CargoMissing(_) => "install Rust (cargo) and make sure `cargo` is on PATH".into(),
+            CliError::InfraBuild(_) => "fix the errors cargo reported, then run `wsgen synth` again".into(),
+            CliError::InfraNoBinary(_) => "the infra crate must be a binary: put `fn main()` calling `app.synth()` in src/main.rs".into(),
+            CliError::InfraFailed { .. } => "the infra program's own output is above; a panic there is a bug in the infra code".into(),
+            CliError::UnknownStack { .. } => "name one of the stacks listed, or none to synthesize them all".into(),
+            CliError::Io { .. } => "check that the directory exists and is writable".into(),
+            CliError::Validation(_) | CliError::Assembly { .. } => return None,
+        })
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> CliError {
+        let path = path.into();
+        move |source| CliError::Io { action, path, source }
+    }
+}

@@ -1,0 +1,246 @@
+//! `wsgen synth`: build and run the project's infra crate, install its cloud assembly
+//! in `wsgen.out/` and print the template.
+//!
+//! The infra program writes into a staging directory; only a complete, valid assembly
+//! replaces the previous one, so a validation error or a crash leaves `wsgen.out/` as
+//! it was. The infra binary is rebuilt only when its sources (or local dependencies,
+//! or lockfile) change: an unchanged project does not start cargo at all.
+
+use super::{CliError, Project, Ui};
+use crate::assembly::{CloudAssembly, Manifest, MANIFEST_FILE, PROBLEMS_FILE};
+use crate::{ValidationErrors, OUTDIR_ENV, PROJECT_DIR_ENV};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// What `wsgen synth` was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct SynthOptions {
+    pub project: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    /// Print JSON instead of YAML.
+    pub json: bool,
+    /// Stacks to print; empty prints the only stack.
+    pub stacks: Vec<String>,
+}
+
+/// A successful synthesis.
+#[derive(Debug)]
+pub struct SynthResult {
+    pub project: Project,
+    /// The assembly directory.
+    pub out: PathBuf,
+    pub assembly: CloudAssembly,
+    /// What the command prints on stdout.
+    pub stdout: String,
+}
+
+/// Where the infra build is remembered, inside the assembly directory.
+const CACHE_FILE: &str = ".cache/infra.json";
+
+#[derive(Serialize, Deserialize)]
+struct InfraCache {
+    key: String,
+    executable: PathBuf,
+}
+
+/// Removes the staging directory however synthesis ends.
+struct Staging(PathBuf);
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn synth(opts: &SynthOptions, ui: &Ui) -> Result<SynthResult, CliError> {
+    let project = Project::discover(opts.project.as_deref())?;
+    let cwd = std::env::current_dir().map_err(CliError::io("cannot read the current directory", "."))?;
+    let out = opts.out.as_ref().map(|o| cwd.join(o)).unwrap_or_else(|| project.out.clone());
+    std::fs::create_dir_all(&out).map_err(CliError::io("cannot create", &out))?;
+
+    let exe = infra_executable(&project, &out)?;
+    let staging = Staging(out.join(format!(".staging-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&staging.0);
+    std::fs::create_dir_all(&staging.0).map_err(CliError::io("cannot create", &staging.0))?;
+    let status = Command::new(&exe)
+        .current_dir(&project.dir)
+        .env(OUTDIR_ENV, &staging.0)
+        .env(PROJECT_DIR_ENV, &project.dir)
+        // The infra program's own prints must not mix with the template on stdout.
+        .stdout(std::io::stderr())
+        .status()
+        .map_err(CliError::io("cannot run", &exe))?;
+    let problems = staging.0.join(PROBLEMS_FILE);
+    match status.code() {
+        Some(0) => {}
+        Some(2) if problems.is_file() => {
+            let text = std::fs::read_to_string(&problems).map_err(CliError::io("cannot read", &problems))?;
+            let v: ValidationErrors = serde_json::from_str(&text)
+                .map_err(|e| CliError::Assembly { path: problems.clone(), message: e.to_string() })?;
+            return Err(CliError::Validation(v));
+        }
+        _ => return Err(CliError::InfraFailed { program: exe, status: status.to_string() }),
+    }
+    let assembly = CloudAssembly::read_from(&staging.0)
+        .map_err(|e| CliError::Assembly { path: staging.0.clone(), message: e.to_string() })?;
+
+    let names: Vec<String> = assembly.templates.keys().cloned().collect();
+    for s in &opts.stacks {
+        if !assembly.templates.contains_key(s) {
+            return Err(CliError::UnknownStack { name: s.clone(), known: names.join(", ") });
+        }
+    }
+    install(&staging.0, &out, &assembly.manifest)?;
+
+    for (name, entry) in &assembly.manifest.stacks {
+        let t = &assembly.templates[name];
+        let n = |count: usize, what: &str| format!("{count} {what}{}", if count == 1 { "" } else { "s" });
+        ui.done(&format!(
+            "{name}: {}, {}, {} -> {}",
+            n(t.resources.len(), "resource"),
+            n(t.outputs.len(), "output"),
+            n(entry.assets.len(), "asset"),
+            display(&cwd, &out.join(&entry.template_file)),
+        ));
+    }
+    let selected: Vec<&String> = if opts.stacks.is_empty() {
+        if names.len() == 1 {
+            names.iter().collect()
+        } else {
+            ui.note(&format!(
+                "{} stacks synthesized ({}); name one to print its template, e.g. `wsgen synth {}`",
+                names.len(),
+                names.join(", "),
+                names[0]
+            ));
+            Vec::new()
+        }
+    } else {
+        opts.stacks.iter().collect()
+    };
+    let stdout = render(&assembly, &selected, opts.json);
+    Ok(SynthResult { project, out, assembly, stdout })
+}
+
+/// The selected templates as YAML documents, or JSON (one template, or an object of
+/// them by stack name).
+fn render(assembly: &CloudAssembly, selected: &[&String], json: bool) -> String {
+    if json {
+        let value = match selected {
+            [] => return String::new(),
+            [one] => serde_json::to_value(&assembly.templates[*one]),
+            many => serde_json::to_value(many.iter().map(|s| (s.as_str(), &assembly.templates[*s])).collect::<std::collections::BTreeMap<_, _>>()),
+        }
+        .expect("templates serialize");
+        let mut s = serde_json::to_string_pretty(&value).expect("json");
+        s.push('\n');
+        return s;
+    }
+    let docs: Vec<String> = selected
+        .iter()
+        .map(|s| serde_norway::to_string(&assembly.templates[*s]).expect("templates serialize to YAML"))
+        .collect();
+    docs.join("---\n")
+}
+
+/// Moves a complete assembly from `staging` into `out`: templates first, the manifest
+/// last, and templates of stacks that are gone removed.
+fn install(staging: &Path, out: &Path, manifest: &Manifest) -> Result<(), CliError> {
+    let old: Option<Manifest> =
+        std::fs::read_to_string(out.join(MANIFEST_FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
+    for entry in manifest.stacks.values() {
+        let (from, to) = (staging.join(&entry.template_file), out.join(&entry.template_file));
+        std::fs::rename(&from, &to).map_err(CliError::io("cannot write", &to))?;
+    }
+    let to = out.join(MANIFEST_FILE);
+    std::fs::rename(staging.join(MANIFEST_FILE), &to).map_err(CliError::io("cannot write", &to))?;
+    if let Some(old) = old {
+        for entry in old.stacks.values() {
+            if !manifest.stacks.values().any(|e| e.template_file == entry.template_file) {
+                let _ = std::fs::remove_file(out.join(&entry.template_file));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The infra program, built by cargo unless its sources are unchanged since the last
+/// build.
+fn infra_executable(project: &Project, out: &Path) -> Result<PathBuf, CliError> {
+    let cache_path = out.join(CACHE_FILE);
+    if let Some(key) = infra_key(project) {
+        let cached: Option<InfraCache> =
+            std::fs::read_to_string(&cache_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+        if let Some(c) = cached.filter(|c| c.key == key && c.executable.is_file()) {
+            return Ok(c.executable);
+        }
+    }
+    let built = cargo_build(&project.infra)?;
+    // Keep the project's own link to the binary: cargo's output path is shared by every
+    // project with the same package name and target directory.
+    let dir = cache_path.parent().expect("has parent");
+    let exe = dir.join(format!("infra{}", std::env::consts::EXE_SUFFIX));
+    let tmp = dir.join(format!(".infra-{}", std::process::id()));
+    let linked = std::fs::create_dir_all(dir)
+        .and_then(|_| {
+            let _ = std::fs::remove_file(&tmp);
+            std::fs::hard_link(&built, &tmp).or_else(|_| std::fs::copy(&built, &tmp).map(|_| ()))
+        })
+        .and_then(|_| std::fs::rename(&tmp, &exe));
+    if linked.is_err() {
+        return Ok(built);
+    }
+    // Keyed after the build, which may have written the lockfile.
+    if let Some(key) = infra_key(project) {
+        let cache = serde_json::to_string(&InfraCache { key, executable: exe.clone() }).expect("json");
+        let _ = std::fs::write(&cache_path, cache);
+    }
+    Ok(exe)
+}
+
+/// What decides the infra binary: its sources and local dependencies (the wsgen library
+/// among them when it is a path dependency), the lockfile, and the build environment.
+fn infra_key(project: &Project) -> Option<String> {
+    let infra = project.infra.to_str()?;
+    let fp = crate::fingerprint::fingerprint(&project.dir, infra, "infra", "host").ok()?;
+    let env: Vec<String> = ["CARGO_TARGET_DIR", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_PROFILE_DEV_OPT_LEVEL"]
+        .iter()
+        .map(|k| format!("{k}={}", std::env::var(k).unwrap_or_default()))
+        .collect();
+    Some(format!("{fp} {} {}", env!("CARGO_PKG_VERSION"), env.join(" ")))
+}
+
+/// `cargo build` of the infra crate; cargo's own messages and compiler errors go to
+/// stderr as cargo renders them.
+fn cargo_build(infra: &Path) -> Result<PathBuf, CliError> {
+    let manifest = infra.join("Cargo.toml");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut child = Command::new(cargo)
+        .args(["build", "--message-format=json-render-diagnostics", "--manifest-path"])
+        .arg(&manifest)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(CliError::CargoMissing)?;
+    let manifest = manifest.canonicalize().unwrap_or(manifest);
+    let mut executables = Vec::new();
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let Ok(line) = line else { break };
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        if msg["reason"] == "compiler-artifact" && msg["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path()) {
+            if let Some(exe) = msg["executable"].as_str() {
+                executables.push(PathBuf::from(exe));
+            }
+        }
+    }
+    let status = child.wait().map_err(CliError::CargoMissing)?;
+    if !status.success() {
+        return Err(CliError::InfraBuild(infra.to_path_buf()));
+    }
+    executables.pop().ok_or_else(|| CliError::InfraNoBinary(infra.to_path_buf()))
+}
+
+fn display(cwd: &Path, p: &Path) -> String {
+    p.strip_prefix(cwd).unwrap_or(p).display().to_string()
+}
