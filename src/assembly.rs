@@ -31,7 +31,11 @@ pub struct Manifest {
 
 impl Default for Manifest {
     fn default() -> Self {
-        Manifest { version: MANIFEST_VERSION.into(), stacks: BTreeMap::new(), assets: BTreeMap::new() }
+        Manifest {
+            version: MANIFEST_VERSION.into(),
+            stacks: BTreeMap::new(),
+            assets: BTreeMap::new(),
+        }
     }
 }
 
@@ -103,17 +107,23 @@ impl CloudAssembly {
     /// Reads an assembly written by [`CloudAssembly::write_to`].
     pub fn read_from(dir: &Path) -> Result<CloudAssembly, ReadError> {
         let path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| ReadError::Io(path.display().to_string(), e))?;
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|e| ReadError::Parse(path.display().to_string(), e))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ReadError::Io(path.display().to_string(), e))?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| ReadError::Parse(path.display().to_string(), e))?;
         let mut templates = BTreeMap::new();
         for (name, stack) in &manifest.stacks {
             let path = dir.join(&stack.template_file);
-            let text = std::fs::read_to_string(&path).map_err(|e| ReadError::Io(path.display().to_string(), e))?;
-            let t = serde_json::from_str(&text).map_err(|e| ReadError::Parse(path.display().to_string(), e))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ReadError::Io(path.display().to_string(), e))?;
+            let t = serde_json::from_str(&text)
+                .map_err(|e| ReadError::Parse(path.display().to_string(), e))?;
             templates.insert(name.clone(), t);
         }
-        Ok(CloudAssembly { manifest, templates })
+        Ok(CloudAssembly {
+            manifest,
+            templates,
+        })
     }
 }
 

@@ -29,7 +29,11 @@ pub struct CrateProblem {
 }
 
 /// Reads `crate_path/Cargo.toml` (relative to `project`) and picks the binary to deploy.
-pub fn inspect_crate(project: &Path, crate_path: &str, bin: Option<&str>) -> Result<HandlerCrate, CrateProblem> {
+pub fn inspect_crate(
+    project: &Path,
+    crate_path: &str,
+    bin: Option<&str>,
+) -> Result<HandlerCrate, CrateProblem> {
     let dir = project.join(crate_path);
     let manifest = dir.join("Cargo.toml");
     let text = fs::read_to_string(&manifest).map_err(|e| CrateProblem {
@@ -62,7 +66,10 @@ pub fn inspect_crate(project: &Path, crate_path: &str, bin: Option<&str>) -> Res
         Some(b) => {
             return Err(CrateProblem {
                 rule: "handler-bin-missing",
-                message: format!("handler crate `{crate_path}` has no binary `{b}` (it has: {})", list(&bins)),
+                message: format!(
+                    "handler crate `{crate_path}` has no binary `{b}` (it has: {})",
+                    list(&bins)
+                ),
                 fix: "fix the name given to `.bin(..)`".into(),
             })
         }
@@ -77,26 +84,39 @@ pub fn inspect_crate(project: &Path, crate_path: &str, bin: Option<&str>) -> Res
         None => {
             return Err(CrateProblem {
                 rule: "handler-bin-ambiguous",
-                message: format!("handler crate `{crate_path}` has several binaries: {}", list(&bins)),
+                message: format!(
+                    "handler crate `{crate_path}` has several binaries: {}",
+                    list(&bins)
+                ),
                 fix: "choose one with `.bin(\"name\")`".into(),
             })
         }
     };
-    Ok(HandlerCrate { package, bin: chosen })
+    Ok(HandlerCrate {
+        package,
+        bin: chosen,
+    })
 }
 
 fn list(bins: &BTreeSet<String>) -> String {
     if bins.is_empty() {
         "none".into()
     } else {
-        bins.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", ")
+        bins.iter()
+            .map(|b| format!("`{b}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
 /// The crate's binary targets, as cargo finds them.
 fn binaries(dir: &Path, doc: &toml::Table, package: &str) -> BTreeSet<String> {
     let mut bins = BTreeSet::new();
-    let autobins = doc.get("package").and_then(|p| p.get("autobins")).and_then(|v| v.as_bool()) != Some(false);
+    let autobins = doc
+        .get("package")
+        .and_then(|p| p.get("autobins"))
+        .and_then(|v| v.as_bool())
+        != Some(false);
     if autobins {
         if dir.join("src/main.rs").is_file() {
             bins.insert(package.to_string());
@@ -179,7 +199,10 @@ fn hash_file(h: &mut Sha256, project: &Path, file: &Path) -> io::Result<()> {
         return Ok(());
     }
     let rel = file.strip_prefix(project).unwrap_or(file);
-    let rel: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let rel: Vec<_> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     let data = fs::read(file)?;
     h.update(rel.join("/").as_bytes());
     h.update(b"\0");
@@ -210,8 +233,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
 /// kind, workspace dependencies, patches), resolved against `base`. Over-inclusion only
 /// makes a fingerprint change more often; it never hides a change.
 fn path_dependencies(base: &Path, manifest: &Path) -> Vec<PathBuf> {
-    let Ok(text) = fs::read_to_string(manifest) else { return Vec::new() };
-    let Ok(doc) = text.parse::<toml::Table>() else { return Vec::new() };
+    let Ok(text) = fs::read_to_string(manifest) else {
+        return Vec::new();
+    };
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     fn visit(v: &toml::Value, key: Option<&str>, base: &Path, out: &mut Vec<PathBuf>) {
         match v {
@@ -219,7 +246,11 @@ fn path_dependencies(base: &Path, manifest: &Path) -> Vec<PathBuf> {
                 // `[[bin]] path`, `[lib] path` and the like name files of the crate
                 // itself, which are hashed already; only dependency tables matter.
                 for (k, v) in t {
-                    if k == "path" && key.is_some_and(|k| !matches!(k, "lib" | "bin" | "test" | "bench" | "example" | "package")) {
+                    if k == "path"
+                        && key.is_some_and(|k| {
+                            !matches!(k, "lib" | "bin" | "test" | "bench" | "example" | "package")
+                        })
+                    {
                         if let Some(p) = v.as_str() {
                             out.push(base.join(p));
                         }
@@ -250,9 +281,17 @@ mod tests {
     fn follows_path_dependencies_and_ignores_target() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
-        write(root, "Cargo.toml", "[workspace]\nmembers = [\"h\", \"lib\"]\n");
+        write(
+            root,
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"h\", \"lib\"]\n",
+        );
         write(root, "Cargo.lock", "# lock\n");
-        write(root, "h/Cargo.toml", "[package]\nname = \"h\"\n[dependencies]\nshared = { path = \"../lib\" }\n");
+        write(
+            root,
+            "h/Cargo.toml",
+            "[package]\nname = \"h\"\n[dependencies]\nshared = { path = \"../lib\" }\n",
+        );
         write(root, "h/src/main.rs", "fn main() {}\n");
         write(root, "lib/Cargo.toml", "[package]\nname = \"shared\"\n");
         write(root, "lib/src/lib.rs", "pub fn a() {}\n");
@@ -265,7 +304,10 @@ mod tests {
         assert_eq!(first, fp(), "target/ and hidden files do not count");
         write(root, "lib/src/lib.rs", "pub fn b() {}\n");
         let second = fp();
-        assert_ne!(first, second, "a change in a path dependency changes the fingerprint");
+        assert_ne!(
+            first, second,
+            "a change in a path dependency changes the fingerprint"
+        );
         write(root, "Cargo.lock", "# lock 2\n");
         assert_ne!(second, fp(), "a lockfile change changes the fingerprint");
         assert_ne!(fp(), fingerprint(root, "h", "h", "arm64").unwrap());
@@ -282,10 +324,22 @@ mod tests {
         let e = inspect_crate(root, "one", None).unwrap_err();
         assert_eq!(e.rule, "handler-bin-ambiguous");
         assert!(e.message.contains("`extra`, `one`"), "{}", e.message);
-        assert_eq!(inspect_crate(root, "one", Some("extra")).unwrap().bin, "extra");
-        assert_eq!(inspect_crate(root, "one", Some("nope")).unwrap_err().rule, "handler-bin-missing");
-        assert_eq!(inspect_crate(root, "absent", None).unwrap_err().rule, "handler-crate-missing");
+        assert_eq!(
+            inspect_crate(root, "one", Some("extra")).unwrap().bin,
+            "extra"
+        );
+        assert_eq!(
+            inspect_crate(root, "one", Some("nope")).unwrap_err().rule,
+            "handler-bin-missing"
+        );
+        assert_eq!(
+            inspect_crate(root, "absent", None).unwrap_err().rule,
+            "handler-crate-missing"
+        );
         write(root, "lib/Cargo.toml", "[package]\nname = \"lib\"\n");
-        assert_eq!(inspect_crate(root, "lib", None).unwrap_err().rule, "handler-bin-missing");
+        assert_eq!(
+            inspect_crate(root, "lib", None).unwrap_err().rule,
+            "handler-bin-missing"
+        );
     }
 }

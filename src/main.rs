@@ -1,1 +1,3 @@
-fn main() { std::process::exit(wsgen::cli::run()) }
+fn main() {
+    std::process::exit(wsgen::cli::run())
+}

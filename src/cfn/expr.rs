@@ -118,8 +118,16 @@ impl Expr {
     }
 
     /// `{"Fn::If": [condition, then, else]}`.
-    pub fn if_(condition: impl Into<String>, then: impl Into<Expr>, otherwise: impl Into<Expr>) -> Expr {
-        Expr::If(condition.into(), Box::new(then.into()), Box::new(otherwise.into()))
+    pub fn if_(
+        condition: impl Into<String>,
+        then: impl Into<Expr>,
+        otherwise: impl Into<Expr>,
+    ) -> Expr {
+        Expr::If(
+            condition.into(),
+            Box::new(then.into()),
+            Box::new(otherwise.into()),
+        )
     }
 
     /// A literal string value, if this is one.
@@ -214,9 +222,14 @@ impl Expr {
             Expr::Int(i) => Value::from(*i),
             Expr::Bool(b) => Value::Bool(*b),
             Expr::List(items) => list(items),
-            Expr::Map(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Expr::Map(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
             Expr::Ref(id) => func("Ref", Value::String(id.clone())),
-            Expr::GetAtt(id, att) => func("Fn::GetAtt", Value::Array(vec![id.as_str().into(), att.as_str().into()])),
+            Expr::GetAtt(id, att) => func(
+                "Fn::GetAtt",
+                Value::Array(vec![id.as_str().into(), att.as_str().into()]),
+            ),
             Expr::Sub(t, vars) if vars.is_empty() => func("Fn::Sub", Value::String(t.clone())),
             Expr::Sub(t, vars) => func(
                 "Fn::Sub",
@@ -225,10 +238,22 @@ impl Expr {
                     Value::Object(vars.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
                 ]),
             ),
-            Expr::Join(d, items) => func("Fn::Join", Value::Array(vec![d.as_str().into(), list(items)])),
-            Expr::Select(i, e) => func("Fn::Select", Value::Array(vec![Value::from(*i), e.to_json()])),
-            Expr::Split(d, e) => func("Fn::Split", Value::Array(vec![d.as_str().into(), e.to_json()])),
-            Expr::If(c, a, b) => func("Fn::If", Value::Array(vec![c.as_str().into(), a.to_json(), b.to_json()])),
+            Expr::Join(d, items) => func(
+                "Fn::Join",
+                Value::Array(vec![d.as_str().into(), list(items)]),
+            ),
+            Expr::Select(i, e) => func(
+                "Fn::Select",
+                Value::Array(vec![Value::from(*i), e.to_json()]),
+            ),
+            Expr::Split(d, e) => func(
+                "Fn::Split",
+                Value::Array(vec![d.as_str().into(), e.to_json()]),
+            ),
+            Expr::If(c, a, b) => func(
+                "Fn::If",
+                Value::Array(vec![c.as_str().into(), a.to_json(), b.to_json()]),
+            ),
             Expr::Equals(a, b) => func("Fn::Equals", Value::Array(vec![a.to_json(), b.to_json()])),
             Expr::Not(e) => func("Fn::Not", Value::Array(vec![e.to_json()])),
             Expr::And(items) => func("Fn::And", list(items)),
@@ -249,7 +274,9 @@ impl Expr {
                 .collect()
         }
         fn string(v: &Value) -> Result<String, String> {
-            v.as_str().map(str::to_string).ok_or_else(|| format!("expected a string, found {v}"))
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("expected a string, found {v}"))
         }
         fn args<const N: usize>(name: &str, v: &Value) -> Result<[Value; N], String> {
             let a = v.as_array().ok_or_else(|| format!("{name} takes a list"))?;
@@ -258,7 +285,10 @@ impl Expr {
         Ok(match value {
             Value::Null => return Err("null is not a CloudFormation value".into()),
             Value::Bool(b) => Expr::Bool(*b),
-            Value::Number(n) => Expr::Int(n.as_i64().ok_or_else(|| format!("unsupported number {n}"))?),
+            Value::Number(n) => Expr::Int(
+                n.as_i64()
+                    .ok_or_else(|| format!("unsupported number {n}"))?,
+            ),
             Value::String(s) => Expr::Str(s.clone()),
             Value::Array(_) => Expr::List(list(value)?),
             Value::Object(m) if m.len() == 1 => {
@@ -268,7 +298,8 @@ impl Expr {
                     "Condition" => Expr::Condition(string(v)?),
                     "Fn::GetAtt" => match v {
                         Value::String(s) => {
-                            let (id, att) = s.split_once('.').ok_or("Fn::GetAtt needs Id.Attribute")?;
+                            let (id, att) =
+                                s.split_once('.').ok_or("Fn::GetAtt needs Id.Attribute")?;
                             Expr::GetAtt(id.into(), att.into())
                         }
                         _ => {
@@ -309,11 +340,18 @@ impl Expr {
                     }
                     "Fn::If" => {
                         let [c, a, b] = args::<3>(k, v)?;
-                        Expr::If(string(&c)?, Box::new(Expr::from_json(&a)?), Box::new(Expr::from_json(&b)?))
+                        Expr::If(
+                            string(&c)?,
+                            Box::new(Expr::from_json(&a)?),
+                            Box::new(Expr::from_json(&b)?),
+                        )
                     }
                     "Fn::Equals" => {
                         let [a, b] = args::<2>(k, v)?;
-                        Expr::Equals(Box::new(Expr::from_json(&a)?), Box::new(Expr::from_json(&b)?))
+                        Expr::Equals(
+                            Box::new(Expr::from_json(&a)?),
+                            Box::new(Expr::from_json(&b)?),
+                        )
                     }
                     "Fn::Not" => {
                         let [e] = args::<1>(k, v)?;
@@ -439,13 +477,21 @@ mod tests {
             Expr::from_json(&json!({"Fn::GetAtt": "T.Arn"})).unwrap(),
             Expr::get_att("T", "Arn")
         );
-        assert!(Expr::from_json(&json!({"Fn::Base64": "x"})).unwrap_err().contains("Fn::Base64"));
+        assert!(Expr::from_json(&json!({"Fn::Base64": "x"}))
+            .unwrap_err()
+            .contains("Fn::Base64"));
     }
 
     #[test]
     fn concat_merges_literals() {
         let e = Expr::concat(["a".into(), "b".into(), Expr::ref_("X"), "c".into()]);
-        assert_eq!(e, Expr::Join(String::new(), vec!["ab".into(), Expr::ref_("X"), "c".into()]));
+        assert_eq!(
+            e,
+            Expr::Join(
+                String::new(),
+                vec!["ab".into(), Expr::ref_("X"), "c".into()]
+            )
+        );
         assert_eq!(Expr::concat(["a".into(), "b".into()]), Expr::from("ab"));
     }
 

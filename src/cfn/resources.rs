@@ -66,7 +66,12 @@ props!(
 
 /// Tags in the list form, sorted by key.
 pub fn tag_list(tags: &TagMap) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect()
+    tags.iter()
+        .map(|(k, v)| Tag {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------- AWS::ApiGatewayV2
@@ -450,6 +455,21 @@ macro_rules! into_kind {
     )*};
 }
 into_kind!(
-    Api, Route, RouteResponse, Integration, IntegrationResponse, Authorizer, Stage, Deployment,
-    DomainName, ApiMapping, Function, Permission, Role, Policy, Table, LogGroup, Rule
+    Api,
+    Route,
+    RouteResponse,
+    Integration,
+    IntegrationResponse,
+    Authorizer,
+    Stage,
+    Deployment,
+    DomainName,
+    ApiMapping,
+    Function,
+    Permission,
+    Role,
+    Policy,
+    Table,
+    LogGroup,
+    Rule
 );

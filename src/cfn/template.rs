@@ -88,7 +88,11 @@ impl Resource {
         let props = serde_json::to_value(&self.kind).expect("resources serialize");
         let mut refs = props
             .get("Properties")
-            .map(|p| Expr::from_json(p).map(|e| e.references()).unwrap_or_default())
+            .map(|p| {
+                Expr::from_json(p)
+                    .map(|e| e.references())
+                    .unwrap_or_default()
+            })
             .unwrap_or_default();
         refs.extend(self.depends_on.iter().cloned());
         refs
@@ -146,7 +150,10 @@ pub struct DanglingReference {
 
 impl Template {
     pub fn new() -> Template {
-        Template { format_version: FORMAT_VERSION.to_string(), ..Template::default() }
+        Template {
+            format_version: FORMAT_VERSION.to_string(),
+            ..Template::default()
+        }
     }
 
     /// The template as pretty JSON with a trailing newline: the bytes wsgen writes.
@@ -163,12 +170,20 @@ impl Template {
         let mut check = |from: String, refs: Vec<String>, conds: Vec<String>| {
             for r in refs {
                 if !known(&r) {
-                    out.push(DanglingReference { from: from.clone(), target: r, is_condition: false });
+                    out.push(DanglingReference {
+                        from: from.clone(),
+                        target: r,
+                        is_condition: false,
+                    });
                 }
             }
             for c in conds {
                 if !self.conditions.contains_key(&c) {
-                    out.push(DanglingReference { from: from.clone(), target: c, is_condition: true });
+                    out.push(DanglingReference {
+                        from: from.clone(),
+                        target: c,
+                        is_condition: true,
+                    });
                 }
             }
         };
@@ -179,13 +194,21 @@ impl Template {
                 .and_then(|p| Expr::from_json(p).ok())
                 .map(|e| e.conditions())
                 .unwrap_or_default();
-            check(format!("Resources/{id}"), r.references(), conds.into_iter().chain(r.condition.clone()).collect());
+            check(
+                format!("Resources/{id}"),
+                r.references(),
+                conds.into_iter().chain(r.condition.clone()).collect(),
+            );
         }
         for (id, o) in &self.outputs {
             check(
                 format!("Outputs/{id}"),
                 o.value.references(),
-                o.value.conditions().into_iter().chain(o.condition.clone()).collect(),
+                o.value
+                    .conditions()
+                    .into_iter()
+                    .chain(o.condition.clone())
+                    .collect(),
             );
         }
         for (id, c) in &self.conditions {

@@ -37,7 +37,9 @@ impl CliError {
     /// 2 for problems in the user's input, 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::ProjectFile { .. } | CliError::Validation(_) | CliError::UnknownStack { .. } => 2,
+            CliError::ProjectFile { .. }
+            | CliError::Validation(_)
+            | CliError::UnknownStack { .. } => 2,
             _ => 1,
         }
     }
@@ -57,8 +59,15 @@ impl CliError {
         })
     }
 
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> CliError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> CliError {
         let path = path.into();
-        move |source| CliError::Io { action, path, source }
+        move |source| CliError::Io {
+            action,
+            path,
+            source,
+        }
     }
 }

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "wsgen", version, about = "Infrastructure as code for AWS API Gateway WebSocket APIs", long_about = None)]
 struct Cli {
-    /// Print nothing but errors and results on stderr.
+    /// Print only errors on stderr (results still go to stdout).
     #[arg(long, short, global = true)]
     quiet: bool,
     #[command(subcommand)]
@@ -60,7 +60,12 @@ pub fn run() -> i32 {
     match cli.command {
         Command::Synth(a) => {
             let json = a.json;
-            let opts = SynthOptions { project: a.project, out: a.out, json, stacks: a.stacks };
+            let opts = SynthOptions {
+                project: a.project,
+                out: a.out,
+                json,
+                stacks: a.stacks,
+            };
             match synth(&opts, &ui) {
                 Ok(result) => {
                     print!("{}", result.stdout);

@@ -35,7 +35,8 @@ pub struct Project {
 impl Project {
     /// The project at `dir`, or the nearest one at or above the current directory.
     pub fn discover(dir: Option<&Path>) -> Result<Project, CliError> {
-        let cwd = std::env::current_dir().map_err(CliError::io("cannot read the current directory", "."))?;
+        let cwd = std::env::current_dir()
+            .map_err(CliError::io("cannot read the current directory", "."))?;
         let dir = match dir {
             Some(d) => {
                 let d = cwd.join(d);
@@ -44,13 +45,21 @@ impl Project {
                 }
                 d
             }
-            None => cwd.ancestors().find(|d| d.join(PROJECT_FILE).is_file()).map(Path::to_path_buf).ok_or(CliError::NoProject(cwd.clone()))?,
+            None => cwd
+                .ancestors()
+                .find(|d| d.join(PROJECT_FILE).is_file())
+                .map(Path::to_path_buf)
+                .ok_or(CliError::NoProject(cwd.clone()))?,
         };
-        let dir = dir.canonicalize().map_err(CliError::io("cannot open", &dir))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(CliError::io("cannot open", &dir))?;
         let path = dir.join(PROJECT_FILE);
         let text = std::fs::read_to_string(&path).map_err(CliError::io("cannot read", &path))?;
-        let file: ProjectFile =
-            toml::from_str(&text).map_err(|e| CliError::ProjectFile { path: path.clone(), message: e.message().to_string() })?;
+        let file: ProjectFile = toml::from_str(&text).map_err(|e| CliError::ProjectFile {
+            path: path.clone(),
+            message: e.message().to_string(),
+        })?;
         let infra = dir.join(file.infra.as_deref().unwrap_or("infra"));
         if !infra.join("Cargo.toml").is_file() {
             return Err(CliError::ProjectFile {

@@ -55,8 +55,13 @@ impl Drop for Staging {
 
 pub fn synth(opts: &SynthOptions, ui: &Ui) -> Result<SynthResult, CliError> {
     let project = Project::discover(opts.project.as_deref())?;
-    let cwd = std::env::current_dir().map_err(CliError::io("cannot read the current directory", "."))?;
-    let out = opts.out.as_ref().map(|o| cwd.join(o)).unwrap_or_else(|| project.out.clone());
+    let cwd =
+        std::env::current_dir().map_err(CliError::io("cannot read the current directory", "."))?;
+    let out = opts
+        .out
+        .as_ref()
+        .map(|o| cwd.join(o))
+        .unwrap_or_else(|| project.out.clone());
     std::fs::create_dir_all(&out).map_err(CliError::io("cannot create", &out))?;
 
     let exe = infra_executable(&project, &out)?;
@@ -75,27 +80,43 @@ pub fn synth(opts: &SynthOptions, ui: &Ui) -> Result<SynthResult, CliError> {
     match status.code() {
         Some(0) => {}
         Some(2) if problems.is_file() => {
-            let text = std::fs::read_to_string(&problems).map_err(CliError::io("cannot read", &problems))?;
-            let v: ValidationErrors = serde_json::from_str(&text)
-                .map_err(|e| CliError::Assembly { path: problems.clone(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(&problems)
+                .map_err(CliError::io("cannot read", &problems))?;
+            let v: ValidationErrors =
+                serde_json::from_str(&text).map_err(|e| CliError::Assembly {
+                    path: problems.clone(),
+                    message: e.to_string(),
+                })?;
             return Err(CliError::Validation(v));
         }
-        _ => return Err(CliError::InfraFailed { program: exe, status: status.to_string() }),
+        _ => {
+            return Err(CliError::InfraFailed {
+                program: exe,
+                status: status.to_string(),
+            })
+        }
     }
-    let assembly = CloudAssembly::read_from(&staging.0)
-        .map_err(|e| CliError::Assembly { path: staging.0.clone(), message: e.to_string() })?;
+    let assembly = CloudAssembly::read_from(&staging.0).map_err(|e| CliError::Assembly {
+        path: staging.0.clone(),
+        message: e.to_string(),
+    })?;
 
     let names: Vec<String> = assembly.templates.keys().cloned().collect();
     for s in &opts.stacks {
         if !assembly.templates.contains_key(s) {
-            return Err(CliError::UnknownStack { name: s.clone(), known: names.join(", ") });
+            return Err(CliError::UnknownStack {
+                name: s.clone(),
+                known: names.join(", "),
+            });
         }
     }
     install(&staging.0, &out, &assembly.manifest)?;
 
     for (name, entry) in &assembly.manifest.stacks {
         let t = &assembly.templates[name];
-        let n = |count: usize, what: &str| format!("{count} {what}{}", if count == 1 { "" } else { "s" });
+        let n = |count: usize, what: &str| {
+            format!("{count} {what}{}", if count == 1 { "" } else { "s" })
+        };
         ui.done(&format!(
             "{name}: {}, {}, {} -> {}",
             n(t.resources.len(), "resource"),
@@ -120,26 +141,38 @@ pub fn synth(opts: &SynthOptions, ui: &Ui) -> Result<SynthResult, CliError> {
         opts.stacks.iter().collect()
     };
     let stdout = render(&assembly, &selected, opts.json);
-    Ok(SynthResult { project, out, assembly, stdout })
+    Ok(SynthResult {
+        project,
+        out,
+        assembly,
+        stdout,
+    })
 }
 
 /// The selected templates as YAML documents, or JSON (one template, or an object of
 /// them by stack name).
 fn render(assembly: &CloudAssembly, selected: &[&String], json: bool) -> String {
     if json {
-        let value = match selected {
-            [] => return String::new(),
-            [one] => serde_json::to_value(&assembly.templates[*one]),
-            many => serde_json::to_value(many.iter().map(|s| (s.as_str(), &assembly.templates[*s])).collect::<std::collections::BTreeMap<_, _>>()),
-        }
-        .expect("templates serialize");
-        let mut s = serde_json::to_string_pretty(&value).expect("json");
-        s.push('\n');
-        return s;
+        return match selected {
+            [] => String::new(),
+            // The same bytes as the template file.
+            [one] => assembly.templates[*one].to_json_string(),
+            many => {
+                let by_name: std::collections::BTreeMap<&str, _> = many
+                    .iter()
+                    .map(|s| (s.as_str(), &assembly.templates[*s]))
+                    .collect();
+                let mut s = serde_json::to_string_pretty(&by_name).expect("templates serialize");
+                s.push('\n');
+                s
+            }
+        };
     }
     let docs: Vec<String> = selected
         .iter()
-        .map(|s| serde_norway::to_string(&assembly.templates[*s]).expect("templates serialize to YAML"))
+        .map(|s| {
+            serde_norway::to_string(&assembly.templates[*s]).expect("templates serialize to YAML")
+        })
         .collect();
     docs.join("---\n")
 }
@@ -147,17 +180,25 @@ fn render(assembly: &CloudAssembly, selected: &[&String], json: bool) -> String 
 /// Moves a complete assembly from `staging` into `out`: templates first, the manifest
 /// last, and templates of stacks that are gone removed.
 fn install(staging: &Path, out: &Path, manifest: &Manifest) -> Result<(), CliError> {
-    let old: Option<Manifest> =
-        std::fs::read_to_string(out.join(MANIFEST_FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let old: Option<Manifest> = std::fs::read_to_string(out.join(MANIFEST_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
     for entry in manifest.stacks.values() {
-        let (from, to) = (staging.join(&entry.template_file), out.join(&entry.template_file));
+        let (from, to) = (
+            staging.join(&entry.template_file),
+            out.join(&entry.template_file),
+        );
         std::fs::rename(&from, &to).map_err(CliError::io("cannot write", &to))?;
     }
     let to = out.join(MANIFEST_FILE);
     std::fs::rename(staging.join(MANIFEST_FILE), &to).map_err(CliError::io("cannot write", &to))?;
     if let Some(old) = old {
         for entry in old.stacks.values() {
-            if !manifest.stacks.values().any(|e| e.template_file == entry.template_file) {
+            if !manifest
+                .stacks
+                .values()
+                .any(|e| e.template_file == entry.template_file)
+            {
                 let _ = std::fs::remove_file(out.join(&entry.template_file));
             }
         }
@@ -170,8 +211,9 @@ fn install(staging: &Path, out: &Path, manifest: &Manifest) -> Result<(), CliErr
 fn infra_executable(project: &Project, out: &Path) -> Result<PathBuf, CliError> {
     let cache_path = out.join(CACHE_FILE);
     if let Some(key) = infra_key(project) {
-        let cached: Option<InfraCache> =
-            std::fs::read_to_string(&cache_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+        let cached: Option<InfraCache> = std::fs::read_to_string(&cache_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
         if let Some(c) = cached.filter(|c| c.key == key && c.executable.is_file()) {
             return Ok(c.executable);
         }
@@ -193,7 +235,11 @@ fn infra_executable(project: &Project, out: &Path) -> Result<PathBuf, CliError> 
     }
     // Keyed after the build, which may have written the lockfile.
     if let Some(key) = infra_key(project) {
-        let cache = serde_json::to_string(&InfraCache { key, executable: exe.clone() }).expect("json");
+        let cache = serde_json::to_string(&InfraCache {
+            key,
+            executable: exe.clone(),
+        })
+        .expect("json");
         let _ = std::fs::write(&cache_path, cache);
     }
     Ok(exe)
@@ -204,11 +250,20 @@ fn infra_executable(project: &Project, out: &Path) -> Result<PathBuf, CliError> 
 fn infra_key(project: &Project) -> Option<String> {
     let infra = project.infra.to_str()?;
     let fp = crate::fingerprint::fingerprint(&project.dir, infra, "infra", "host").ok()?;
-    let env: Vec<String> = ["CARGO_TARGET_DIR", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_PROFILE_DEV_OPT_LEVEL"]
-        .iter()
-        .map(|k| format!("{k}={}", std::env::var(k).unwrap_or_default()))
-        .collect();
-    Some(format!("{fp} {} {}", env!("CARGO_PKG_VERSION"), env.join(" ")))
+    let env: Vec<String> = [
+        "CARGO_TARGET_DIR",
+        "RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_PROFILE_DEV_OPT_LEVEL",
+    ]
+    .iter()
+    .map(|k| format!("{k}={}", std::env::var(k).unwrap_or_default()))
+    .collect();
+    Some(format!(
+        "{fp} {} {}",
+        env!("CARGO_PKG_VERSION"),
+        env.join(" ")
+    ))
 }
 
 /// `cargo build` of the infra crate; cargo's own messages and compiler errors go to
@@ -217,7 +272,11 @@ fn cargo_build(infra: &Path) -> Result<PathBuf, CliError> {
     let manifest = infra.join("Cargo.toml");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut child = Command::new(cargo)
-        .args(["build", "--message-format=json-render-diagnostics", "--manifest-path"])
+        .args([
+            "build",
+            "--message-format=json-render-diagnostics",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -227,8 +286,12 @@ fn cargo_build(infra: &Path) -> Result<PathBuf, CliError> {
     let mut executables = Vec::new();
     for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
         let Ok(line) = line else { break };
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-        if msg["reason"] == "compiler-artifact" && msg["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path()) {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if msg["reason"] == "compiler-artifact"
+            && msg["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path())
+        {
             if let Some(exe) = msg["executable"].as_str() {
                 executables.push(PathBuf::from(exe));
             }
@@ -238,7 +301,9 @@ fn cargo_build(infra: &Path) -> Result<PathBuf, CliError> {
     if !status.success() {
         return Err(CliError::InfraBuild(infra.to_path_buf()));
     }
-    executables.pop().ok_or_else(|| CliError::InfraNoBinary(infra.to_path_buf()))
+    executables
+        .pop()
+        .ok_or_else(|| CliError::InfraNoBinary(infra.to_path_buf()))
 }
 
 fn display(cwd: &Path, p: &Path) -> String {

@@ -48,7 +48,9 @@ impl Ui {
     pub fn fail(&self, e: &CliError, json: bool) -> i32 {
         if json {
             let value = match e {
-                CliError::Validation(v) => serde_json::json!({"error": "validation", "problems": v.problems}),
+                CliError::Validation(v) => {
+                    serde_json::json!({"error": "validation", "problems": v.problems})
+                }
                 other => serde_json::json!({"error": other.to_string(), "help": other.help()}),
             };
             println!("{}", serde_json::to_string_pretty(&value).expect("json"));
@@ -56,9 +58,19 @@ impl Ui {
         match e {
             CliError::Validation(v) => {
                 let n = v.problems.len();
-                eprintln!("{} {n} problem{} in the app:", self.paint("1;31", "error:"), if n == 1 { "" } else { "s" });
+                eprintln!(
+                    "{} {n} problem{} in the app:",
+                    self.paint("1;31", "error:"),
+                    if n == 1 { "" } else { "s" }
+                );
                 for p in &v.problems {
-                    eprintln!("  {} {}: {} [{}]", self.paint("31", "×"), self.paint("1", &p.path), p.message, p.rule);
+                    eprintln!(
+                        "  {} {}: {} [{}]",
+                        self.paint("31", "×"),
+                        self.paint("1", &p.path),
+                        p.message,
+                        p.rule
+                    );
                     eprintln!("    {} {}", self.paint("36", "fix:"), p.fix);
                 }
             }

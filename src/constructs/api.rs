@@ -131,13 +131,19 @@ impl Integration {
 
     /// HTTP proxy integration: the message is forwarded as is with `method` to `url`.
     pub fn http_proxy(url: &str, method: &str) -> Integration {
-        Integration::new(Target::HttpProxy { url: url.into(), method: method.into() })
+        Integration::new(Target::HttpProxy {
+            url: url.into(),
+            method: method.into(),
+        })
     }
 
     /// HTTP integration with request templates (seed 003's backend): the request
     /// template (default `$default` key) turns the message into the backend's request.
     pub fn http(url: &str, method: &str) -> Integration {
-        Integration::new(Target::Http { url: url.into(), method: method.into() })
+        Integration::new(Target::Http {
+            url: url.into(),
+            method: method.into(),
+        })
     }
 
     /// A mock integration: API Gateway answers itself. Default request template
@@ -180,7 +186,8 @@ impl Integration {
     /// A request parameter mapping, e.g.
     /// `("integration.request.header.connectionId", "context.connectionId")`.
     pub fn request_parameter(mut self, destination: &str, source: &str) -> Self {
-        self.request_parameters.insert(destination.into(), source.into());
+        self.request_parameters
+            .insert(destination.into(), source.into());
         self
     }
 
@@ -298,7 +305,12 @@ impl ApiState {
         }
         if let Some(e) = &self.api_key_selection_expression {
             if e != "$request.header.x-api-key" && e != "$context.authorizer.usageIdentifierKey" {
-                p.add(&api_path, "api-key-selection-expression", format!("API key selection expression `{e}` is not one API Gateway accepts"), "use `$request.header.x-api-key` or `$context.authorizer.usageIdentifierKey`");
+                p.add(
+                    &api_path,
+                    "api-key-selection-expression",
+                    format!("API key selection expression `{e}` is not one API Gateway accepts"),
+                    "use `$request.header.x-api-key` or `$context.authorizer.usageIdentifierKey`",
+                );
             }
         }
         if let Some(n) = &self.name {
@@ -311,10 +323,26 @@ impl ApiState {
         tags.extend(self.tags.clone());
         super::app::check_tags(p, &api_path, &tags);
         if self.routes.len() > MAX_ROUTES {
-            p.add(&api_path, "too-many-routes", format!("the API has {} routes; API Gateway allows {MAX_ROUTES}", self.routes.len()), "merge routes (e.g. one route with a `type` field in the message) or split the API");
+            p.add(
+                &api_path,
+                "too-many-routes",
+                format!(
+                    "the API has {} routes; API Gateway allows {MAX_ROUTES}",
+                    self.routes.len()
+                ),
+                "merge routes (e.g. one route with a `type` field in the message) or split the API",
+            );
         }
         if self.stages.len() > MAX_STAGES {
-            p.add(&api_path, "too-many-stages", format!("the API has {} stages; API Gateway allows {MAX_STAGES}", self.stages.len()), "remove stages or deploy them as separate stacks");
+            p.add(
+                &api_path,
+                "too-many-stages",
+                format!(
+                    "the API has {} stages; API Gateway allows {MAX_STAGES}",
+                    self.stages.len()
+                ),
+                "remove stages or deploy them as separate stacks",
+            );
         }
         let name = match &self.name {
             Some(n) => Expr::from(n.as_str()),
@@ -343,9 +371,14 @@ impl ApiState {
             let auth_id = a.logical_id();
             let f = a.function.borrow().logical_id();
             for s in &a.identity_sources {
-                let ok = ["route.request.header.", "route.request.querystring.", "stageVariables.", "context."]
-                    .iter()
-                    .any(|prefix| s.strip_prefix(prefix).is_some_and(|n| !n.is_empty()));
+                let ok = [
+                    "route.request.header.",
+                    "route.request.querystring.",
+                    "stageVariables.",
+                    "context.",
+                ]
+                .iter()
+                .any(|prefix| s.strip_prefix(prefix).is_some_and(|n| !n.is_empty()));
                 if !ok {
                     ctx.problems.add(&path, "authorizer-identity-source", format!("identity source `{s}` is not valid for a WebSocket authorizer"), "use `IdentitySource::query(\"token\")`, `IdentitySource::header(\"Authorization\")`, a stage variable or a context variable");
                 }
@@ -370,7 +403,10 @@ impl ApiState {
                     action: "lambda:InvokeFunction".into(),
                     function_name: Expr::get_att(&f, "Arn"),
                     principal: "apigateway.amazonaws.com".into(),
-                    source_arn: Some(execute_api_arn(&api_id, vec!["/authorizers/".into(), Expr::ref_(&auth_id)])),
+                    source_arn: Some(execute_api_arn(
+                        &api_id,
+                        vec!["/authorizers/".into(), Expr::ref_(&auth_id)],
+                    )),
                     source_account: None,
                 }),
             );
@@ -384,7 +420,12 @@ impl ApiState {
             let base = logical_id(&[&self.id, key]);
             let p = &mut ctx.problems;
             if !keys.insert(key.to_string()) {
-                p.add(&path, "route-key-duplicate", format!("route key `{key}` is defined twice"), "remove one of the routes or give it another key");
+                p.add(
+                    &path,
+                    "route-key-duplicate",
+                    format!("route key `{key}` is defined twice"),
+                    "remove one of the routes or give it another key",
+                );
                 continue;
             }
             if key.is_empty() || (key.starts_with('$') && !RESERVED_ROUTES.contains(&key)) {
@@ -392,11 +433,20 @@ impl ApiState {
             }
             p.max_len(&path, "route key", key, 128);
             if !matches!(route.authorization, Authorization::None) && key != "$connect" {
-                let what = if matches!(route.authorization, Authorization::Iam) { "IAM authorization" } else { "an authorizer" };
+                let what = if matches!(route.authorization, Authorization::Iam) {
+                    "IAM authorization"
+                } else {
+                    "an authorizer"
+                };
                 p.add(&path, "authorizer-not-on-connect", format!("route `{key}` has {what}; WebSocket APIs authorize only the `$connect` route"), "move the authorization to the `$connect` route; later messages are already authorized");
             }
             if route.two_way && key == "$disconnect" {
-                p.add(&path, "route-response-disconnect", "`$disconnect` cannot be two-way: the connection is gone", "remove `.two_way()` from the `$disconnect` route");
+                p.add(
+                    &path,
+                    "route-response-disconnect",
+                    "`$disconnect` cannot be two-way: the connection is gone",
+                    "remove `.two_way()` from the `$disconnect` route",
+                );
             }
             if let Some(op) = &route.operation_name {
                 p.max_len(&path, "operation name", op, 128);
@@ -436,7 +486,10 @@ impl ApiState {
                 Resource::new(r::Route {
                     api_id: Expr::ref_(&api_id),
                     route_key: key.into(),
-                    target: Some(Expr::concat(["integrations/".into(), Expr::ref_(&integ_id)])),
+                    target: Some(Expr::concat([
+                        "integrations/".into(),
+                        Expr::ref_(&integ_id),
+                    ])),
                     authorization_type: Some(authorization_type.into()),
                     authorizer_id,
                     api_key_required: route.api_key_required.then_some(true),
@@ -478,7 +531,12 @@ impl ApiState {
         for stage in &self.stages {
             let stage = stage.borrow();
             if !stage_names.insert(stage.name.clone()) {
-                ctx.problems.add(format!("{api_path}/{}", stage.name), "stage-duplicate", format!("two stages are named `{}`", stage.name), "give each stage a unique name");
+                ctx.problems.add(
+                    format!("{api_path}/stages/{}", stage.name),
+                    "stage-duplicate",
+                    format!("two stages are named `{}`", stage.name),
+                    "give each stage a unique name",
+                );
                 continue;
             }
             stage.synth(ctx, &self.id, &api_id, &route_ids, &deployment_hash, &keys);
@@ -499,7 +557,12 @@ impl Integration {
         if let Some(t) = self.timeout {
             let ms = t.as_millis();
             if !(50..=29_000).contains(&ms) {
-                p.add(path, "integration-timeout", format!("integration timeout is {ms} ms; API Gateway allows 50 to 29000 ms"), "set `.timeout(..)` between 50 ms and 29 s");
+                p.add(
+                    path,
+                    "integration-timeout",
+                    format!("integration timeout is {ms} ms; API Gateway allows 50 to 29000 ms"),
+                    "set `.timeout(..)` between 50 ms and 29 s",
+                );
             }
         }
         if self.is_proxy()
@@ -511,13 +574,30 @@ impl Integration {
             p.add(path, "integration-templates-proxy", "templates and passthrough behaviour apply only to HTTP and MOCK integrations; proxy integrations pass messages through unchanged", "remove the templates, or use `Integration::http(..)` instead of a proxy integration");
         }
         let (integration_type, uri, method) = match &self.target {
-            Target::Lambda(f) => ("AWS_PROXY", Some(lambda_invocation_uri(&f.borrow().logical_id())), None),
+            Target::Lambda(f) => (
+                "AWS_PROXY",
+                Some(lambda_invocation_uri(&f.borrow().logical_id())),
+                None,
+            ),
             Target::HttpProxy { url, method } | Target::Http { url, method } => {
                 if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < 9 {
-                    p.add(path, "integration-uri", format!("integration URL `{url}` is not an http:// or https:// URL"), "give the backend's full URL, e.g. `https://backend.example.com/messages`");
+                    p.add(
+                        path,
+                        "integration-uri",
+                        format!("integration URL `{url}` is not an http:// or https:// URL"),
+                        "give the backend's full URL, e.g. `https://backend.example.com/messages`",
+                    );
                 }
-                let t = if matches!(self.target, Target::Http { .. }) { "HTTP" } else { "HTTP_PROXY" };
-                (t, Some(Expr::from(url.as_str())), Some(method.to_ascii_uppercase()))
+                let t = if matches!(self.target, Target::Http { .. }) {
+                    "HTTP"
+                } else {
+                    "HTTP_PROXY"
+                };
+                (
+                    t,
+                    Some(Expr::from(url.as_str())),
+                    Some(method.to_ascii_uppercase()),
+                )
             }
             Target::Mock => ("MOCK", None, None),
         };
@@ -554,7 +634,9 @@ impl Integration {
                 request_parameters: self.request_parameters.clone(),
                 request_templates,
                 template_selection_expression,
-                timeout_in_millis: self.timeout.map(|t| t.as_millis().min(u32::MAX as u128) as u32),
+                timeout_in_millis: self
+                    .timeout
+                    .map(|t| t.as_millis().min(u32::MAX as u128) as u32),
             }),
         );
         if let Target::Lambda(f) = &self.target {
@@ -567,7 +649,10 @@ impl Integration {
                     action: "lambda:InvokeFunction".into(),
                     function_name: Expr::get_att(&f, "Arn"),
                     principal: "apigateway.amazonaws.com".into(),
-                    source_arn: Some(execute_api_arn(api_id, vec![Expr::from(format!("/*/{key}"))])),
+                    source_arn: Some(execute_api_arn(
+                        api_id,
+                        vec![Expr::from(format!("/*/{key}"))],
+                    )),
                     source_account: None,
                 }),
             );
@@ -597,7 +682,9 @@ pub fn route_selection_problem(expr: &str) -> Option<String> {
             '$' => {
                 let start = i + 1;
                 let mut j = start;
-                while j < chars.len() && (chars[j].is_ascii_alphanumeric() || matches!(chars[j], '.' | '_' | '-')) {
+                while j < chars.len()
+                    && (chars[j].is_ascii_alphanumeric() || matches!(chars[j], '.' | '_' | '-'))
+                {
                     j += 1;
                 }
                 variables.push(chars[start..j].iter().collect::<String>());
@@ -608,7 +695,13 @@ pub fn route_selection_problem(expr: &str) -> Option<String> {
     }
     for v in &variables {
         let ok = v.strip_prefix("request.body.").is_some_and(|path| {
-            !path.is_empty() && path.split('.').all(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-')))
+            !path.is_empty()
+                && path.split('.').all(|seg| {
+                    !seg.is_empty()
+                        && seg
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+                })
         });
         if !ok {
             return Some(format!("`{expr}`: `${v}` is not a message field; WebSocket route selection reads `$request.body.<field>`"));
@@ -651,7 +744,10 @@ impl WebSocketApi {
 
     /// A tag on the API (added to the stack's tags).
     pub fn tag(self, key: &str, value: &str) -> Self {
-        self.inner.borrow_mut().tags.insert(key.into(), value.into());
+        self.inner
+            .borrow_mut()
+            .tags
+            .insert(key.into(), value.into());
         self
     }
 
@@ -692,7 +788,12 @@ impl WebSocketApi {
 
     /// The route with `key`, if there is one.
     pub fn route_handle(&self, key: &str) -> Option<Route> {
-        self.inner.borrow().routes.iter().find(|r| r.borrow().key == key).map(|r| Route { inner: r.clone() })
+        self.inner
+            .borrow()
+            .routes
+            .iter()
+            .find(|r| r.borrow().key == key)
+            .map(|r| Route { inner: r.clone() })
     }
 
     /// A Lambda REQUEST authorizer for the `$connect` route, backed by `function`.
@@ -731,7 +832,11 @@ impl WebSocketApi {
     /// [`Stage::grant_manage_connections`], which is narrower.
     pub fn grant_manage_connections(&self, function: &RustFunction) {
         let api = self.inner.borrow().logical_id();
-        function.inner.borrow_mut().grants.push(Grant::Connections { api, stage: None });
+        function
+            .inner
+            .borrow_mut()
+            .grants
+            .push(Grant::Connections { api, stage: None });
     }
 }
 
@@ -779,10 +884,24 @@ mod tests {
 
     #[test]
     fn route_selection_expressions() {
-        for ok in ["$request.body.action", "${request.body.action}", "${request.body.service}/${request.body.action}", "\\$default", "$request.body.a.b_c"] {
+        for ok in [
+            "$request.body.action",
+            "${request.body.action}",
+            "${request.body.service}/${request.body.action}",
+            "\\$default",
+            "$request.body.a.b_c",
+        ] {
             assert_eq!(p(ok), None, "{ok}");
         }
-        for bad in ["", "$request.header.x", "${request.body.action", "$request.body.", "$request.body", "${context.routeKey}", "$request.body.a..b"] {
+        for bad in [
+            "",
+            "$request.header.x",
+            "${request.body.action",
+            "$request.body.",
+            "$request.body",
+            "${context.routeKey}",
+            "$request.body.a..b",
+        ] {
             assert!(p(bad).is_some(), "{bad}");
         }
     }

@@ -3,7 +3,7 @@
 use super::api::{ApiState, WebSocketApi};
 use super::function::{FunctionState, RustFunction};
 use super::problems::{matches, Problems, ValidationErrors};
-use super::table::{TableState, TableKind, Table};
+use super::table::{Table, TableKind, TableState};
 use crate::assembly::{AssetEntry, CloudAssembly, Manifest, StackEntry};
 use crate::cfn::{self, Expr, Resource, Template};
 use std::cell::RefCell;
@@ -39,13 +39,20 @@ impl App {
     /// An app whose handler crate paths are relative to `$WSGEN_PROJECT_DIR`, or to the
     /// current directory when that is unset.
     pub fn new() -> App {
-        let dir = std::env::var_os(PROJECT_DIR_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let dir = std::env::var_os(PROJECT_DIR_ENV)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
         App::at(dir)
     }
 
     /// An app whose handler crate paths are relative to `project_dir`.
     pub fn at(project_dir: impl Into<PathBuf>) -> App {
-        App { inner: Rc::new(RefCell::new(AppState { project_dir: project_dir.into(), stacks: Vec::new() })) }
+        App {
+            inner: Rc::new(RefCell::new(AppState {
+                project_dir: project_dir.into(),
+                stacks: Vec::new(),
+            })),
+        }
     }
 
     /// The directory handler crate paths are relative to.
@@ -56,7 +63,9 @@ impl App {
     /// Adds a stack: one CloudFormation template, deployed as the CloudFormation stack
     /// `name`.
     pub fn stack(&self, name: &str) -> Stack {
-        let stack = Stack { inner: Rc::new(RefCell::new(StackState::new(name))) };
+        let stack = Stack {
+            inner: Rc::new(RefCell::new(StackState::new(name))),
+        };
         self.inner.borrow_mut().stacks.push(stack.clone());
         stack
     }
@@ -69,7 +78,12 @@ impl App {
         let mut manifest = Manifest::default();
         let mut templates = BTreeMap::new();
         if state.stacks.is_empty() {
-            problems.add("App", "app-empty", "the app has no stacks", "add one with `app.stack(\"Name\")`");
+            problems.add(
+                "App",
+                "app-empty",
+                "the app has no stacks",
+                "add one with `app.stack(\"Name\")`",
+            );
         }
         for stack in &state.stacks {
             let stack = stack.inner.borrow();
@@ -102,7 +116,12 @@ impl App {
                     .collect(),
             };
             for (fp, asset) in assets {
-                manifest.assets.entry(fp).or_insert_with(|| asset.clone()).functions.extend(asset.functions);
+                manifest
+                    .assets
+                    .entry(fp)
+                    .or_insert_with(|| asset.clone())
+                    .functions
+                    .extend(asset.functions);
             }
             manifest.stacks.insert(stack.name.clone(), entry);
             templates.insert(stack.name.clone(), template);
@@ -112,9 +131,14 @@ impl App {
             asset.functions.dedup();
         }
         if problems.0.is_empty() {
-            Ok(CloudAssembly { manifest, templates })
+            Ok(CloudAssembly {
+                manifest,
+                templates,
+            })
         } else {
-            Err(ValidationErrors { problems: problems.0 })
+            Err(ValidationErrors {
+                problems: problems.0,
+            })
         }
     }
 
@@ -124,15 +148,24 @@ impl App {
     /// when the output cannot be written it exits with status 1.
     pub fn synth(&self) {
         let under_wsgen = std::env::var_os(OUTDIR_ENV).is_some();
-        let out = std::env::var_os(OUTDIR_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("wsgen.out"));
+        let out = std::env::var_os(OUTDIR_ENV)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("wsgen.out"));
         match self.assemble() {
             Ok(assembly) => {
                 if let Err(e) = assembly.write_to(&out) {
-                    eprintln!("error: cannot write the cloud assembly to {}: {e}", out.display());
+                    eprintln!(
+                        "error: cannot write the cloud assembly to {}: {e}",
+                        out.display()
+                    );
                     std::process::exit(1);
                 }
                 if !under_wsgen {
-                    eprintln!("wrote {} stack(s) to {}", assembly.templates.len(), out.display());
+                    eprintln!(
+                        "wrote {} stack(s) to {}",
+                        assembly.templates.len(),
+                        out.display()
+                    );
                 }
             }
             Err(problems) => {
@@ -200,7 +233,12 @@ impl StackState {
 
     fn synth(&self, ctx: &mut SynthCtx) {
         let name = &self.name;
-        if !matches(name, |c| c.is_ascii_alphabetic(), |c| c.is_ascii_alphanumeric() || c == '-', 1..=128) {
+        if !matches(
+            name,
+            |c| c.is_ascii_alphabetic(),
+            |c| c.is_ascii_alphanumeric() || c == '-',
+            1..=128,
+        ) {
             ctx.problems.add(
                 name,
                 "stack-name",
@@ -214,7 +252,12 @@ impl StackState {
         check_tags(&mut ctx.problems, name, &self.tags);
         let mut seen = std::collections::BTreeSet::new();
         for id in &self.ids {
-            if !matches(id, |c| c.is_ascii_alphabetic(), |c| c.is_ascii_alphanumeric() || c == '-' || c == '_', 1..=64) {
+            if !matches(
+                id,
+                |c| c.is_ascii_alphabetic(),
+                |c| c.is_ascii_alphanumeric() || c == '-' || c == '_',
+                1..=64,
+            ) {
                 ctx.problems.add(
                     format!("{name}/{id}"),
                     "construct-id",
@@ -247,11 +290,19 @@ impl StackState {
         for o in &self.outputs {
             let o = o.borrow();
             let path = format!("{name}/{}", o.name);
-            if !matches(&o.name, |c| c.is_ascii_alphanumeric(), |c| c.is_ascii_alphanumeric(), 1..=255) {
+            if !matches(
+                &o.name,
+                |c| c.is_ascii_alphanumeric(),
+                |c| c.is_ascii_alphanumeric(),
+                1..=255,
+            ) {
                 ctx.problems.add(
                     &path,
                     "output-name",
-                    format!("output name `{}` must be 1 to 255 letters and digits", o.name),
+                    format!(
+                        "output name `{}` must be 1 to 255 letters and digits",
+                        o.name
+                    ),
                     "rename the output, e.g. `WebSocketUrl`",
                 );
             }
@@ -282,7 +333,12 @@ impl StackState {
 
 pub(crate) fn check_tags(p: &mut Problems, path: &str, tags: &BTreeMap<String, String>) {
     if tags.len() > 50 {
-        p.add(path, "tags-too-many", format!("{} tags; the limit is 50", tags.len()), "remove tags until at most 50 are left");
+        p.add(
+            path,
+            "tags-too-many",
+            format!("{} tags; the limit is 50", tags.len()),
+            "remove tags until at most 50 are left",
+        );
     }
     for (k, v) in tags {
         if k.is_empty() || k.chars().count() > 128 || k.to_ascii_lowercase().starts_with("aws:") {
@@ -294,7 +350,12 @@ pub(crate) fn check_tags(p: &mut Problems, path: &str, tags: &BTreeMap<String, S
             );
         }
         if v.chars().count() > 256 {
-            p.add(path, "tag-value", format!("the value of tag `{k}` is over 256 characters"), "shorten the tag value");
+            p.add(
+                path,
+                "tag-value",
+                format!("the value of tag `{k}` is over 256 characters"),
+                "shorten the tag value",
+            );
         }
     }
 }
@@ -313,7 +374,10 @@ impl Stack {
 
     /// A tag on the stack and on every taggable resource in it.
     pub fn tag(self, key: &str, value: &str) -> Self {
-        self.inner.borrow_mut().tags.insert(key.to_string(), value.to_string());
+        self.inner
+            .borrow_mut()
+            .tags
+            .insert(key.to_string(), value.to_string());
         self
     }
 
@@ -399,7 +463,10 @@ impl Stack {
     /// A template condition (built from `Expr::equals` and friends); returns its name
     /// for use in `Expr::if_`.
     pub fn condition(&self, name: &str, condition: Expr) -> String {
-        self.inner.borrow_mut().conditions.insert(name.to_string(), condition);
+        self.inner
+            .borrow_mut()
+            .conditions
+            .insert(name.to_string(), condition);
         name.to_string()
     }
 }
@@ -481,27 +548,37 @@ impl SynthCtx {
             self.problems.max_len(path, "logical ID", logical_id, 255);
         }
         self.owners.insert(logical_id.to_string(), path.to_string());
-        self.template.resources.insert(logical_id.to_string(), resource);
+        self.template
+            .resources
+            .insert(logical_id.to_string(), resource);
     }
 
     fn finish(mut self) -> (Template, BTreeMap<String, AssetEntry>, Problems) {
         let t = &self.template;
         for d in t.dangling_references() {
             let (what, fix) = if d.is_condition {
-                ("condition", "define the condition with `stack.condition(..)` in the same stack")
+                (
+                    "condition",
+                    "define the condition with `stack.condition(..)` in the same stack",
+                )
             } else {
                 ("resource or parameter", "references across stacks are not supported: create both constructs in the same stack")
             };
             self.problems.add(
                 format!("{}/{}", self.stack, d.from),
                 "dangling-reference",
-                format!("{} refers to {what} `{}`, which is not in stack `{}`", d.from, d.target, self.stack),
+                format!(
+                    "{} refers to {what} `{}`, which is not in stack `{}`",
+                    d.from, d.target, self.stack
+                ),
                 fix,
             );
         }
-        for (what, n, max) in
-            [("resources", t.resources.len(), 500), ("outputs", t.outputs.len(), 200), ("parameters", t.parameters.len(), 200)]
-        {
+        for (what, n, max) in [
+            ("resources", t.resources.len(), 500),
+            ("outputs", t.outputs.len(), 200),
+            ("parameters", t.parameters.len(), 200),
+        ] {
             if n > max {
                 self.problems.add(
                     &self.stack,

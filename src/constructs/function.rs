@@ -150,7 +150,9 @@ impl Schedule {
             let (Some(n), Some(unit), None) = (it.next(), it.next(), it.next()) else {
                 return Some(format!("`{e}` is not `rate(N unit)`"));
             };
-            let Ok(n) = n.parse::<u64>() else { return Some(format!("`{e}`: `{n}` is not a whole number")) };
+            let Ok(n) = n.parse::<u64>() else {
+                return Some(format!("`{e}`: `{n}` is not a whole number"));
+            };
             let ok = match unit {
                 "minute" | "hour" | "day" => n == 1,
                 "minutes" | "hours" | "days" => n > 1,
@@ -173,7 +175,11 @@ impl Schedule {
 
 /// A permission granted to a function's role, resolved at synthesis.
 pub(crate) enum Grant {
-    Table { table: Rc<RefCell<TableState>>, read: bool, write: bool },
+    Table {
+        table: Rc<RefCell<TableState>>,
+        read: bool,
+        write: bool,
+    },
     /// `execute-api:ManageConnections` on an API's `@connections`, for one stage or all.
     Connections { api: String, stage: Option<String> },
 }
@@ -238,10 +244,26 @@ impl FunctionState {
         let id = self.logical_id();
         let p = &mut ctx.problems;
         if !(128..=10240).contains(&self.memory) {
-            p.add(&path, "function-memory", format!("memory is {} MB; Lambda allows 128 to 10240 MB", self.memory), "set `.memory(mb)` between 128 and 10240");
+            p.add(
+                &path,
+                "function-memory",
+                format!(
+                    "memory is {} MB; Lambda allows 128 to 10240 MB",
+                    self.memory
+                ),
+                "set `.memory(mb)` between 128 and 10240",
+            );
         }
         if !(1..=900).contains(&self.timeout) {
-            p.add(&path, "function-timeout", format!("timeout is {} s; Lambda allows 1 to 900 seconds", self.timeout), "set `.timeout(..)` between 1 second and 15 minutes");
+            p.add(
+                &path,
+                "function-timeout",
+                format!(
+                    "timeout is {} s; Lambda allows 1 to 900 seconds",
+                    self.timeout
+                ),
+                "set `.timeout(..)` between 1 second and 15 minutes",
+            );
         }
         if let Some(d) = &self.description {
             p.max_len(&path, "function description", d, 256);
@@ -249,23 +271,49 @@ impl FunctionState {
         let mut env_size = 0;
         for (k, v) in &self.env {
             env_size += k.len() + v.as_str().map_or(0, str::len);
-            if !matches(k, |c| c.is_ascii_alphabetic(), |c| c.is_ascii_alphanumeric() || c == '_', 1..=usize::MAX) {
+            if !matches(
+                k,
+                |c| c.is_ascii_alphabetic(),
+                |c| c.is_ascii_alphanumeric() || c == '_',
+                1..=usize::MAX,
+            ) {
                 p.add(&path, "env-name", format!("environment variable name `{k}` is not valid: it must start with a letter and hold only letters, digits and underscores"), "rename the variable, e.g. `TABLE_NAME`");
             } else if RESERVED_ENV.contains(&k.as_str()) {
-                p.add(&path, "env-reserved", format!("environment variable `{k}` is reserved: Lambda sets it itself"), "use another name, e.g. with your app's prefix");
+                p.add(
+                    &path,
+                    "env-reserved",
+                    format!("environment variable `{k}` is reserved: Lambda sets it itself"),
+                    "use another name, e.g. with your app's prefix",
+                );
             }
         }
         if env_size > 4096 {
-            p.add(&path, "env-size", format!("the environment variables take {env_size} bytes; Lambda allows 4 KB in all"), "move large values to SSM Parameter Store or S3 and pass their names instead");
+            p.add(
+                &path,
+                "env-size",
+                format!(
+                    "the environment variables take {env_size} bytes; Lambda allows 4 KB in all"
+                ),
+                "move large values to SSM Parameter Store or S3 and pass their names instead",
+            );
         }
         if let Some(problem) = self.schedule.as_ref().and_then(Schedule::problem) {
             p.add(&path, "schedule-expression", problem, "use `Schedule::rate(Duration::from_secs(60))` or `Schedule::cron(\"0 12 * * ? *\")`");
         }
 
         // The handler crate and its asset.
-        let key = match fingerprint::inspect_crate(&ctx.project_dir, &self.crate_path, self.bin.as_deref()) {
+        let key = match fingerprint::inspect_crate(
+            &ctx.project_dir,
+            &self.crate_path,
+            self.bin.as_deref(),
+        ) {
             Ok(krate) => {
-                let fp = fingerprint::fingerprint(&ctx.project_dir, &self.crate_path, &krate.bin, self.arch.as_str());
+                let fp = fingerprint::fingerprint(
+                    &ctx.project_dir,
+                    &self.crate_path,
+                    &krate.bin,
+                    self.arch.as_str(),
+                );
                 match fp {
                     Ok(fp) => {
                         let asset = ctx.assets.entry(fp.clone()).or_insert_with(|| AssetEntry {
@@ -280,13 +328,19 @@ impl FunctionState {
                         format!("{fp}.zip")
                     }
                     Err(e) => {
-                        ctx.problems.add(&path, "handler-crate-unreadable", format!("cannot read handler crate `{}`: {e}", self.crate_path), "check the crate's file permissions");
+                        ctx.problems.add(
+                            &path,
+                            "handler-crate-unreadable",
+                            format!("cannot read handler crate `{}`: {e}", self.crate_path),
+                            "check the crate's file permissions",
+                        );
                         String::new()
                     }
                 }
             }
             Err(problem) => {
-                ctx.problems.add(&path, problem.rule, problem.message, problem.fix);
+                ctx.problems
+                    .add(&path, problem.rule, problem.message, problem.fix);
                 String::new()
             }
         };
@@ -308,7 +362,9 @@ impl FunctionState {
         if self.tracing {
             // X-Ray's write actions support no resource-level permissions, so the AWS
             // managed policy is used instead of a `*` statement in this template.
-            managed.push(Expr::sub("arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"));
+            managed.push(Expr::sub(
+                "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess",
+            ));
         }
         ctx.add(
             &role_id,
@@ -318,7 +374,10 @@ impl FunctionState {
                     version: "2012-10-17".into(),
                     statement: vec![Statement {
                         effect: "Allow".into(),
-                        principal: Some(Expr::Map(BTreeMap::from([("Service".into(), "lambda.amazonaws.com".into())]))),
+                        principal: Some(Expr::Map(BTreeMap::from([(
+                            "Service".into(),
+                            "lambda.amazonaws.com".into(),
+                        )]))),
                         action: vec!["sts:AssumeRole".into()],
                         ..Default::default()
                     }],
@@ -330,7 +389,10 @@ impl FunctionState {
         );
         let mut statements = vec![(
             vec![Expr::get_att(&log_group_id, "Arn")],
-            BTreeSet::from(["logs:CreateLogStream".to_string(), "logs:PutLogEvents".to_string()]),
+            BTreeSet::from([
+                "logs:CreateLogStream".to_string(),
+                "logs:PutLogEvents".to_string(),
+            ]),
         )];
         for grant in &self.grants {
             let (resources, actions) = grant.resolve();
@@ -365,18 +427,29 @@ impl FunctionState {
             runtime: "provided.al2023".into(),
             handler: "bootstrap".into(),
             architectures: vec![self.arch.as_str().into()],
-            code: Code { s3_bucket: Expr::sub(ASSET_BUCKET), s3_key: Expr::Str(key) },
+            code: Code {
+                s3_bucket: Expr::sub(ASSET_BUCKET),
+                s3_key: Expr::Str(key),
+            },
             role: Expr::get_att(&role_id, "Arn"),
             memory_size: Some(self.memory),
             timeout: Some(self.timeout as u32),
-            environment: (!self.env.is_empty()).then(|| Environment { variables: self.env.clone() }),
-            logging_config: Some(LoggingConfig { log_group: Some(Expr::ref_(&log_group_id)), log_format: None }),
+            environment: (!self.env.is_empty()).then(|| Environment {
+                variables: self.env.clone(),
+            }),
+            logging_config: Some(LoggingConfig {
+                log_group: Some(Expr::ref_(&log_group_id)),
+                log_format: None,
+            }),
             reserved_concurrent_executions: self.reserved_concurrency,
-            tracing_config: self.tracing.then(|| TracingConfig { mode: "Active".into() }),
+            tracing_config: self.tracing.then(|| TracingConfig {
+                mode: "Active".into(),
+            }),
             tags: r::tag_list(&ctx.tags),
         };
         let mut res = Resource::new(function).depends_on([policy_id]);
-        res.metadata.insert("wsgen:crate".into(), self.crate_path.clone().into());
+        res.metadata
+            .insert("wsgen:crate".into(), self.crate_path.clone().into());
         ctx.add(&id, &path, res);
 
         if let Some(schedule) = &self.schedule {
@@ -388,7 +461,10 @@ impl FunctionState {
                     description: Some(format!("Runs {path} on {}", schedule.as_str())),
                     schedule_expression: schedule.as_str().to_string(),
                     state: Some("ENABLED".into()),
-                    targets: vec![r::Target { arn: Expr::get_att(&id, "Arn"), id: "Function".into() }],
+                    targets: vec![r::Target {
+                        arn: Expr::get_att(&id, "Arn"),
+                        id: "Function".into(),
+                    }],
                 }),
             );
             ctx.add(
@@ -419,13 +495,21 @@ impl Grant {
                 let mut actions = BTreeSet::new();
                 if *read {
                     actions.extend(
-                        ["BatchGetItem", "ConditionCheckItem", "DescribeTable", "GetItem", "Query", "Scan"]
-                            .map(|a| format!("dynamodb:{a}")),
+                        [
+                            "BatchGetItem",
+                            "ConditionCheckItem",
+                            "DescribeTable",
+                            "GetItem",
+                            "Query",
+                            "Scan",
+                        ]
+                        .map(|a| format!("dynamodb:{a}")),
                     );
                 }
                 if *write {
                     actions.extend(
-                        ["BatchWriteItem", "DeleteItem", "PutItem", "UpdateItem"].map(|a| format!("dynamodb:{a}")),
+                        ["BatchWriteItem", "DeleteItem", "PutItem", "UpdateItem"]
+                            .map(|a| format!("dynamodb:{a}")),
                     );
                 }
                 (resources, actions)
@@ -433,7 +517,10 @@ impl Grant {
             Grant::Connections { api, stage } => {
                 let stage = stage.as_deref().unwrap_or("*");
                 (
-                    vec![execute_api_arn(api, vec![Expr::from(format!("/{stage}/POST/@connections/*"))])],
+                    vec![execute_api_arn(
+                        api,
+                        vec![Expr::from(format!("/{stage}/POST/@connections/*"))],
+                    )],
                     BTreeSet::from(["execute-api:ManageConnections".to_string()]),
                 )
             }
@@ -491,7 +578,10 @@ impl RustFunction {
     /// An environment variable; the value can be a literal or a reference such as
     /// `table.name()` or `stage.callback_url()`.
     pub fn env(self, name: &str, value: impl Into<Expr>) -> Self {
-        self.inner.borrow_mut().env.insert(name.to_string(), value.into());
+        self.inner
+            .borrow_mut()
+            .env
+            .insert(name.to_string(), value.into());
         self
     }
 

@@ -13,11 +13,14 @@ mod stage;
 mod table;
 
 pub use api::{
-    route_selection_problem, Authorizer, ContentHandling, IdentitySource, Integration, PassthroughBehavior, Route,
-    WebSocketApi, DEFAULT_ROUTE_SELECTION, MAX_ROUTES, MAX_STAGES, RESERVED_ROUTES,
+    route_selection_problem, Authorizer, ContentHandling, IdentitySource, Integration,
+    PassthroughBehavior, Route, WebSocketApi, DEFAULT_ROUTE_SELECTION, MAX_ROUTES, MAX_STAGES,
+    RESERVED_ROUTES,
 };
 pub use app::{App, Output, Stack, OUTDIR_ENV, PROJECT_DIR_ENV};
-pub use function::{Architecture, RetentionDays, RustFunction, Schedule, ASSET_BUCKET, RESERVED_ENV};
+pub use function::{
+    Architecture, RetentionDays, RustFunction, Schedule, ASSET_BUCKET, RESERVED_ENV,
+};
 pub use naming::logical_id;
 pub use problems::{Problem, ValidationErrors};
 pub use stage::{LoggingLevel, RouteSettings, Stage, DEFAULT_ACCESS_LOG_FORMAT};

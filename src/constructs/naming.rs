@@ -36,9 +36,18 @@ mod tests {
 
     #[test]
     fn ids_are_readable_and_alphanumeric() {
-        assert_eq!(logical_id(&["ChatApi", "$connect", "Route"]), "ChatApiConnectRoute");
-        assert_eq!(logical_id(&["ChatApi", "send-message", "Route"]), "ChatApiSendMessageRoute");
-        assert_eq!(logical_id(&["Api", "sendmessage", "Route"]), "ApiSendmessageRoute");
+        assert_eq!(
+            logical_id(&["ChatApi", "$connect", "Route"]),
+            "ChatApiConnectRoute"
+        );
+        assert_eq!(
+            logical_id(&["ChatApi", "send-message", "Route"]),
+            "ChatApiSendMessageRoute"
+        );
+        assert_eq!(
+            logical_id(&["Api", "sendmessage", "Route"]),
+            "ApiSendmessageRoute"
+        );
         let weird = logical_id(&["Api", "+", "Route"]);
         assert!(weird.starts_with("ApiH") && weird.ends_with("Route") && weird.len() == 17);
         assert!(weird.chars().all(|c| c.is_ascii_alphanumeric()));

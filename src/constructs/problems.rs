@@ -19,7 +19,11 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} [{}]\n  fix: {}", self.path, self.message, self.rule, self.fix)
+        write!(
+            f,
+            "{}: {} [{}]\n  fix: {}",
+            self.path, self.message, self.rule, self.fix
+        )
     }
 }
 
@@ -52,8 +56,19 @@ impl ValidationErrors {
 pub(crate) struct Problems(pub Vec<Problem>);
 
 impl Problems {
-    pub fn add(&mut self, path: impl Into<String>, rule: &str, message: impl Into<String>, fix: impl Into<String>) {
-        self.0.push(Problem { path: path.into(), rule: rule.into(), message: message.into(), fix: fix.into() });
+    pub fn add(
+        &mut self,
+        path: impl Into<String>,
+        rule: &str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.0.push(Problem {
+            path: path.into(),
+            rule: rule.into(),
+            message: message.into(),
+            fix: fix.into(),
+        });
     }
 
     /// Checks a name's length against a CloudFormation or service limit.
@@ -62,7 +77,11 @@ impl Problems {
             self.add(
                 path,
                 "name-too-long",
-                format!("{what} `{}` is {} characters; the limit is {max}", short(value), value.chars().count()),
+                format!(
+                    "{what} `{}` is {} characters; the limit is {max}",
+                    short(value),
+                    value.chars().count()
+                ),
                 format!("shorten the {what} to at most {max} characters"),
             );
         }
@@ -78,7 +97,12 @@ fn short(s: &str) -> String {
 }
 
 /// Whether `s` matches `[first][rest]*` with a length in `len`.
-pub(crate) fn matches(s: &str, first: fn(char) -> bool, rest: fn(char) -> bool, len: std::ops::RangeInclusive<usize>) -> bool {
+pub(crate) fn matches(
+    s: &str,
+    first: fn(char) -> bool,
+    rest: fn(char) -> bool,
+    len: std::ops::RangeInclusive<usize>,
+) -> bool {
     let mut chars = s.chars();
     len.contains(&s.chars().count()) && chars.next().is_some_and(first) && chars.all(rest)
 }

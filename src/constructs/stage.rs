@@ -80,7 +80,9 @@ impl RouteSettings {
 
     fn problem(&self) -> Option<String> {
         match self.throttling_rate_limit {
-            Some(r) if !r.is_finite() || r < 0.0 => Some(format!("throttling rate {r} is not a non-negative number")),
+            Some(r) if !r.is_finite() || r < 0.0 => {
+                Some(format!("throttling rate {r} is not a non-negative number"))
+            }
             _ => None,
         }
     }
@@ -127,7 +129,10 @@ impl StageState {
     }
 
     fn url(&self, scheme: &str) -> Expr {
-        Expr::sub(format!("{scheme}://${{{}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{}", self.api, self.name))
+        Expr::sub(format!(
+            "{scheme}://${{{}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{}",
+            self.api, self.name
+        ))
     }
 
     pub fn synth(
@@ -143,25 +148,56 @@ impl StageState {
         let base = self.base();
         let p = &mut ctx.problems;
         if !matches(&self.name, stage_char, stage_char, 1..=128) {
-            p.add(&path, "stage-name", format!("stage name `{}` is not valid: use 1 to 128 letters, digits, `-` or `_`", self.name), "rename the stage, e.g. `prod` or `dev`");
+            p.add(
+                &path,
+                "stage-name",
+                format!(
+                    "stage name `{}` is not valid: use 1 to 128 letters, digits, `-` or `_`",
+                    self.name
+                ),
+                "rename the stage, e.g. `prod` or `dev`",
+            );
         }
         if let Some(d) = &self.description {
             p.max_len(&path, "stage description", d, 1024);
         }
         if let Some(problem) = self.default_settings.problem() {
-            p.add(&path, "stage-throttle", problem, "use a rate of at least 0 requests per second");
+            p.add(
+                &path,
+                "stage-throttle",
+                problem,
+                "use a rate of at least 0 requests per second",
+            );
         }
         for (key, settings) in &self.route_settings {
             if !route_keys.contains(key) {
-                p.add(&path, "stage-route-settings", format!("settings are given for route `{key}`, which the API does not have"), format!("use one of the API's route keys: {}", route_keys.iter().cloned().collect::<Vec<_>>().join(", ")));
+                p.add(
+                    &path,
+                    "stage-route-settings",
+                    format!("settings are given for route `{key}`, which the API does not have"),
+                    format!(
+                        "use one of the API's route keys: {}",
+                        route_keys.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                );
             }
             if let Some(problem) = settings.problem() {
-                p.add(&path, "stage-throttle", format!("route `{key}`: {problem}"), "use a rate of at least 0 requests per second");
+                p.add(
+                    &path,
+                    "stage-throttle",
+                    format!("route `{key}`: {problem}"),
+                    "use a rate of at least 0 requests per second",
+                );
             }
         }
         for (k, v) in &self.variables {
             if !matches(k, stage_var_char, stage_var_char, 1..=64) {
-                p.add(&path, "stage-variable", format!("stage variable name `{k}` must be 1 to 64 letters, digits or `_`"), "rename the variable");
+                p.add(
+                    &path,
+                    "stage-variable",
+                    format!("stage variable name `{k}` must be 1 to 64 letters, digits or `_`"),
+                    "rename the variable",
+                );
             }
             if !matches(v, stage_value_char, stage_value_char, 1..=512) {
                 p.add(&path, "stage-variable", format!("the value of stage variable `{k}` may hold only letters, digits and `-._~:/?#&=,` (1 to 512 characters)"), "change the value, or pass it another way (e.g. an environment variable of the function)");
@@ -173,9 +209,16 @@ impl StageState {
             ctx.add(
                 &lg,
                 &format!("{path}/AccessLogs"),
-                Resource::new(r::LogGroup { log_group_name: None, retention_in_days: retention.days(), tags: r::tag_list(&ctx.tags) }),
+                Resource::new(r::LogGroup {
+                    log_group_name: None,
+                    retention_in_days: retention.days(),
+                    tags: r::tag_list(&ctx.tags),
+                }),
             );
-            r::AccessLogSettings { destination_arn: Expr::get_att(&lg, "Arn"), format: format.clone() }
+            r::AccessLogSettings {
+                destination_arn: Expr::get_att(&lg, "Arn"),
+                format: format.clone(),
+            }
         });
 
         let deployment_id = (!self.auto_deploy).then(|| {
@@ -194,7 +237,8 @@ impl StageState {
         let defaults = self.default_settings.to_cfn();
         let stage_id = format!("{base}Stage");
         let mut tags = ctx.tags.clone();
-        if let Some(r::ResourceKind::Api(api)) = ctx.template.resources.get(api_id).map(|r| &r.kind) {
+        if let Some(r::ResourceKind::Api(api)) = ctx.template.resources.get(api_id).map(|r| &r.kind)
+        {
             tags = api.tags.clone();
         }
         ctx.add(
@@ -206,8 +250,13 @@ impl StageState {
                 description: self.description.clone(),
                 auto_deploy: self.auto_deploy.then_some(true),
                 deployment_id,
-                default_route_settings: (defaults != r::RouteSettings::default()).then_some(defaults),
-                route_settings: self.route_settings.iter().map(|(k, s)| (k.clone(), s.to_cfn())).collect(),
+                default_route_settings: (defaults != r::RouteSettings::default())
+                    .then_some(defaults),
+                route_settings: self
+                    .route_settings
+                    .iter()
+                    .map(|(k, s)| (k.clone(), s.to_cfn()))
+                    .collect(),
                 access_log_settings,
                 stage_variables: self.variables.clone(),
                 tags,
@@ -307,7 +356,10 @@ impl Stage {
 
     /// Settings of one route, overriding the defaults.
     pub fn route_settings(self, route_key: &str, settings: RouteSettings) -> Self {
-        self.inner.borrow_mut().route_settings.insert(route_key.into(), settings);
+        self.inner
+            .borrow_mut()
+            .route_settings
+            .insert(route_key.into(), settings);
         self
     }
 
@@ -336,7 +388,10 @@ impl Stage {
 
     /// A stage variable.
     pub fn variable(self, name: &str, value: &str) -> Self {
-        self.inner.borrow_mut().variables.insert(name.into(), value.into());
+        self.inner
+            .borrow_mut()
+            .variables
+            .insert(name.into(), value.into());
         self
     }
 
@@ -364,13 +419,20 @@ impl Stage {
 
     /// `wss://{domain}` when the stage has a custom domain.
     pub fn domain_url(&self) -> Option<Expr> {
-        self.inner.borrow().domain.as_ref().map(|(d, _)| Expr::from(format!("wss://{d}")))
+        self.inner
+            .borrow()
+            .domain
+            .as_ref()
+            .map(|(d, _)| Expr::from(format!("wss://{d}")))
     }
 
     /// Lets `function` send messages to this stage's connections
     /// (`execute-api:ManageConnections` on `{api}/{stage}/POST/@connections/*`).
     pub fn grant_manage_connections(&self, function: &RustFunction) {
         let s = self.inner.borrow();
-        function.inner.borrow_mut().grants.push(Grant::Connections { api: s.api.clone(), stage: Some(s.name.clone()) });
+        function.inner.borrow_mut().grants.push(Grant::Connections {
+            api: s.api.clone(),
+            stage: Some(s.name.clone()),
+        });
     }
 }

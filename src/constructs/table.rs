@@ -74,7 +74,12 @@ pub struct GlobalSecondaryIndex {
 impl GlobalSecondaryIndex {
     /// An index named `name` with partition key `key`, projecting all attributes.
     pub fn new(name: &str, key: &str, ty: AttributeType) -> GlobalSecondaryIndex {
-        GlobalSecondaryIndex { name: name.into(), partition_key: (key.into(), ty), sort_key: None, projection: Projection::All }
+        GlobalSecondaryIndex {
+            name: name.into(),
+            partition_key: (key.into(), ty),
+            sort_key: None,
+            projection: Projection::All,
+        }
     }
 
     /// The index's sort key.
@@ -125,7 +130,8 @@ impl TableState {
     pub fn new(_stack: &str, id: &str, kind: TableKind) -> TableState {
         TableState {
             id: id.to_string(),
-            partition_key: (kind == TableKind::Connections).then(|| ("connectionId".to_string(), AttributeType::String)),
+            partition_key: (kind == TableKind::Connections)
+                .then(|| ("connectionId".to_string(), AttributeType::String)),
             sort_key: None,
             indexes: Vec::new(),
             billing: Billing::OnDemand,
@@ -144,17 +150,36 @@ impl TableState {
         let path = ctx.path(&[&self.id]);
         let p = &mut ctx.problems;
         let Some(pk) = &self.partition_key else {
-            p.add(&path, "table-key", "the table has no partition key", "set one with `.partition_key(\"pk\", AttributeType::String)`");
+            p.add(
+                &path,
+                "table-key",
+                "the table has no partition key",
+                "set one with `.partition_key(\"pk\", AttributeType::String)`",
+            );
             return;
         };
         let mut attributes: BTreeMap<String, &'static str> = BTreeMap::new();
-        let mut define = |p: &mut super::problems::Problems, (name, ty): &(String, AttributeType)| {
+        let mut define = |p: &mut super::problems::Problems,
+                          (name, ty): &(String, AttributeType)| {
             if name.is_empty() || name.len() > 255 {
-                p.add(&path, "table-key", format!("key attribute name `{name}` must be 1 to 255 bytes"), "rename the key attribute");
+                p.add(
+                    &path,
+                    "table-key",
+                    format!("key attribute name `{name}` must be 1 to 255 bytes"),
+                    "rename the key attribute",
+                );
             }
             if let Some(prev) = attributes.insert(name.clone(), ty.code()) {
                 if prev != ty.code() {
-                    p.add(&path, "table-key", format!("key attribute `{name}` is declared as both {prev} and {}", ty.code()), "use one type for each key attribute");
+                    p.add(
+                        &path,
+                        "table-key",
+                        format!(
+                            "key attribute `{name}` is declared as both {prev} and {}",
+                            ty.code()
+                        ),
+                        "use one type for each key attribute",
+                    );
                 }
             }
         };
@@ -163,23 +188,50 @@ impl TableState {
             define(p, sk);
         }
         let key_schema = |pk: &(String, AttributeType), sk: &Option<(String, AttributeType)>| {
-            let mut k = vec![r::KeySchema { attribute_name: pk.0.clone(), key_type: "HASH".into() }];
+            let mut k = vec![r::KeySchema {
+                attribute_name: pk.0.clone(),
+                key_type: "HASH".into(),
+            }];
             if let Some(sk) = sk {
-                k.push(r::KeySchema { attribute_name: sk.0.clone(), key_type: "RANGE".into() });
+                k.push(r::KeySchema {
+                    attribute_name: sk.0.clone(),
+                    key_type: "RANGE".into(),
+                });
             }
             k
         };
         if self.indexes.len() > 20 {
-            p.add(&path, "table-indexes", format!("{} global secondary indexes; DynamoDB allows 20", self.indexes.len()), "remove indexes");
+            p.add(
+                &path,
+                "table-indexes",
+                format!(
+                    "{} global secondary indexes; DynamoDB allows 20",
+                    self.indexes.len()
+                ),
+                "remove indexes",
+            );
         }
         let mut gsis = Vec::new();
         let mut names = std::collections::BTreeSet::new();
         for gsi in &self.indexes {
             if !matches(&gsi.name, valid_name_char, valid_name_char, 3..=255) {
-                p.add(&path, "table-index-name", format!("index name `{}` must be 3 to 255 letters, digits, `_`, `-` or `.`", gsi.name), "rename the index");
+                p.add(
+                    &path,
+                    "table-index-name",
+                    format!(
+                        "index name `{}` must be 3 to 255 letters, digits, `_`, `-` or `.`",
+                        gsi.name
+                    ),
+                    "rename the index",
+                );
             }
             if !names.insert(gsi.name.clone()) {
-                p.add(&path, "table-index-name", format!("two indexes are named `{}`", gsi.name), "give each index a unique name");
+                p.add(
+                    &path,
+                    "table-index-name",
+                    format!("two indexes are named `{}`", gsi.name),
+                    "give each index a unique name",
+                );
             }
             define(p, &gsi.partition_key);
             if let Some(sk) = &gsi.sort_key {
@@ -193,50 +245,80 @@ impl TableState {
             gsis.push(r::GlobalSecondaryIndex {
                 index_name: gsi.name.clone(),
                 key_schema: key_schema(&gsi.partition_key, &gsi.sort_key),
-                projection: r::Projection { projection_type: projection_type.into(), non_key_attributes },
+                projection: r::Projection {
+                    projection_type: projection_type.into(),
+                    non_key_attributes,
+                },
             });
         }
         if let Some(name) = &self.table_name {
             if !matches(name, valid_name_char, valid_name_char, 3..=255) {
-                p.add(&path, "table-name", format!("table name `{name}` must be 3 to 255 letters, digits, `_`, `-` or `.`"), "rename the table, or leave the name out and let CloudFormation generate one");
+                p.add(
+                    &path,
+                    "table-name",
+                    format!(
+                        "table name `{name}` must be 3 to 255 letters, digits, `_`, `-` or `.`"
+                    ),
+                    "rename the table, or leave the name out and let CloudFormation generate one",
+                );
             }
         }
         if let Some(ttl) = &self.ttl_attribute {
             if attributes.contains_key(ttl) {
-                p.add(&path, "table-ttl", format!("the TTL attribute `{ttl}` is a key attribute"), "use a separate numeric attribute such as `expiresAt` for TTL");
+                p.add(
+                    &path,
+                    "table-ttl",
+                    format!("the TTL attribute `{ttl}` is a key attribute"),
+                    "use a separate numeric attribute such as `expiresAt` for TTL",
+                );
             }
         }
         let (billing_mode, provisioned_throughput) = match self.billing {
             Billing::OnDemand => ("PAY_PER_REQUEST", None),
-            Billing::Provisioned { read, write } => {
-                ("PROVISIONED", Some(r::ProvisionedThroughput { read_capacity_units: read, write_capacity_units: write }))
-            }
+            Billing::Provisioned { read, write } => (
+                "PROVISIONED",
+                Some(r::ProvisionedThroughput {
+                    read_capacity_units: read,
+                    write_capacity_units: write,
+                }),
+            ),
         };
         let table = r::Table {
             table_name: self.table_name.clone(),
             attribute_definitions: attributes
                 .into_iter()
-                .map(|(attribute_name, t)| r::AttributeDefinition { attribute_name, attribute_type: t.into() })
+                .map(|(attribute_name, t)| r::AttributeDefinition {
+                    attribute_name,
+                    attribute_type: t.into(),
+                })
                 .collect(),
             key_schema: key_schema(pk, &self.sort_key),
             billing_mode: Some(billing_mode.into()),
             provisioned_throughput,
             global_secondary_indexes: gsis,
             sse_specification: Some(r::SseSpecification { sse_enabled: true }),
-            time_to_live_specification: self
-                .ttl_attribute
-                .clone()
-                .map(|attribute_name| r::TimeToLiveSpecification { attribute_name, enabled: true }),
-            point_in_time_recovery_specification: self
-                .point_in_time_recovery
-                .then_some(r::PointInTimeRecoverySpecification { point_in_time_recovery_enabled: true }),
+            time_to_live_specification: self.ttl_attribute.clone().map(|attribute_name| {
+                r::TimeToLiveSpecification {
+                    attribute_name,
+                    enabled: true,
+                }
+            }),
+            point_in_time_recovery_specification: self.point_in_time_recovery.then_some(
+                r::PointInTimeRecoverySpecification {
+                    point_in_time_recovery_enabled: true,
+                },
+            ),
             tags: r::tag_list(&ctx.tags),
         };
         let policy = match self.removal {
             RemovalPolicy::Retain => Policy::Retain,
             RemovalPolicy::Destroy => Policy::Delete,
         };
-        ctx.add(&self.logical_id(), &path, Resource::new(table).removal(policy));
+        ctx.add(
+            &self.logical_id(),
+            &path,
+            Resource::new(table).removal(policy),
+        );
     }
 }
 
@@ -323,6 +405,10 @@ impl Table {
     }
 
     fn grant(&self, function: &RustFunction, read: bool, write: bool) {
-        function.inner.borrow_mut().grants.push(Grant::Table { table: self.inner.clone(), read, write });
+        function.inner.borrow_mut().grants.push(Grant::Table {
+            table: self.inner.clone(),
+            read,
+            write,
+        });
     }
 }

@@ -1,0 +1,328 @@
+//! The real `wsgen` binary on fixture projects copied to temporary directories:
+//! exit code, stdout and stderr snapshotted, paths filtered.
+
+use crate::support::{cfn_lint, fixture, repo};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// Infra builds share one target directory (so the wsgen library compiles once); runs
+/// are serialized so that no build replaces a binary another test is about to link.
+static BUILDS: Mutex<()> = Mutex::new(());
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn snapshot(&self) -> String {
+        format!(
+            "exit: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A copy of a fixture project whose wsgen dependency points at this checkout.
+struct Project {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+impl Project {
+    fn new(name: &str) -> Project {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(name);
+        copy_dir(&fixture(name), &dir);
+        let manifest = dir.join("infra/Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let repo = repo().to_str().unwrap().replace('\\', "/");
+        std::fs::write(
+            &manifest,
+            text.replace("path = \"../../../..\"", &format!("path = \"{repo}\"")),
+        )
+        .unwrap();
+        Project { _tmp: tmp, dir }
+    }
+
+    fn empty() -> Project {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        Project { _tmp: tmp, dir }
+    }
+
+    fn wsgen(&self, args: &[&str]) -> Run {
+        let _guard = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+        let out = Command::new(env!("CARGO_BIN_EXE_wsgen"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("CARGO_TARGET_DIR", repo().join("target/fixtures"))
+            .env("CARGO_TERM_QUIET", "true")
+            .env("CARGO_TERM_COLOR", "never")
+            .env("NO_COLOR", "1")
+            .env_remove("WSGEN_OUTDIR")
+            .env_remove("WSGEN_PROJECT_DIR")
+            .output()
+            .unwrap();
+        let filter = |s: &[u8]| {
+            let s = String::from_utf8_lossy(s).into_owned();
+            let s = s.replace(self.dir.to_str().unwrap(), "[PROJECT]");
+            s.replace(repo().to_str().unwrap(), "[REPO]")
+        };
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: filter(&out.stdout),
+            stderr: filter(&out.stderr),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        std::fs::write(self.path(rel), text).unwrap();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if ["target", "wsgen.out", "cdk-like.out"].contains(&name.to_str().unwrap()) {
+            continue;
+        }
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(&name));
+        } else {
+            std::fs::copy(e.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn synth_chat_writes_the_assembly_and_prints_yaml() {
+    let p = Project::new("chat");
+    let first = p.wsgen(&["synth"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    insta::assert_snapshot!("synth-chat", first.snapshot());
+    let template = p.read("wsgen.out/Chat.template.json");
+    let manifest = p.read("wsgen.out/manifest.json");
+    insta::assert_snapshot!("synth-chat-template", template);
+    insta::assert_snapshot!("synth-chat-manifest", manifest);
+
+    // Both forms pass cfn-lint.
+    p.write("Chat.template.yaml", &first.stdout);
+    cfn_lint(&[
+        p.path("wsgen.out/Chat.template.json"),
+        p.path("Chat.template.yaml"),
+    ]);
+
+    // Again: byte-identical, and no cargo at all (its sources did not change).
+    let second = p.wsgen(&["synth"]);
+    assert_eq!(second.code, 0);
+    assert_eq!(second.stdout, first.stdout);
+    assert_eq!(second.stderr, first.stderr);
+    assert_eq!(p.read("wsgen.out/Chat.template.json"), template);
+    assert_eq!(p.read("wsgen.out/manifest.json"), manifest);
+    assert!(!p.path("wsgen.out").read_dir().unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with(".staging")));
+
+    // --json prints the file's bytes.
+    let json = p.wsgen(&["synth", "--json", "--quiet"]);
+    assert_eq!((json.code, json.stderr.as_str()), (0, ""));
+    assert_eq!(json.stdout, template);
+}
+
+#[test]
+fn synth_rebuilds_when_the_infra_changes() {
+    let p = Project::new("chat");
+    assert_eq!(p.wsgen(&["synth"]).code, 0);
+    let main = p.read("infra/src/main.rs");
+    p.write(
+        "infra/src/main.rs",
+        &main.replace(".memory(256)", ".memory(512)"),
+    );
+    let run = p.wsgen(&["synth", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("\"MemorySize\": 512"));
+    // A handler's sources change its asset's fingerprint.
+    let before = p.read("wsgen.out/manifest.json");
+    p.write(
+        "lambdas/sendmessage/src/main.rs",
+        "fn main() { println!(\"changed\"); }\n",
+    );
+    assert_eq!(p.wsgen(&["synth", "-q"]).code, 0);
+    let after = p.read("wsgen.out/manifest.json");
+    assert_ne!(before, after);
+    let changed = |m: &str| {
+        serde_json::from_str::<serde_json::Value>(m).unwrap()["assets"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(
+        changed(&before).difference(&changed(&after)).count(),
+        1,
+        "only the sendmessage asset changes"
+    );
+}
+
+#[test]
+fn synth_multiple_stacks() {
+    let p = Project::new("full");
+    let all = p.wsgen(&["synth"]);
+    insta::assert_snapshot!("synth-full-all", all.snapshot());
+    assert!(
+        p.path("cdk-like.out/Realtime.template.json").is_file(),
+        "wsgen.toml's `out` is used"
+    );
+    let one = p.wsgen(&["synth", "Realtime", "--quiet"]);
+    assert_eq!(one.code, 0);
+    insta::assert_snapshot!("synth-full-realtime-yaml", one.stdout);
+    p.write("Realtime.template.yaml", &one.stdout);
+    cfn_lint(&[
+        p.path("Realtime.template.yaml"),
+        p.path("cdk-like.out/Ops.template.json"),
+        p.path("cdk-like.out/Realtime.template.json"),
+    ]);
+    let both = p.wsgen(&["synth", "Ops", "Realtime", "--json", "-q"]);
+    let v: serde_json::Value = serde_json::from_str(&both.stdout).unwrap();
+    assert_eq!(
+        v.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["Ops", "Realtime"]
+    );
+    let unknown = p.wsgen(&["synth", "Nope"]);
+    insta::assert_snapshot!("synth-unknown-stack", unknown.snapshot());
+    let out = p.wsgen(&["synth", "--out", "elsewhere", "Ops", "-q"]);
+    assert_eq!(out.code, 0);
+    assert!(
+        p.path("elsewhere/Ops.template.json").is_file()
+            && p.path("elsewhere/manifest.json").is_file()
+    );
+}
+
+const INVALID_APP: &str = r#"use wsgen::prelude::*;
+fn main() {
+    let app = App::new();
+    let stack = app.stack("Chat");
+    let f = stack.rust_function("OnConnect", "lambdas/onconnect").memory(64).env("AWS_REGION", "x");
+    let api = stack.websocket_api("ChatApi").on_connect(&f).route("sendmessage", &f).route("sendmessage", &f);
+    let auth = api.lambda_authorizer("Auth", &f);
+    let _ = api.add_route("admin").integration(Integration::mock().timeout(Duration::from_secs(30))).authorizer(&auth);
+    let _ = api.stage("prod stage");
+    let _ = stack.rust_function("Missing", "lambdas/missing");
+    app.synth();
+}
+"#;
+
+#[test]
+fn validation_errors_exit_2_and_keep_the_previous_output() {
+    let p = Project::new("chat");
+    assert_eq!(p.wsgen(&["synth", "-q"]).code, 0);
+    let (template, manifest) = (
+        p.read("wsgen.out/Chat.template.json"),
+        p.read("wsgen.out/manifest.json"),
+    );
+    p.write("infra/src/main.rs", INVALID_APP);
+    let run = p.wsgen(&["synth"]);
+    insta::assert_snapshot!("synth-validation-errors", run.snapshot());
+    assert_eq!(run.code, 2);
+    assert_eq!(p.read("wsgen.out/Chat.template.json"), template);
+    assert_eq!(p.read("wsgen.out/manifest.json"), manifest);
+    let json = p.wsgen(&["synth", "--json", "-q"]);
+    assert_eq!(json.code, 2);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["error"], "validation");
+    assert_eq!(
+        v["problems"].as_array().unwrap().len(),
+        7,
+        "{}",
+        json.stdout
+    );
+    assert_eq!(v["problems"][0]["rule"], "function-memory");
+}
+
+#[test]
+fn compiler_errors_are_shown_as_cargo_shows_them() {
+    let p = Project::new("chat");
+    assert_eq!(p.wsgen(&["synth", "-q"]).code, 0);
+    let template = p.read("wsgen.out/Chat.template.json");
+    p.write(
+        "infra/src/main.rs",
+        "fn main() { let x: u32 = \"not a number\"; }\n",
+    );
+    let run = p.wsgen(&["synth"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("error[E0308]: mismatched types"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("infra/src/main.rs:1:"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("error: the infra crate [PROJECT]/infra did not build"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
+    assert_eq!(p.read("wsgen.out/Chat.template.json"), template);
+}
+
+#[test]
+fn a_panicking_infra_program_is_a_failure() {
+    let p = Project::new("chat");
+    p.write("infra/src/main.rs", "fn main() { panic!(\"boom\"); }\n");
+    let run = p.wsgen(&["synth"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("boom"));
+    assert!(
+        run.stderr.contains(
+            "error: the infra program [PROJECT]/wsgen.out/.cache/infra failed (exit status: 101)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!p.path("wsgen.out/manifest.json").exists());
+}
+
+#[test]
+fn project_errors() {
+    let none = Project::empty().wsgen(&["synth"]);
+    insta::assert_snapshot!("synth-no-project", none.snapshot());
+    let p = Project::new("chat");
+    p.write("wsgen.toml", "infra = \"infra\"\nstacks = 3\n");
+    insta::assert_snapshot!("synth-bad-project-file", p.wsgen(&["synth"]).snapshot());
+    p.write("wsgen.toml", "infra = \"nowhere\"\n");
+    let missing = p.wsgen(&["synth"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("the infra crate [PROJECT]/nowhere has no Cargo.toml"),
+        "{}",
+        missing.stderr
+    );
+    let usage = p.wsgen(&["synth", "--bogus"]);
+    assert_eq!(usage.code, 2);
+    assert!(usage.stderr.contains("unexpected argument '--bogus'"));
+    let help = p.wsgen(&["--help"]);
+    insta::assert_snapshot!("help", help.snapshot());
+}

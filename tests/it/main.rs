@@ -1,0 +1,8 @@
+//! The integration tests: one binary (so it links once) with a module per area.
+
+mod apps;
+mod cli;
+mod properties;
+mod support;
+mod templates;
+mod validation;
