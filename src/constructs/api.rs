@@ -413,6 +413,7 @@ impl ApiState {
         }
 
         let mut keys: BTreeSet<String> = BTreeSet::new();
+        let mut shared: BTreeMap<String, String> = BTreeMap::new();
         for route in &self.routes {
             let route = route.borrow();
             let key = route.key.as_str();
@@ -455,24 +456,54 @@ impl ApiState {
                 p.add(&path, "route-no-integration", format!("route `{key}` has no integration"), "give it one with `.integration(&function)` (or `Integration::http_proxy`/`Integration::mock()`)");
                 continue;
             };
-            let integ_id = format!("{base}Integration");
-            integration.synth(ctx, &api_id, &integ_id, &path, key);
-            deployed.push(integ_id.clone());
-            if !integration.is_proxy() {
-                let res_id = format!("{base}IntegrationResponse");
+            // Routes with identical integrations share one Integration resource (named
+            // after the first), which keeps large APIs under CloudFormation's 500
+            // resources per template; Lambda permissions stay per route.
+            let props = integration.properties(&mut ctx.problems, &api_id, &path);
+            let spec = serde_json::to_string(&(&props, &integration.response_templates))
+                .expect("serializes");
+            let integ_id = match shared.get(&spec) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = format!("{base}Integration");
+                    ctx.add(&id, &format!("{path}/Integration"), Resource::new(props));
+                    deployed.push(id.clone());
+                    if !integration.is_proxy() {
+                        let res_id = format!("{base}IntegrationResponse");
+                        ctx.add(
+                            &res_id,
+                            &format!("{path}/IntegrationResponse"),
+                            Resource::new(r::IntegrationResponse {
+                                api_id: Expr::ref_(&api_id),
+                                integration_id: Expr::ref_(&id),
+                                integration_response_key: "$default".into(),
+                                content_handling_strategy: None,
+                                response_templates: integration.response_templates.clone(),
+                                template_selection_expression: None,
+                            }),
+                        );
+                        deployed.push(res_id);
+                    }
+                    shared.insert(spec, id.clone());
+                    id
+                }
+            };
+            if let Target::Lambda(f) = &integration.target {
+                let f = f.borrow().logical_id();
                 ctx.add(
-                    &res_id,
-                    &format!("{path}/IntegrationResponse"),
-                    Resource::new(r::IntegrationResponse {
-                        api_id: Expr::ref_(&api_id),
-                        integration_id: Expr::ref_(&integ_id),
-                        integration_response_key: "$default".into(),
-                        content_handling_strategy: None,
-                        response_templates: integration.response_templates.clone(),
-                        template_selection_expression: None,
+                    &format!("{base}Permission"),
+                    &format!("{path}/Permission"),
+                    Resource::new(r::Permission {
+                        action: "lambda:InvokeFunction".into(),
+                        function_name: Expr::get_att(&f, "Arn"),
+                        principal: "apigateway.amazonaws.com".into(),
+                        source_arn: Some(execute_api_arn(
+                            &api_id,
+                            vec![Expr::from(format!("/*/{key}"))],
+                        )),
+                        source_account: None,
                     }),
                 );
-                deployed.push(res_id);
             }
             let (authorization_type, authorizer_id) = match &route.authorization {
                 Authorization::None => ("NONE", None),
@@ -552,8 +583,8 @@ fn lambda_invocation_uri(function_logical_id: &str) -> Expr {
 }
 
 impl Integration {
-    fn synth(&self, ctx: &mut SynthCtx, api_id: &str, integ_id: &str, path: &str, key: &str) {
-        let p: &mut Problems = &mut ctx.problems;
+    /// The Integration resource's properties, checking the integration's options.
+    fn properties(&self, p: &mut Problems, api_id: &str, path: &str) -> r::Integration {
         if let Some(t) = self.timeout {
             let ms = t.as_millis();
             if !(50..=29_000).contains(&ms) {
@@ -620,42 +651,20 @@ impl Integration {
                 PassthroughBehavior::Never => "NEVER".to_string(),
             }),
         );
-        ctx.add(
-            integ_id,
-            &format!("{path}/Integration"),
-            Resource::new(r::Integration {
-                api_id: Expr::ref_(api_id),
-                integration_type: integration_type.into(),
-                integration_uri: uri,
-                integration_method: method,
-                description: self.description.clone(),
-                content_handling_strategy,
-                passthrough_behavior,
-                request_parameters: self.request_parameters.clone(),
-                request_templates,
-                template_selection_expression,
-                timeout_in_millis: self
-                    .timeout
-                    .map(|t| t.as_millis().min(u32::MAX as u128) as u32),
-            }),
-        );
-        if let Target::Lambda(f) = &self.target {
-            let f = f.borrow().logical_id();
-            let perm = format!("{}Permission", integ_id.trim_end_matches("Integration"));
-            ctx.add(
-                &perm,
-                &format!("{path}/Permission"),
-                Resource::new(r::Permission {
-                    action: "lambda:InvokeFunction".into(),
-                    function_name: Expr::get_att(&f, "Arn"),
-                    principal: "apigateway.amazonaws.com".into(),
-                    source_arn: Some(execute_api_arn(
-                        api_id,
-                        vec![Expr::from(format!("/*/{key}"))],
-                    )),
-                    source_account: None,
-                }),
-            );
+        r::Integration {
+            api_id: Expr::ref_(api_id),
+            integration_type: integration_type.into(),
+            integration_uri: uri,
+            integration_method: method,
+            description: self.description.clone(),
+            content_handling_strategy,
+            passthrough_behavior,
+            request_parameters: self.request_parameters.clone(),
+            request_templates,
+            template_selection_expression,
+            timeout_in_millis: self
+                .timeout
+                .map(|t| t.as_millis().min(u32::MAX as u128) as u32),
         }
     }
 }

@@ -32,18 +32,26 @@ struct Project {
 }
 
 impl Project {
-    fn new(name: &str) -> Project {
+    /// A copy of fixture `name` whose infra package is renamed `{name}-infra-{tag}`.
+    /// Cargo identifies path packages by their path inside the workspace, so two copies
+    /// of one fixture would share a build unit in the shared target directory (and
+    /// cargo's mtime check could hand one copy the other's binary): each test copy gets
+    /// its own package name.
+    fn new(name: &str, tag: &str) -> Project {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join(name);
         copy_dir(&fixture(name), &dir);
-        let manifest = dir.join("infra/Cargo.toml");
-        let text = std::fs::read_to_string(&manifest).unwrap();
         let repo = repo().to_str().unwrap().replace('\\', "/");
-        std::fs::write(
-            &manifest,
-            text.replace("path = \"../../../..\"", &format!("path = \"{repo}\"")),
-        )
-        .unwrap();
+        let package = format!("name = \"{name}-infra\"");
+        let renamed = format!("name = \"{name}-infra-{tag}\"");
+        for file in ["infra/Cargo.toml", "Cargo.lock"] {
+            let text = std::fs::read_to_string(dir.join(file)).unwrap();
+            assert!(text.contains(&package), "{file} names {package}");
+            let text = text
+                .replace(&package, &renamed)
+                .replace("path = \"../../../..\"", &format!("path = \"{repo}\""));
+            std::fs::write(dir.join(file), text).unwrap();
+        }
         Project { _tmp: tmp, dir }
     }
 
@@ -109,7 +117,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn synth_chat_writes_the_assembly_and_prints_yaml() {
-    let p = Project::new("chat");
+    let p = Project::new("chat", "yaml");
     let first = p.wsgen(&["synth"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     insta::assert_snapshot!("synth-chat", first.snapshot());
@@ -146,7 +154,7 @@ fn synth_chat_writes_the_assembly_and_prints_yaml() {
 
 #[test]
 fn synth_rebuilds_when_the_infra_changes() {
-    let p = Project::new("chat");
+    let p = Project::new("chat", "rebuild");
     assert_eq!(p.wsgen(&["synth"]).code, 0);
     let main = p.read("infra/src/main.rs");
     p.write(
@@ -182,7 +190,7 @@ fn synth_rebuilds_when_the_infra_changes() {
 
 #[test]
 fn synth_multiple_stacks() {
-    let p = Project::new("full");
+    let p = Project::new("full", "stacks");
     let all = p.wsgen(&["synth"]);
     insta::assert_snapshot!("synth-full-all", all.snapshot());
     assert!(
@@ -230,7 +238,7 @@ fn main() {
 
 #[test]
 fn validation_errors_exit_2_and_keep_the_previous_output() {
-    let p = Project::new("chat");
+    let p = Project::new("chat", "invalid");
     assert_eq!(p.wsgen(&["synth", "-q"]).code, 0);
     let (template, manifest) = (
         p.read("wsgen.out/Chat.template.json"),
@@ -257,8 +265,9 @@ fn validation_errors_exit_2_and_keep_the_previous_output() {
 
 #[test]
 fn compiler_errors_are_shown_as_cargo_shows_them() {
-    let p = Project::new("chat");
-    assert_eq!(p.wsgen(&["synth", "-q"]).code, 0);
+    let p = Project::new("chat", "compile");
+    let good = p.wsgen(&["synth", "-q"]);
+    assert_eq!(good.code, 0, "{}", good.stderr);
     let template = p.read("wsgen.out/Chat.template.json");
     p.write(
         "infra/src/main.rs",
@@ -288,10 +297,10 @@ fn compiler_errors_are_shown_as_cargo_shows_them() {
 
 #[test]
 fn a_panicking_infra_program_is_a_failure() {
-    let p = Project::new("chat");
+    let p = Project::new("chat", "panic");
     p.write("infra/src/main.rs", "fn main() { panic!(\"boom\"); }\n");
     let run = p.wsgen(&["synth"]);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("boom"));
     assert!(
         run.stderr.contains(
@@ -307,7 +316,7 @@ fn a_panicking_infra_program_is_a_failure() {
 fn project_errors() {
     let none = Project::empty().wsgen(&["synth"]);
     insta::assert_snapshot!("synth-no-project", none.snapshot());
-    let p = Project::new("chat");
+    let p = Project::new("chat", "project");
     p.write("wsgen.toml", "infra = \"infra\"\nstacks = 3\n");
     insta::assert_snapshot!("synth-bad-project-file", p.wsgen(&["synth"]).snapshot());
     p.write("wsgen.toml", "infra = \"nowhere\"\n");

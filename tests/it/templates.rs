@@ -254,6 +254,7 @@ fn http_mock_integrations_and_explicit_deployments() {
 
 #[test]
 fn explicit_deployments_change_exactly_when_routes_change() {
+    let linted = std::cell::RefCell::new(Vec::new());
     let deployment = |extra_route: Option<&str>, throttle: f64| {
         let app = App::at(crate::support::fixture("chat"));
         let stack = app.stack("S");
@@ -264,8 +265,12 @@ fn explicit_deployments_change_exactly_when_routes_change() {
         }
         let _ = api.stage("live").auto_deploy(false).throttle(throttle, 1);
         let t = one(&app);
-        let a = Assert::new(&t);
-        a.of_type("AWS::ApiGatewayV2::Deployment")[0].0.clone()
+        let id = Assert::new(&t).of_type("AWS::ApiGatewayV2::Deployment")[0]
+            .0
+            .clone();
+        let n = linted.borrow().len();
+        linted.borrow_mut().push((format!("deployment-{n}"), t));
+        id
     };
     let base = deployment(None, 1.0);
     assert!(
@@ -405,4 +410,47 @@ fn written_assembly_reads_back() {
     a.write_to(dir.path()).unwrap();
     let back = wsgen::assembly::CloudAssembly::read_from(dir.path()).unwrap();
     assert_eq!(back, a);
+}
+
+/// A 300-route API: every action proxied to one HTTP backend.
+pub fn three_hundred_routes() -> App {
+    let app = App::at(crate::support::fixture("chat"));
+    let stack = app.stack("Big");
+    let mut api = stack.websocket_api("BigApi");
+    for i in 0..300 {
+        api = api.route(
+            &format!("action{i:03}"),
+            Integration::http_proxy("https://backend.example.com/ws", "POST"),
+        );
+    }
+    let _ = api.stage("live");
+    app
+}
+
+#[test]
+fn routes_share_identical_integrations_and_big_apis_fit() {
+    let t = one(&apps::domain_and_parameters());
+    let a = Assert::new(&t);
+    a.count("AWS::ApiGatewayV2::Integration", 1)
+        .count("AWS::ApiGatewayV2::Route", 2)
+        .count("AWS::Lambda::Permission", 2);
+    let integration =
+        json!({"Fn::Join": ["", ["integrations/", {"Ref": "PublicApiDefaultIntegration"}]]});
+    a.has(
+        "AWS::ApiGatewayV2::Route",
+        json!({"RouteKey": "$connect", "Target": integration}),
+    );
+    a.has(
+        "AWS::ApiGatewayV2::Route",
+        json!({"RouteKey": "$default", "Target": integration}),
+    );
+
+    let t = one(&three_hundred_routes());
+    let a = Assert::new(&t);
+    a.count("AWS::ApiGatewayV2::Route", 300)
+        .count("AWS::ApiGatewayV2::Integration", 1);
+    assert!(t.resources.len() < 500, "{}", t.resources.len());
+    check_invariants("big", &t);
+    let dir = tempfile::tempdir().unwrap();
+    cfn_lint(&write_templates(dir.path(), &[("big".into(), t)]));
 }
