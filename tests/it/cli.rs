@@ -25,6 +25,15 @@ impl Run {
     }
 }
 
+/// Where the fixtures' infra crates build: under `$CARGO_TARGET_DIR` when set (a
+/// persistent cache in CI), else under this checkout's `target/`.
+fn fixture_target() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"))
+        .join("fixtures")
+}
+
 /// A copy of a fixture project whose wsgen dependency points at this checkout.
 struct Project {
     _tmp: tempfile::TempDir,
@@ -66,7 +75,7 @@ impl Project {
         let out = Command::new(env!("CARGO_BIN_EXE_wsgen"))
             .args(args)
             .current_dir(&self.dir)
-            .env("CARGO_TARGET_DIR", repo().join("target/fixtures"))
+            .env("CARGO_TARGET_DIR", fixture_target())
             .env("CARGO_TERM_QUIET", "true")
             .env("CARGO_TERM_COLOR", "never")
             .env("NO_COLOR", "1")
