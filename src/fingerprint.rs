@@ -211,16 +211,23 @@ fn hash_file(h: &mut Sha256, project: &Path, file: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// The files of a package: everything under `dir` but hidden entries, build output
+/// (`target/`, `wsgen.out/`), `node_modules/`, and nested packages (directories with a
+/// Cargo.toml of their own, which cargo leaves out of the package too; a nested package
+/// that is a dependency is followed as one).
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') || name == "target" || name == "wsgen.out" {
+        if name.starts_with('.') || matches!(name.as_ref(), "target" | "wsgen.out" | "node_modules") {
             continue;
         }
         let ty = entry.file_type()?;
         if ty.is_dir() {
+            if entry.path().join("Cargo.toml").is_file() {
+                continue;
+            }
             walk(&entry.path(), out)?;
         } else if ty.is_file() {
             out.push(entry.path());
@@ -301,7 +308,15 @@ mod tests {
         assert_eq!(first, fp());
         write(root, "h/target/debug/junk", "x");
         write(root, "h/.hidden", "x");
-        assert_eq!(first, fp(), "target/ and hidden files do not count");
+        write(root, "h/web/node_modules/x.js", "x");
+        write(root, "h/nested/Cargo.toml", "[package]\nname = \"nested\"\n");
+        write(root, "h/nested/src/main.rs", "fn main() {}\n");
+        assert_eq!(first, fp(), "target/, hidden files, node_modules and nested packages do not count");
+        write(root, "h/web/index.html", "<p>");
+        let with_page = fp();
+        assert_ne!(first, with_page, "other files of the crate count");
+        fs::remove_file(root.join("h/web/index.html")).unwrap();
+        assert_eq!(first, fp());
         write(root, "lib/src/lib.rs", "pub fn b() {}\n");
         let second = fp();
         assert_ne!(

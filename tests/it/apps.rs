@@ -239,6 +239,21 @@ pub fn two_stacks() -> App {
     app
 }
 
+/// A 300-route API: every action proxied to one HTTP backend.
+pub fn three_hundred_routes() -> App {
+    let app = App::at(fixture("chat"));
+    let stack = app.stack("Big");
+    let mut api = stack.websocket_api("BigApi");
+    for i in 0..300 {
+        api = api.route(
+            &format!("action{i:03}"),
+            Integration::http_proxy("https://backend.example.com/ws", "POST"),
+        );
+    }
+    let _ = api.stage("live");
+    app
+}
+
 /// Every app of the catalogue by name.
 pub fn catalogue() -> Vec<(&'static str, App)> {
     vec![

@@ -412,21 +412,6 @@ fn written_assembly_reads_back() {
     assert_eq!(back, a);
 }
 
-/// A 300-route API: every action proxied to one HTTP backend.
-pub fn three_hundred_routes() -> App {
-    let app = App::at(crate::support::fixture("chat"));
-    let stack = app.stack("Big");
-    let mut api = stack.websocket_api("BigApi");
-    for i in 0..300 {
-        api = api.route(
-            &format!("action{i:03}"),
-            Integration::http_proxy("https://backend.example.com/ws", "POST"),
-        );
-    }
-    let _ = api.stage("live");
-    app
-}
-
 #[test]
 fn routes_share_identical_integrations_and_big_apis_fit() {
     let t = one(&apps::domain_and_parameters());
@@ -445,7 +430,7 @@ fn routes_share_identical_integrations_and_big_apis_fit() {
         json!({"RouteKey": "$default", "Target": integration}),
     );
 
-    let t = one(&three_hundred_routes());
+    let t = one(&apps::three_hundred_routes());
     let a = Assert::new(&t);
     a.count("AWS::ApiGatewayV2::Route", 300)
         .count("AWS::ApiGatewayV2::Integration", 1);
