@@ -19,13 +19,20 @@ mod support;
 
 fn synth(app: &wsgen::App) -> usize {
     let assembly = app.assemble().expect("valid");
-    assembly.templates.values().map(|t| t.to_json_string().len()).sum::<usize>() + assembly.manifest_json().len()
+    assembly
+        .templates
+        .values()
+        .map(|t| t.to_json_string().len())
+        .sum::<usize>()
+        + assembly.manifest_json().len()
 }
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("synth");
     g.bench_function("chat", |b| b.iter(|| black_box(synth(&apps::chat()))));
-    g.bench_function("300-routes", |b| b.iter(|| black_box(synth(&apps::three_hundred_routes()))));
+    g.bench_function("300-routes", |b| {
+        b.iter(|| black_box(synth(&apps::three_hundred_routes())))
+    });
     g.finish();
 }
 

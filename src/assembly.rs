@@ -77,6 +77,20 @@ pub struct AssetEntry {
     pub key: String,
     /// Construct paths of the functions that use the asset.
     pub functions: Vec<String>,
+    /// The deployable zip, once `wsgen bundle` has built it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<BundleInfo>,
+}
+
+/// A built asset: `bootstrap` in a reproducible zip.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleInfo {
+    /// The zip, relative to the assembly directory: `assets/<fingerprint>.zip`.
+    pub file: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the zip, in hex.
+    pub sha256: String,
 }
 
 /// A synthesized app: the manifest and one template per stack.
@@ -92,6 +106,13 @@ impl CloudAssembly {
         let mut s = serde_json::to_string_pretty(&self.manifest).expect("manifests serialize");
         s.push('\n');
         s
+    }
+
+    /// Writes the manifest alone into `dir`, atomically (a temporary file renamed).
+    pub fn write_manifest(&self, dir: &Path) -> io::Result<()> {
+        let tmp = dir.join(format!(".{MANIFEST_FILE}.{}", std::process::id()));
+        std::fs::write(&tmp, self.manifest_json())?;
+        std::fs::rename(&tmp, dir.join(MANIFEST_FILE))
     }
 
     /// Writes the templates and then the manifest into `dir` (created if missing).

@@ -220,7 +220,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') || matches!(name.as_ref(), "target" | "wsgen.out" | "node_modules") {
+        if name.starts_with('.') || matches!(name.as_ref(), "target" | "wsgen.out" | "node_modules")
+        {
             continue;
         }
         let ty = entry.file_type()?;
@@ -309,9 +310,17 @@ mod tests {
         write(root, "h/target/debug/junk", "x");
         write(root, "h/.hidden", "x");
         write(root, "h/web/node_modules/x.js", "x");
-        write(root, "h/nested/Cargo.toml", "[package]\nname = \"nested\"\n");
+        write(
+            root,
+            "h/nested/Cargo.toml",
+            "[package]\nname = \"nested\"\n",
+        );
         write(root, "h/nested/src/main.rs", "fn main() {}\n");
-        assert_eq!(first, fp(), "target/, hidden files, node_modules and nested packages do not count");
+        assert_eq!(
+            first,
+            fp(),
+            "target/, hidden files, node_modules and nested packages do not count"
+        );
         write(root, "h/web/index.html", "<p>");
         let with_page = fp();
         assert_ne!(first, with_page, "other files of the crate count");

@@ -31,6 +31,12 @@ pub enum CliError {
     },
     #[error("{path} is not a valid cloud assembly: {message}")]
     Assembly { path: PathBuf, message: String },
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Bundle(String),
+    #[error("{0}")]
+    Toolchain(String),
 }
 
 impl CliError {
@@ -55,7 +61,11 @@ impl CliError {
             CliError::InfraFailed { .. } => "the infra program's own output is above; a panic there is a bug in the infra code".into(),
             CliError::UnknownStack { .. } => "name one of the stacks listed, or none to synthesize them all".into(),
             CliError::Io { .. } => "check that the directory exists and is writable".into(),
-            CliError::Validation(_) | CliError::Assembly { .. } => return None,
+            CliError::Validation(_)
+            | CliError::Assembly { .. }
+            | CliError::Usage(_)
+            | CliError::Bundle(_)
+            | CliError::Toolchain(_) => return None,
         })
     }
 

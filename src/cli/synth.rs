@@ -96,10 +96,15 @@ pub fn synth(opts: &SynthOptions, ui: &Ui) -> Result<SynthResult, CliError> {
             })
         }
     }
-    let assembly = CloudAssembly::read_from(&staging.0).map_err(|e| CliError::Assembly {
+    let mut assembly = CloudAssembly::read_from(&staging.0).map_err(|e| CliError::Assembly {
         path: staging.0.clone(),
         message: e.to_string(),
     })?;
+    if keep_bundles(&mut assembly, &out) {
+        assembly
+            .write_manifest(&staging.0)
+            .map_err(CliError::io("cannot write the manifest in", &staging.0))?;
+    }
 
     let names: Vec<String> = assembly.templates.keys().cloned().collect();
     for s in &opts.stacks {
@@ -175,6 +180,27 @@ fn render(assembly: &CloudAssembly, selected: &[&String], json: bool) -> String 
         })
         .collect();
     docs.join("---\n")
+}
+
+/// Carries over what `wsgen bundle` recorded for assets that are unchanged and whose
+/// zip is still there; returns whether anything was carried over.
+fn keep_bundles(assembly: &mut CloudAssembly, out: &Path) -> bool {
+    let Some(old) = std::fs::read_to_string(out.join(MANIFEST_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Manifest>(&t).ok())
+    else {
+        return false;
+    };
+    let mut kept = false;
+    for (fp, asset) in assembly.manifest.assets.iter_mut() {
+        if let Some(bundle) = old.assets.get(fp).and_then(|a| a.bundle.clone()) {
+            if out.join(&bundle.file).is_file() {
+                asset.bundle = Some(bundle);
+                kept = true;
+            }
+        }
+    }
+    kept
 }
 
 /// Moves a complete assembly from `staging` into `out`: templates first, the manifest

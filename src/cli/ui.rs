@@ -1,18 +1,55 @@
 //! Human output on stderr: quiet with `--quiet`, coloured only on a terminal.
 
 use super::CliError;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
+use std::time::Duration;
 
 /// Where progress and messages go.
 pub struct Ui {
     quiet: bool,
     color: bool,
+    tty: bool,
 }
 
 impl Ui {
     pub fn new(quiet: bool) -> Ui {
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Ui { quiet, color }
+        let tty = std::io::stderr().is_terminal();
+        let color = tty && std::env::var_os("NO_COLOR").is_none();
+        Ui { quiet, color, tty }
+    }
+
+    /// Progress of a cargo build of `packages`: on a terminal, a line for the build and
+    /// one per package; otherwise nothing (the results are reported as lines).
+    pub fn progress(&self, packages: &[&str]) -> Progress {
+        if self.quiet || !self.tty {
+            return Progress { bars: None };
+        }
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let spinner =
+            ProgressStyle::with_template("{spinner} {prefix:>12} {msg}").expect("template");
+        let top = multi.add(
+            ProgressBar::new_spinner()
+                .with_style(spinner.clone())
+                .with_prefix("cargo"),
+        );
+        top.enable_steady_tick(Duration::from_millis(120));
+        let per_package = packages
+            .iter()
+            .map(|p| {
+                let bar = multi.add(
+                    ProgressBar::new_spinner()
+                        .with_style(spinner.clone())
+                        .with_prefix(p.to_string()),
+                );
+                bar.set_message("waiting for dependencies");
+                (p.to_string(), bar)
+            })
+            .collect();
+        Progress {
+            bars: Some((top, per_package, std::cell::Cell::new(0))),
+        }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
@@ -87,5 +124,36 @@ impl Ui {
             }
         }
         e.exit_code()
+    }
+}
+
+/// A cargo build's progress display (see [`Ui::progress`]).
+pub struct Progress {
+    bars: Option<(
+        ProgressBar,
+        BTreeMap<String, ProgressBar>,
+        std::cell::Cell<usize>,
+    )>,
+}
+
+impl Progress {
+    /// Cargo finished compiling `target` of `package`.
+    pub fn compiled(&self, package: &str, target: &str) {
+        let Some((top, per_package, units)) = &self.bars else {
+            return;
+        };
+        units.set(units.get() + 1);
+        top.set_message(format!("{} units compiled, last {package}", units.get()));
+        if let Some(bar) = per_package.get(package) {
+            bar.finish_with_message(format!("built {target}"));
+        }
+    }
+
+    /// The build is over.
+    pub fn finish(&self) {
+        if let Some((top, per_package, _)) = &self.bars {
+            top.finish_and_clear();
+            per_package.values().for_each(ProgressBar::finish_and_clear);
+        }
     }
 }

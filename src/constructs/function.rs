@@ -323,6 +323,7 @@ impl FunctionState {
                             architecture: self.arch.as_str().to_string(),
                             key: format!("{fp}.zip"),
                             functions: Vec::new(),
+                            bundle: None,
                         });
                         asset.functions.push(path.clone());
                         format!("{fp}.zip")

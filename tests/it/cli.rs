@@ -344,3 +344,188 @@ fn project_errors() {
     let help = p.wsgen(&["--help"]);
     insta::assert_snapshot!("help", help.snapshot());
 }
+
+/// The entries of a zip: (name, unix mode, contents).
+fn zip_entries(path: &Path) -> Vec<(String, u32, Vec<u8>)> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    (0..archive.len())
+        .map(|i| {
+            let mut e = archive.by_index(i).unwrap();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            (
+                e.name().unwrap().to_string(),
+                e.unix_mode().unwrap_or(0),
+                data,
+            )
+        })
+        .collect()
+}
+
+fn manifest(p: &Project) -> serde_json::Value {
+    serde_json::from_str(&p.read("wsgen.out/manifest.json")).unwrap()
+}
+
+#[test]
+fn bundle_packages_every_handler_reproducibly_and_caches() {
+    let p = Project::new("chat", "bundle");
+    let first = p.wsgen(&["bundle"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first
+            .stderr
+            .contains("building 4 handler crates for x86_64 (release profile"),
+        "{}",
+        first.stderr
+    );
+    let m = manifest(&p);
+    let assets = m["assets"].as_object().unwrap();
+    assert_eq!(assets.len(), 4, "one zip per function");
+    let mut shas = Vec::new();
+    for (fp, asset) in assets {
+        let bundle = &asset["bundle"];
+        let file = p.path(&format!("wsgen.out/{}", bundle["file"].as_str().unwrap()));
+        assert_eq!(file, p.path(&format!("wsgen.out/assets/{fp}.zip")));
+        let bytes = std::fs::read(&file).unwrap();
+        assert_eq!(bundle["size"], bytes.len());
+        let sha = sha256_hex(&bytes);
+        assert_eq!(bundle["sha256"], sha.as_str());
+        let entries = zip_entries(&file);
+        assert_eq!(entries.len(), 1, "exactly one entry");
+        let (name, mode, data) = &entries[0];
+        assert_eq!(name, "bootstrap");
+        assert_eq!(mode & 0o777, 0o755, "executable");
+        assert_eq!(&data[..4], b"\x7fELF");
+        wsgen::cli::check_binary(data, "x86_64").unwrap();
+        shas.push(sha);
+    }
+
+    // Nothing changed: no cargo, the same bytes, well under half a second.
+    let second = p.wsgen(&["bundle", "--json"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(!second.stderr.contains("building"), "{}", second.stderr);
+    let v: serde_json::Value = serde_json::from_str(&second.stdout).unwrap();
+    assert_eq!(v["built"], false);
+    assert!(v["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["cached"] == true));
+    let again: Vec<String> = manifest(&p)["assets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|a| a["bundle"]["sha256"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(again, shas);
+
+    // Zips rebuilt from scratch are byte-identical.
+    std::fs::remove_dir_all(p.path("wsgen.out/assets")).unwrap();
+    assert_eq!(p.wsgen(&["bundle", "-q"]).code, 0);
+    let rebuilt: Vec<String> = manifest(&p)["assets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|a| a["bundle"]["sha256"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(rebuilt, shas);
+
+    // A synth keeps the records of zips that are still there.
+    assert_eq!(p.wsgen(&["synth", "-q"]).code, 0);
+    assert!(manifest(&p)["assets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|a| a["bundle"]["sha256"].is_string()));
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn bundle_failures_keep_the_previous_zips() {
+    let p = Project::new("chat", "bundlefail");
+    assert_eq!(p.wsgen(&["bundle", "--profile", "dev", "-q"]).code, 0);
+    let dev = p.path("wsgen.out/assets/dev-x86_64");
+    assert_eq!(dev.read_dir().unwrap().count(), 4, "dev zips live apart");
+    assert!(!p.path("wsgen.out/assets").read_dir().unwrap().any(|e| e
+        .unwrap()
+        .path()
+        .extension()
+        .is_some_and(|x| x == "zip")));
+    assert!(
+        manifest(&p)["assets"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|a| a.get("bundle").is_none()),
+        "dev zips are not deployable"
+    );
+    let before: Vec<_> = dev.read_dir().unwrap().map(|e| e.unwrap().path()).collect();
+
+    p.write(
+        "lambdas/sendmessage/src/main.rs",
+        "fn main() { let x: u8 = 300; }\n",
+    );
+    let run = p.wsgen(&["bundle", "--profile", "dev"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("literal out of range for `u8`"),
+        "cargo's own error: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("error: cargo could not build the handler crates"),
+        "{}",
+        run.stderr
+    );
+    for f in before {
+        assert!(f.is_file(), "{} is kept", f.display());
+    }
+
+    let cross = p.wsgen(&["bundle", "--arch", "arm64"]);
+    assert_eq!(cross.code, 1);
+    assert!(
+        cross
+            .stderr
+            .contains("rustup target add aarch64-unknown-linux-gnu")
+            || cross.stderr.contains("cargo-zigbuild"),
+        "{}",
+        cross.stderr
+    );
+    let bad = p.wsgen(&["bundle", "--arch", "sparc"]);
+    assert_eq!(bad.code, 2);
+}
+
+#[test]
+fn the_glibc_and_architecture_checks() {
+    // A real binary of this machine: the wsgen command itself.
+    let exe = std::fs::read(env!("CARGO_BIN_EXE_wsgen")).unwrap();
+    wsgen::cli::check_binary(&exe, "x86_64").unwrap();
+    let wrong = wsgen::cli::check_binary(&exe, "arm64").unwrap_err();
+    assert!(wrong.contains("but the function runs on arm64"), "{wrong}");
+    // The same binary made to need a newer glibc than provided.al2023 has.
+    let needle = b"GLIBC_2.34";
+    let at = exe
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .or_else(|| exe.windows(9).position(|w| w == b"GLIBC_2.3"));
+    let mut patched = exe.clone();
+    let at = at.expect("the binary names a GLIBC_2.3x version");
+    patched[at..at + 10].copy_from_slice(b"GLIBC_2.99");
+    let e = wsgen::cli::check_binary(&patched, "x86_64").unwrap_err();
+    assert!(
+        e.contains("needs glibc 2.99, but provided.al2023 has 2.34"),
+        "{e}"
+    );
+    assert!(e.contains("cargo-zigbuild"), "{e}");
+    let not_elf = wsgen::cli::check_binary(b"#!/bin/sh\necho hi\n", "x86_64").unwrap_err();
+    assert!(not_elf.contains("not an executable"), "{not_elf}");
+}

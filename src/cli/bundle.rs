@@ -1,0 +1,514 @@
+//! `wsgen bundle`: build every handler crate of the app in one cargo invocation and
+//! package each binary as `bootstrap` in a reproducible zip.
+//!
+//! - Zips are keyed by the asset's content fingerprint (sources, path dependencies,
+//!   lockfile, architecture, binary): a zip that exists is up to date, so a bundle with
+//!   nothing changed starts no cargo at all.
+//! - The deployable zips (release profile, the architecture the function declares) are
+//!   `wsgen.out/assets/<fingerprint>.zip` and are recorded in the manifest with their
+//!   size and SHA-256; other builds go to `wsgen.out/assets/<profile>-<arch>/`.
+//! - A zip holds one entry, `bootstrap`, mode 0755, dated 1980-01-01, deflated at level
+//!   9 by the locked `zip` crate: the same binary always gives the same bytes.
+//! - Every binary is checked: an ELF for the function's architecture, needing at most
+//!   glibc 2.34 (what `provided.al2023` has).
+
+use super::synth::{synth, SynthOptions};
+use super::{CliError, Ui};
+use crate::assembly::{BundleInfo, CloudAssembly};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The newest glibc `provided.al2023` offers.
+pub const MAX_GLIBC: (u32, u32) = (2, 34);
+
+/// The cargo profile of deployable builds, defined on the command line (it inherits
+/// `release`; a `[profile.wsgen-lambda]` of the project's own takes precedence for the
+/// keys it sets). Measured on the stock handlers (see BENCHMARKS.md): fat LTO with one
+/// codegen unit and `opt-level = "z"` gives binaries less than half the size of a
+/// plain release build, built in less time; `strip` drops symbols Lambda never reads.
+/// `panic` stays `unwind` so that lambda_runtime reports a panicking handler as an
+/// invocation error instead of the process dying.
+pub const LAMBDA_PROFILE: &str = "wsgen-lambda";
+const LAMBDA_PROFILE_SETTINGS: &[&str] = &[
+    "inherits=\"release\"",
+    "lto=true",
+    "codegen-units=1",
+    "opt-level=\"z\"",
+    "strip=true",
+    "panic=\"unwind\"",
+];
+
+/// Which cargo profile to build with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BuildProfile {
+    /// [`LAMBDA_PROFILE`]: small, optimized, deployable.
+    #[default]
+    Release,
+    /// cargo's `dev` profile: fast to rebuild, for local runs.
+    Dev,
+}
+
+impl BuildProfile {
+    fn name(self) -> &'static str {
+        match self {
+            BuildProfile::Release => "release",
+            BuildProfile::Dev => "dev",
+        }
+    }
+}
+
+/// What `wsgen bundle` was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct BundleOptions {
+    pub project: Option<PathBuf>,
+    pub profile: BuildProfile,
+    /// Build every asset for this architecture (`x86_64` or `arm64`) instead of the one
+    /// its function declares; such zips are not deployable.
+    pub arch: Option<String>,
+}
+
+/// One packaged asset.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Bundled {
+    pub fingerprint: String,
+    #[serde(rename = "crate")]
+    pub crate_path: String,
+    pub bin: String,
+    pub architecture: String,
+    /// The zip (absolute).
+    pub file: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    /// Whether the zip was already there.
+    pub cached: bool,
+    /// Whether this is the deployable zip recorded in the manifest.
+    pub deployable: bool,
+}
+
+/// The result of a bundle.
+#[derive(Debug)]
+pub struct BundleResult {
+    pub out: PathBuf,
+    pub assets: Vec<Bundled>,
+    /// Whether cargo ran.
+    pub built: bool,
+}
+
+struct Planned {
+    fingerprint: String,
+    crate_path: String,
+    package: String,
+    bin: String,
+    arch: String,
+    file: PathBuf,
+    deployable: bool,
+}
+
+pub fn bundle(opts: &BundleOptions, ui: &Ui) -> Result<BundleResult, CliError> {
+    let synthesized = synth(
+        &SynthOptions {
+            project: opts.project.clone(),
+            ..SynthOptions::default()
+        },
+        &Ui::new(true),
+    )?;
+    let project = synthesized.project;
+    let out = synthesized.out;
+    let mut assembly = synthesized.assembly;
+    if let Some(a) = &opts.arch {
+        if a != "x86_64" && a != "arm64" {
+            return Err(CliError::Usage(format!(
+                "unknown architecture `{a}`: use x86_64 or arm64"
+            )));
+        }
+    }
+
+    let plan: Vec<Planned> = assembly
+        .manifest
+        .assets
+        .iter()
+        .map(|(fp, a)| {
+            let arch = opts.arch.clone().unwrap_or_else(|| a.architecture.clone());
+            let deployable = opts.profile == BuildProfile::Release && arch == a.architecture;
+            let dir = if deployable {
+                out.join("assets")
+            } else {
+                out.join("assets")
+                    .join(format!("{}-{arch}", opts.profile.name()))
+            };
+            Planned {
+                fingerprint: fp.clone(),
+                crate_path: a.crate_path.clone(),
+                package: a.package.clone(),
+                bin: a.bin.clone(),
+                arch,
+                file: dir.join(format!("{fp}.zip")),
+                deployable,
+            }
+        })
+        .collect();
+
+    // Build what is missing: one cargo invocation per target architecture.
+    let mut by_arch: BTreeMap<&str, Vec<&Planned>> = BTreeMap::new();
+    for p in plan.iter().filter(|p| !p.file.is_file()) {
+        by_arch.entry(p.arch.as_str()).or_default().push(p);
+    }
+    let built = !by_arch.is_empty();
+    let mut binaries: BTreeMap<(String, String, String), PathBuf> = BTreeMap::new();
+    for (arch, wanted) in &by_arch {
+        let found = cargo_build(&project.dir, arch, opts.profile, wanted, ui)?;
+        for ((package, bin), exe) in found {
+            binaries.insert((arch.to_string(), package, bin), exe);
+        }
+    }
+
+    let mut assets = Vec::new();
+    for p in &plan {
+        let cached = p.file.is_file();
+        if !cached {
+            let exe = binaries
+                .get(&(p.arch.clone(), p.package.clone(), p.bin.clone()))
+                .ok_or_else(|| {
+                    CliError::Bundle(format!(
+                        "cargo built no binary `{}` of package `{}` ({})",
+                        p.bin, p.package, p.crate_path
+                    ))
+                })?;
+            let data = std::fs::read(exe).map_err(CliError::io("cannot read", exe))?;
+            check_binary(&data, &p.arch).map_err(|problem| {
+                CliError::Bundle(format!("{} ({}): {problem}", p.crate_path, exe.display()))
+            })?;
+            write_zip(&p.file, &data)?;
+        }
+        let zip = std::fs::read(&p.file).map_err(CliError::io("cannot read", &p.file))?;
+        let sha256 = crate::constructs::naming::hex(&Sha256::digest(&zip));
+        let asset = Bundled {
+            fingerprint: p.fingerprint.clone(),
+            crate_path: p.crate_path.clone(),
+            bin: p.bin.clone(),
+            architecture: p.arch.clone(),
+            file: p.file.clone(),
+            size: zip.len() as u64,
+            sha256,
+            cached,
+            deployable: p.deployable,
+        };
+        let rel = asset
+            .file
+            .strip_prefix(&out)
+            .unwrap_or(&asset.file)
+            .display()
+            .to_string();
+        ui.done(&format!(
+            "{} `{}` ({}, {}) {} -> {rel}",
+            if cached { "unchanged" } else { "bundled" },
+            asset.bin,
+            asset.architecture,
+            human_size(asset.size),
+            &asset.sha256[..12],
+        ));
+        assets.push(asset);
+    }
+    record(&mut assembly, &out, &assets)?;
+    Ok(BundleResult { out, assets, built })
+}
+
+/// Records the deployable zips in the manifest.
+fn record(assembly: &mut CloudAssembly, out: &Path, assets: &[Bundled]) -> Result<(), CliError> {
+    for a in assets.iter().filter(|a| a.deployable) {
+        if let Some(entry) = assembly.manifest.assets.get_mut(&a.fingerprint) {
+            entry.bundle = Some(BundleInfo {
+                file: format!("assets/{}.zip", a.fingerprint),
+                size: a.size,
+                sha256: a.sha256.clone(),
+            });
+        }
+    }
+    assembly
+        .write_manifest(out)
+        .map_err(CliError::io("cannot write the manifest in", out))
+}
+
+fn human_size(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    }
+}
+
+/// The Rust target triple of a Lambda architecture.
+pub fn target_triple(arch: &str) -> &'static str {
+    if arch == "arm64" {
+        "aarch64-unknown-linux-gnu"
+    } else {
+        "x86_64-unknown-linux-gnu"
+    }
+}
+
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        "x86_64" => "x86_64",
+        _ => "unsupported",
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+/// Whether the toolchain has the standard library for `triple`.
+fn has_target_std(triple: &str) -> bool {
+    let Ok(out) = Command::new("rustc").args(["--print", "sysroot"]).output() else {
+        return false;
+    };
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(triple)
+        .join("lib")
+        .is_dir()
+}
+
+/// Builds the wanted binaries for `arch` in one cargo invocation and returns them by
+/// (package, binary).
+fn cargo_build(
+    workspace: &Path,
+    arch: &str,
+    profile: BuildProfile,
+    wanted: &[&Planned],
+    ui: &Ui,
+) -> Result<BTreeMap<(String, String), PathBuf>, CliError> {
+    let triple = target_triple(arch);
+    let zigbuild = on_path("cargo-zigbuild");
+    let native = arch == host_arch();
+    if !native && !has_target_std(triple) {
+        return Err(CliError::Toolchain(format!(
+            "building for {arch} needs the standard library of {triple}, which this toolchain lacks: run `rustup target add {triple}`"
+        )));
+    }
+    if !native && !zigbuild {
+        return Err(CliError::Toolchain(format!(
+            "building for {arch} on a {} machine needs a cross linker: install cargo-zigbuild (`pip install ziglang` and `cargo install cargo-zigbuild`)",
+            host_arch()
+        )));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg(if zigbuild { "zigbuild" } else { "build" });
+    cmd.arg("--message-format=json-render-diagnostics")
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"));
+    if zigbuild {
+        // The `.2.34` suffix makes zig link against glibc 2.34 whatever the host has.
+        cmd.arg("--target")
+            .arg(format!("{triple}.{}.{}", MAX_GLIBC.0, MAX_GLIBC.1));
+    }
+    if profile == BuildProfile::Release {
+        for setting in LAMBDA_PROFILE_SETTINGS {
+            cmd.arg("--config")
+                .arg(format!("profile.{LAMBDA_PROFILE}.{setting}"));
+        }
+        cmd.arg("--profile").arg(LAMBDA_PROFILE);
+    }
+    let mut packages: Vec<&str> = wanted.iter().map(|p| p.package.as_str()).collect();
+    packages.sort();
+    packages.dedup();
+    for p in &packages {
+        cmd.arg("-p").arg(p);
+    }
+    let mut bins: Vec<&str> = wanted.iter().map(|p| p.bin.as_str()).collect();
+    bins.sort();
+    bins.dedup();
+    for b in &bins {
+        cmd.arg("--bin").arg(b);
+    }
+    ui.info(&format!(
+        "building {} handler crate{} for {arch} ({} profile{})",
+        packages.len(),
+        if packages.len() == 1 { "" } else { "s" },
+        profile.name(),
+        if zigbuild { ", cargo-zigbuild" } else { "" }
+    ));
+    let progress = ui.progress(&packages);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(CliError::CargoMissing)?;
+    let mut found = BTreeMap::new();
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let Ok(line) = line else { break };
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if msg["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let name = msg["target"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let package = package_name(msg["package_id"].as_str().unwrap_or_default());
+        progress.compiled(&package, &name);
+        if let Some(exe) = msg["executable"].as_str() {
+            if packages.contains(&package.as_str()) {
+                found.insert((package, name), PathBuf::from(exe));
+            }
+        }
+    }
+    let status = child.wait().map_err(CliError::CargoMissing)?;
+    progress.finish();
+    if !status.success() {
+        return Err(CliError::Bundle("cargo could not build the handler crates (its messages are above); the previous zips are kept".into()));
+    }
+    Ok(found)
+}
+
+/// The package name in a cargo package ID: `path+file:///x/onconnect#0.1.0` or
+/// `registry+https://...#serde@1.0.0` or the older `onconnect 0.1.0 (path+...)`.
+fn package_name(id: &str) -> String {
+    if let Some((_, frag)) = id.rsplit_once('#') {
+        let name = frag.split('@').next().unwrap_or(frag);
+        // `#0.1.0` alone: the name is the last path segment.
+        if name.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            let base = id.split('#').next().unwrap_or(id);
+            return base.rsplit('/').next().unwrap_or(base).to_string();
+        }
+        return name.to_string();
+    }
+    id.split_whitespace().next().unwrap_or(id).to_string()
+}
+
+/// Checks that `data` is an ELF binary for `arch` that needs at most glibc 2.34.
+pub fn check_binary(data: &[u8], arch: &str) -> Result<(), String> {
+    use object::{Architecture, Object, ObjectSection};
+    let file = object::File::parse(data)
+        .map_err(|e| format!("not an executable this tool can read: {e}"))?;
+    if file.format() != object::BinaryFormat::Elf {
+        return Err(format!(
+            "a {:?} binary, not a Linux (ELF) one: build on Linux or install cargo-zigbuild",
+            file.format()
+        ));
+    }
+    let expected = if arch == "arm64" {
+        Architecture::Aarch64
+    } else {
+        Architecture::X86_64
+    };
+    if file.architecture() != expected {
+        return Err(format!(
+            "built for {:?}, but the function runs on {arch}",
+            file.architecture()
+        ));
+    }
+    if let Some((major, minor)) = file
+        .section_by_name(".dynstr")
+        .and_then(|s| s.data().ok())
+        .and_then(max_glibc)
+    {
+        if (major, minor) > MAX_GLIBC {
+            return Err(format!(
+                "needs glibc {major}.{minor}, but provided.al2023 has {}.{}: install cargo-zigbuild (`pip install ziglang` and `cargo install cargo-zigbuild`) so wsgen links against glibc {}.{}, or build on an older system",
+                MAX_GLIBC.0, MAX_GLIBC.1, MAX_GLIBC.0, MAX_GLIBC.1
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The highest `GLIBC_x.y` version named in an ELF string table.
+pub fn max_glibc(strings: &[u8]) -> Option<(u32, u32)> {
+    strings
+        .split(|&b| b == 0)
+        .filter_map(|s| std::str::from_utf8(s).ok()?.strip_prefix("GLIBC_"))
+        .filter_map(|v| {
+            let mut parts = v.split('.');
+            Some((
+                parts.next()?.parse().ok()?,
+                parts.next().unwrap_or("0").parse().ok()?,
+            ))
+        })
+        .max()
+}
+
+/// Writes `bootstrap` into a reproducible zip at `file`, atomically.
+pub fn write_zip(file: &Path, binary: &[u8]) -> Result<(), CliError> {
+    let dir = file.parent().expect("zips live in a directory");
+    std::fs::create_dir_all(dir).map_err(CliError::io("cannot create", dir))?;
+    let bytes =
+        zip_bootstrap(binary).map_err(|e| CliError::Bundle(format!("cannot write a zip: {e}")))?;
+    let tmp = dir.join(format!(
+        ".{}.{}",
+        file.file_name().and_then(|n| n.to_str()).unwrap_or("asset"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).map_err(CliError::io("cannot write", &tmp))?;
+    std::fs::rename(&tmp, file).map_err(CliError::io("cannot write", file))
+}
+
+/// The zip bytes: one entry `bootstrap`, mode 0755, 1980-01-01 00:00, deflate level 9.
+pub fn zip_bootstrap(binary: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o755);
+    w.start_file("bootstrap", options)?;
+    w.write_all(binary)?;
+    Ok(w.finish()?.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glibc_versions() {
+        assert_eq!(
+            max_glibc(b"\0libc.so.6\0GLIBC_2.2.5\0GLIBC_2.34\0GLIBC_2.17\0"),
+            Some((2, 34))
+        );
+        assert_eq!(max_glibc(b"GLIBC_PRIVATE\0GLIBC_2.3\0"), Some((2, 3)));
+        assert_eq!(max_glibc(b"\0nothing\0"), None);
+    }
+
+    #[test]
+    fn package_names_from_ids() {
+        assert_eq!(
+            package_name("path+file:///w/lambdas/onconnect#0.1.0"),
+            "onconnect"
+        );
+        assert_eq!(
+            package_name("path+file:///w/lambdas/multi#handlers@0.1.0"),
+            "handlers"
+        );
+        assert_eq!(
+            package_name("registry+https://github.com/rust-lang/crates.io-index#serde@1.0.228"),
+            "serde"
+        );
+        assert_eq!(
+            package_name("onconnect 0.1.0 (path+file:///w/onconnect)"),
+            "onconnect"
+        );
+    }
+
+    #[test]
+    fn zips_are_reproducible_and_hold_an_executable_bootstrap() {
+        let a = zip_bootstrap(b"\x7fELF binary").unwrap();
+        assert_eq!(a, zip_bootstrap(b"\x7fELF binary").unwrap());
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap();
+        assert_eq!(archive.len(), 1);
+        let entry = archive.by_index(0).unwrap();
+        assert_eq!(entry.name().unwrap(), "bootstrap");
+        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+        assert!(entry.extra_data().is_none_or(|d| d.is_empty()));
+    }
+}
