@@ -1,0 +1,58 @@
+//! Posting one message to many connections.
+
+use crate::{ConnectionStore, Connections, Delivery};
+use futures::stream::{self, StreamExt};
+
+/// What a broadcast did, each list sorted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub delivered: Vec<String>,
+    /// Connections that answered 410 Gone (removed from the store when one was given).
+    pub gone: Vec<String>,
+    /// Connections the post failed for, with the error (after the SDK's retries).
+    pub failed: Vec<(String, String)>,
+}
+
+/// Posts `data` to every connection in `ids`, at most `concurrency` at a time.
+/// Connections that are gone are deleted from `store`.
+pub async fn broadcast(
+    connections: &Connections,
+    store: Option<&ConnectionStore>,
+    ids: impl IntoIterator<Item = String>,
+    data: &[u8],
+    concurrency: usize,
+) -> Report {
+    let results: Vec<(String, Result<Delivery, String>)> = stream::iter(ids)
+        .map(|id| async move {
+            let r = connections
+                .post(&id, data.to_vec())
+                .await
+                .map_err(|e| e.to_string());
+            (id, r)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut report = Report::default();
+    for (id, r) in results {
+        match r {
+            Ok(Delivery::Delivered) => report.delivered.push(id),
+            Ok(Delivery::Gone) => report.gone.push(id),
+            Err(e) => report.failed.push((id, e)),
+        }
+    }
+    if let Some(store) = store {
+        for id in &report.gone {
+            if let Err(e) = store.delete(id).await {
+                report.failed.push((
+                    id.clone(),
+                    format!("gone, but not removed from the store: {e}"),
+                ));
+            }
+        }
+    }
+    report.delivered.sort();
+    report.gone.sort();
+    report.failed.sort();
+    report
+}

@@ -1,0 +1,48 @@
+//! Helpers for Rust handlers of API Gateway WebSocket APIs on AWS Lambda.
+//!
+//! - [`WsRequest`] / [`WsResponse`]: the WebSocket event and the handler's answer;
+//! - [`Router`]: dispatch by route key, so one binary can serve several routes;
+//! - [`Connections`]: the `@connections` management API, with 410 Gone as a value;
+//! - [`ConnectionStore`]: connection ids in DynamoDB, with optional TTL and groups;
+//! - [`broadcast`]: post to many connections at once, dropping the gone ones.
+//!
+//! ```no_run
+//! use wsgen_handler::{aws_config, ConnectionStore, Router, WsResponse};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), wsgen_handler::Error> {
+//!     let store = ConnectionStore::from_env(&aws_config().await)?;
+//!     Router::new(store)
+//!         .on_connect(|req, store| async move {
+//!             store.put(&req.connection_id, None).await?;
+//!             Ok(WsResponse::ok())
+//!         })
+//!         .run()
+//!         .await
+//! }
+//! ```
+
+mod broadcast;
+mod connections;
+mod request;
+mod response;
+mod router;
+mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use broadcast::{broadcast, Report};
+pub use connections::{ConnectionInfo, Connections, Delivery, ENDPOINT_ENV};
+pub use request::{Body, EventType, WsRequest};
+pub use response::WsResponse;
+pub use router::Router;
+pub use store::{Connection, ConnectionStore, TABLE_ENV, TTL_ENV};
+
+/// The error type of handlers: anything that can be boxed.
+pub type Error = lambda_runtime::Error;
+
+/// The AWS configuration from the environment (credentials, region, and endpoint
+/// overrides such as `AWS_ENDPOINT_URL_DYNAMODB` for local runs).
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}

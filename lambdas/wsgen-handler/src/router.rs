@@ -1,0 +1,124 @@
+//! Dispatch by route key: one binary can serve several routes, and scheduled events.
+
+use crate::{Error, WsRequest, WsResponse};
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use lambda_runtime::{service_fn, LambdaEvent};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
+type RouteFn<S> = Box<dyn Fn(WsRequest, Arc<S>) -> BoxFuture<WsResponse> + Send + Sync>;
+type ScheduleFn<S> = Box<dyn Fn(serde_json::Value, Arc<S>) -> BoxFuture<()> + Send + Sync>;
+
+/// Handlers by route key, sharing a state `S` (clients, configuration).
+pub struct Router<S> {
+    state: Arc<S>,
+    routes: BTreeMap<String, RouteFn<S>>,
+    schedule: Option<ScheduleFn<S>>,
+}
+
+impl<S: Send + Sync + 'static> Router<S> {
+    pub fn new(state: S) -> Router<S> {
+        Router {
+            state: Arc::new(state),
+            routes: BTreeMap::new(),
+            schedule: None,
+        }
+    }
+
+    /// The handler of route `key`.
+    pub fn route<F, Fut>(mut self, key: &str, f: F) -> Self
+    where
+        F: Fn(WsRequest, Arc<S>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<WsResponse, Error>> + Send + 'static,
+    {
+        self.routes
+            .insert(key.to_string(), Box::new(move |req, s| Box::pin(f(req, s))));
+        self
+    }
+
+    /// The `$connect` handler.
+    pub fn on_connect<F, Fut>(self, f: F) -> Self
+    where
+        F: Fn(WsRequest, Arc<S>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<WsResponse, Error>> + Send + 'static,
+    {
+        self.route("$connect", f)
+    }
+
+    /// The `$disconnect` handler.
+    pub fn on_disconnect<F, Fut>(self, f: F) -> Self
+    where
+        F: Fn(WsRequest, Arc<S>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<WsResponse, Error>> + Send + 'static,
+    {
+        self.route("$disconnect", f)
+    }
+
+    /// The `$default` handler; it also gets route keys no other handler serves.
+    pub fn on_default<F, Fut>(self, f: F) -> Self
+    where
+        F: Fn(WsRequest, Arc<S>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<WsResponse, Error>> + Send + 'static,
+    {
+        self.route("$default", f)
+    }
+
+    /// The handler of events that are not WebSocket events (an EventBridge schedule).
+    pub fn on_schedule<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(serde_json::Value, Arc<S>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.schedule = Some(Box::new(move |e, s| Box::pin(f(e, s))));
+        self
+    }
+
+    /// The route keys served.
+    pub fn routes(&self) -> Vec<&str> {
+        self.routes.keys().map(String::as_str).collect()
+    }
+
+    /// Handles one event: a WebSocket event goes to its route's handler, anything else
+    /// to the schedule handler.
+    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, Error> {
+        if event
+            .get("requestContext")
+            .and_then(|c| c.get("routeKey"))
+            .is_none()
+        {
+            let Some(f) = &self.schedule else {
+                return Err("this function got an event that is not a WebSocket event, and has no schedule handler".into());
+            };
+            f(event, self.state.clone()).await?;
+            return Ok(serde_json::Value::Null);
+        }
+        let event: ApiGatewayWebsocketProxyRequest = serde_json::from_value(event)?;
+        let req = WsRequest::from_event(event)?;
+        let handler = self
+            .routes
+            .get(&req.route_key)
+            .or_else(|| self.routes.get("$default"))
+            .ok_or_else(|| {
+                format!(
+                    "no handler for route `{}` (this function serves: {})",
+                    req.route_key,
+                    self.routes().join(", ")
+                )
+            })?;
+        let response: ApiGatewayProxyResponse = handler(req, self.state.clone()).await?.into();
+        Ok(serde_json::to_value(response)?)
+    }
+
+    /// Serves events from the Lambda Runtime API until the process ends.
+    pub async fn run(self) -> Result<(), Error> {
+        let router = Arc::new(self);
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+            let router = router.clone();
+            async move { router.handle(event.payload).await }
+        }))
+        .await
+    }
+}

@@ -1,0 +1,271 @@
+//! The library against the in-process fake of DynamoDB and `@connections`.
+
+use serde_json::json;
+use std::time::Duration;
+use wsgen_handler::testing::FakeAws;
+use wsgen_handler::{
+    broadcast, Body, ConnectionStore, Connections, Delivery, EventType, Router, WsRequest,
+    WsResponse,
+};
+
+fn request(event: serde_json::Value) -> WsRequest {
+    WsRequest::from_event(serde_json::from_value(event).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn requests_carry_the_request_context() {
+    let aws = FakeAws::start().await;
+    let mut connect = aws.event("$connect", "c1", None);
+    connect["queryStringParameters"] = json!({"room": "lobby"});
+    connect["requestContext"]["authorizer"] = json!({"principalId": "user-1", "plan": "pro"});
+    let r = request(connect);
+    assert_eq!(
+        (
+            r.route_key.as_str(),
+            r.event_type.clone(),
+            r.connection_id.as_str()
+        ),
+        ("$connect", EventType::Connect, "c1")
+    );
+    assert_eq!(r.query["room"], "lobby");
+    assert_eq!(r.headers["sec-websocket-key"], "x3JJHMbDL1EzLkh9GBhXDw==");
+    assert_eq!(r.authorizer["plan"], "pro");
+    assert_eq!(
+        (r.stage.as_str(), r.api_id.as_str(), r.connected_at),
+        ("dev", "fakeapi", 1_700_000_000_000)
+    );
+    assert_eq!(r.source_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        r.callback_endpoint(),
+        format!("http://{}/dev", aws.domain()),
+        "loopback domains use http"
+    );
+
+    let mut binary = aws.event("$default", "c1", Some("AAEC/w=="));
+    binary["isBase64Encoded"] = json!(true);
+    assert_eq!(request(binary).body, Some(Body::Binary(vec![0, 1, 2, 255])));
+
+    let message = request(aws.event(
+        "sendmessage",
+        "c1",
+        Some(r#"{"action":"sendmessage","data":"hi"}"#),
+    ));
+    assert_eq!(message.event_type, EventType::Message);
+    let v: serde_json::Value = message.json().unwrap();
+    assert_eq!(v["data"], "hi");
+    assert!(message
+        .json::<Vec<u8>>()
+        .unwrap_err()
+        .to_string()
+        .contains("not the JSON this route expects"));
+
+    let mut gone = aws.event("$disconnect", "c1", None);
+    gone["requestContext"]["disconnectStatusCode"] = json!(1001);
+    gone["requestContext"]["disconnectReason"] = json!("Going away");
+    let d = request(gone);
+    assert_eq!(
+        (
+            d.event_type,
+            d.disconnect_status_code,
+            d.disconnect_reason.as_deref()
+        ),
+        (EventType::Disconnect, Some(1001), Some("Going away"))
+    );
+
+    let mut remote = request(aws.event("$default", "c1", None));
+    remote.domain_name = "abc123.execute-api.eu-west-1.amazonaws.com".into();
+    assert_eq!(
+        remote.callback_endpoint(),
+        "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
+    );
+}
+
+#[tokio::test]
+async fn routers_dispatch_by_route_key() {
+    let aws = FakeAws::start().await;
+    let router = Router::new(42u32)
+        .on_connect(|_, _| async { Ok(WsResponse::status(401)) })
+        .route("echo", |req, state| async move {
+            Ok(WsResponse::text(format!(
+                "{} {}",
+                req.text().unwrap_or(""),
+                state
+            )))
+        })
+        .on_schedule(|event, _| async move {
+            assert_eq!(event["source"], "aws.events");
+            Ok(())
+        });
+    let out = router
+        .handle(aws.event("echo", "c1", Some("hello")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (out["statusCode"].as_i64(), out["body"].as_str()),
+        (Some(200), Some("hello 42"))
+    );
+    let out = router
+        .handle(aws.event("$connect", "c1", None))
+        .await
+        .unwrap();
+    assert_eq!(out["statusCode"], 401);
+    let e = router
+        .handle(aws.event("other", "c1", None))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("no handler for route `other` (this function serves: $connect, echo)"),
+        "{e}"
+    );
+    router
+        .handle(json!({"source": "aws.events", "detail-type": "Scheduled Event"}))
+        .await
+        .unwrap();
+
+    let fallback =
+        Router::new(()).on_default(|req, _| async move { Ok(WsResponse::text(req.route_key)) });
+    let out = fallback
+        .handle(aws.event("unknown", "c1", None))
+        .await
+        .unwrap();
+    assert_eq!(out["body"], "unknown");
+    let e = fallback
+        .handle(json!({"source": "aws.events"}))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no schedule handler"));
+}
+
+#[tokio::test]
+async fn the_store_pages_expires_groups_and_subscribes() {
+    let aws = FakeAws::start().await;
+    let store =
+        ConnectionStore::new(&aws.sdk_config(), "conns").with_ttl(Duration::from_secs(3600));
+    for (id, group) in [
+        ("a", Some("lobby")),
+        ("b", None),
+        ("c", Some("lobby")),
+        ("d", Some("games")),
+        ("e", None),
+    ] {
+        store.put(id, group).await.unwrap();
+    }
+    let item = aws.item("conns", "a").unwrap();
+    let connected: i64 = item["connectedAt"]["N"].as_str().unwrap().parse().unwrap();
+    let expires: i64 = item["expiresAt"]["N"].as_str().unwrap().parse().unwrap();
+    assert_eq!(expires - connected, 3600);
+
+    aws.state.lock().unwrap().page_size = 2;
+    let all = store.list().await.unwrap();
+    assert_eq!(
+        all.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["a", "b", "c", "d", "e"]
+    );
+    let scans = aws
+        .state
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .filter(|l| *l == "DynamoDB.Scan")
+        .count();
+    assert_eq!(scans, 3, "five items in pages of two");
+    let lobby = store.list_group("lobby").await.unwrap();
+    assert_eq!(
+        lobby.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["a", "c"]
+    );
+    assert_eq!(lobby[0].group.as_deref(), Some("lobby"));
+
+    store.subscribe("a", "AMZN").await.unwrap();
+    store.subscribe("b", "AMZN").await.unwrap();
+    store.subscribe("b", "MSFT").await.unwrap();
+    store.unsubscribe("a", "AMZN").await.unwrap();
+    let amzn = store.subscribers("AMZN").await.unwrap();
+    assert_eq!(
+        amzn.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert_eq!(amzn[0].topics, ["AMZN", "MSFT"]);
+    assert!(
+        store.subscribe("nobody", "AMZN").await.is_err(),
+        "a gone connection is not brought back"
+    );
+
+    store.delete("b").await.unwrap();
+    assert_eq!(aws.stored("conns"), ["a", "c", "d", "e"]);
+}
+
+#[tokio::test]
+async fn connections_post_get_delete_and_gone() {
+    let aws = FakeAws::start().await;
+    let conns = Connections::new(&aws.sdk_config(), &format!("{}/dev", aws.endpoint()));
+    aws.connect("c1");
+    assert_eq!(
+        conns.post("c1", "hello").await.unwrap(),
+        Delivery::Delivered
+    );
+    assert_eq!(aws.received("c1"), ["hello"]);
+    let info = conns.get("c1").await.unwrap().unwrap();
+    assert_eq!(info.source_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(info.user_agent.as_deref(), Some("fake-client"));
+    assert_eq!(info.connected_at, Some(1_700_000_000));
+    assert_eq!(conns.delete("c1").await.unwrap(), Delivery::Delivered);
+    assert_eq!(conns.post("c1", "again").await.unwrap(), Delivery::Gone);
+    assert_eq!(conns.get("c1").await.unwrap(), None);
+    assert_eq!(conns.delete("never").await.unwrap(), Delivery::Gone);
+}
+
+#[tokio::test]
+async fn throttled_posts_are_retried() {
+    let aws = FakeAws::start().await;
+    let conns = Connections::new(&aws.sdk_config(), &format!("{}/dev", aws.endpoint()));
+    aws.connect("c1");
+    aws.state.lock().unwrap().throttle_posts = 2;
+    assert_eq!(
+        conns.post("c1", "eventually").await.unwrap(),
+        Delivery::Delivered
+    );
+    assert_eq!(aws.received("c1"), ["eventually"]);
+    let posts = aws
+        .state
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .filter(|l| l.starts_with("POST"))
+        .count();
+    assert_eq!(posts, 3, "two throttled attempts, then success");
+    aws.state.lock().unwrap().throttle_posts = 10;
+    let e = conns.post("c1", "never").await.unwrap_err();
+    assert!(format!("{e:?}").contains("LimitExceeded"), "{e:?}");
+}
+
+#[tokio::test]
+async fn broadcast_delivers_and_drops_the_gone() {
+    let aws = FakeAws::start().await;
+    let config = aws.sdk_config();
+    let store = ConnectionStore::new(&config, "conns");
+    let conns = Connections::new(&config, &format!("{}/dev", aws.endpoint()));
+    for id in ["a", "b", "c", "d", "e"] {
+        store.put(id, None).await.unwrap();
+        aws.connect(id);
+    }
+    aws.close("b");
+    aws.close("d");
+    aws.state.lock().unwrap().throttle_posts = 1;
+    let ids = store.list().await.unwrap().into_iter().map(|c| c.id);
+    let report = broadcast(&conns, Some(&store), ids, b"news", 2).await;
+    assert_eq!(report.delivered, ["a", "c", "e"]);
+    assert_eq!(report.gone, ["b", "d"]);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(
+        aws.stored("conns"),
+        ["a", "c", "e"],
+        "gone connections are removed"
+    );
+    for id in ["a", "c", "e"] {
+        assert_eq!(aws.received(id), ["news"]);
+    }
+}
