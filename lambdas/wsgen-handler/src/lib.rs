@@ -24,6 +24,7 @@
 
 mod broadcast;
 mod connections;
+mod context;
 mod request;
 mod response;
 mod router;
@@ -33,6 +34,7 @@ pub mod testing;
 
 pub use broadcast::{broadcast, Report};
 pub use connections::{ConnectionInfo, Connections, Delivery, ENDPOINT_ENV};
+pub use context::{Context, CALLBACK_URL_ENV};
 pub use request::{Body, EventType, WsRequest};
 pub use response::WsResponse;
 pub use router::Router;

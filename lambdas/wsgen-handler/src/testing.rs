@@ -95,6 +95,15 @@ impl FakeAws {
             .build()
     }
 
+    /// A handler context on the fake: the connections table `conns`, and the stage
+    /// `dev` as the callback URL.
+    pub fn context(&self) -> crate::Context {
+        let config = self.sdk_config();
+        let store = crate::ConnectionStore::new(&config, "conns");
+        crate::Context::new(config, Some(store))
+            .with_callback_url(format!("{}/dev", self.endpoint()))
+    }
+
     /// Opens connection `id` in the fake `@connections` API.
     pub fn connect(&self, id: &str) {
         self.state

@@ -1,0 +1,8 @@
+//! The `ondisconnect` Lambda function (see lib.rs).
+
+#[tokio::main]
+async fn main() -> Result<(), wsgen_handler::Error> {
+    ondisconnect::router(wsgen_handler::Context::from_env().await?)
+        .run()
+        .await
+}

@@ -1,0 +1,8 @@
+//! The `sendmessage` Lambda function (see lib.rs).
+
+#[tokio::main]
+async fn main() -> Result<(), wsgen_handler::Error> {
+    sendmessage::router(wsgen_handler::Context::from_env().await?)
+        .run()
+        .await
+}

@@ -1,0 +1,71 @@
+//! Seed 002's `sendMessage`: `{"action":"sendMessage","connectionId":"...","message":"Hi! :)"}`
+//! delivers `message` to that connection. The caller gets `{"delivered":"<id>"}` or an
+//! error (the route should be two-way); a gone connection is also removed from the
+//! connections table when there is one.
+
+use serde::Deserialize;
+use wsgen_handler::{Context, Delivery, Router, WsResponse};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SendTo {
+    connection_id: String,
+    message: serde_json::Value,
+}
+
+pub fn router(ctx: Context) -> Router<Context> {
+    Router::new(ctx).on_default(|req, ctx| async move {
+        let Ok(send) = req.json::<SendTo>() else {
+            return Ok(WsResponse::error(400, r#"send {"action":"sendMessage","connectionId":"<id from whoAmI>","message":"Hi! :)"}"#));
+        };
+        let message = match send.message {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        match ctx.connections(&req).post(&send.connection_id, message).await? {
+            Delivery::Delivered => Ok(WsResponse::json(&serde_json::json!({ "delivered": send.connection_id }))),
+            Delivery::Gone => {
+                if let Some(store) = &ctx.store {
+                    store.delete(&send.connection_id).await?;
+                }
+                Ok(WsResponse::error(410, format!("connection `{}` is gone", send.connection_id)))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use wsgen_handler::testing::FakeAws;
+
+    #[tokio::test]
+    async fn delivers_to_one_connection_and_reports_gone_ones() {
+        let aws = FakeAws::start().await;
+        aws.connect("t1");
+        aws.store("conns", "t2");
+        let router = super::router(aws.context());
+        let msg = r#"{"action":"sendMessage","connectionId":"t1","message":"Hi! :)"}"#;
+        let out = router
+            .handle(aws.event("sendMessage", "t2", Some(msg)))
+            .await
+            .unwrap();
+        assert_eq!(out["body"], r#"{"delivered":"t1"}"#);
+        assert_eq!(aws.received("t1"), ["Hi! :)"]);
+
+        aws.close("t1");
+        aws.store("conns", "t1");
+        let out = router
+            .handle(aws.event("sendMessage", "t2", Some(msg)))
+            .await
+            .unwrap();
+        assert_eq!(out["statusCode"], 410);
+        assert_eq!(out["body"], r#"{"error":"connection `t1` is gone"}"#);
+        assert_eq!(aws.stored("conns"), ["t2"]);
+
+        let out = router
+            .handle(aws.event("sendMessage", "t2", Some(r#"{"action":"sendMessage"}"#)))
+            .await
+            .unwrap();
+        assert_eq!(out["statusCode"], 400);
+    }
+}

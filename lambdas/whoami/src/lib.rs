@@ -1,0 +1,28 @@
+//! Seed 002's `whoAmI`: `{"action":"whoAmI"}` gets `{"connectionId":"..."}` back (the
+//! route must be two-way).
+
+use wsgen_handler::{Context, Router, WsResponse};
+
+pub fn router(ctx: Context) -> Router<Context> {
+    Router::new(ctx).on_default(|req, _| async move {
+        Ok(WsResponse::json(
+            &serde_json::json!({ "connectionId": req.connection_id }),
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use wsgen_handler::testing::FakeAws;
+
+    #[tokio::test]
+    async fn replies_with_the_connection_id() {
+        let aws = FakeAws::start().await;
+        let out = super::router(aws.context())
+            .handle(aws.event("whoAmI", "btvXRd6dliACF-A=", Some(r#"{"action":"whoAmI"}"#)))
+            .await
+            .unwrap();
+        assert_eq!(out["statusCode"], 200);
+        assert_eq!(out["body"], r#"{"connectionId":"btvXRd6dliACF-A="}"#);
+    }
+}
