@@ -10,10 +10,10 @@ use std::sync::Mutex;
 /// are serialized so that no build replaces a binary another test is about to link.
 static BUILDS: Mutex<()> = Mutex::new(());
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Run {
@@ -35,9 +35,11 @@ fn fixture_target() -> PathBuf {
 }
 
 /// A copy of a fixture project whose wsgen dependency points at this checkout.
-struct Project {
+pub struct Project {
     _tmp: tempfile::TempDir,
-    dir: PathBuf,
+    pub dir: PathBuf,
+    /// Where its crates build.
+    pub target: PathBuf,
 }
 
 impl Project {
@@ -61,21 +63,53 @@ impl Project {
                 .replace("path = \"../../../..\"", &format!("path = \"{repo}\""));
             std::fs::write(dir.join(file), text).unwrap();
         }
-        Project { _tmp: tmp, dir }
+        Project {
+            _tmp: tmp,
+            dir,
+            target: fixture_target(),
+        }
+    }
+
+    /// The `stock` fixture with the repository's handler crates and lockfile copied in;
+    /// it builds in a target directory of its own.
+    pub fn stock() -> Project {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("stock");
+        copy_dir(&fixture("stock"), &dir);
+        copy_dir(&repo().join("lambdas"), &dir.join("lambdas"));
+        std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+        let manifest = dir.join("infra/Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let repo = repo().to_str().unwrap().replace('\\', "/");
+        std::fs::write(
+            &manifest,
+            text.replace("path = \"../../../..\"", &format!("path = \"{repo}\"")),
+        )
+        .unwrap();
+        let target = fixture_target().with_file_name("fixtures-stock");
+        Project {
+            _tmp: tmp,
+            dir,
+            target,
+        }
     }
 
     fn empty() -> Project {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        Project { _tmp: tmp, dir }
+        Project {
+            _tmp: tmp,
+            dir,
+            target: fixture_target(),
+        }
     }
 
-    fn wsgen(&self, args: &[&str]) -> Run {
+    pub fn wsgen(&self, args: &[&str]) -> Run {
         let _guard = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
         let out = Command::new(env!("CARGO_BIN_EXE_wsgen"))
             .args(args)
             .current_dir(&self.dir)
-            .env("CARGO_TARGET_DIR", fixture_target())
+            .env("CARGO_TARGET_DIR", &self.target)
             .env("CARGO_TERM_QUIET", "true")
             .env("CARGO_TERM_COLOR", "never")
             .env("NO_COLOR", "1")
@@ -95,11 +129,11 @@ impl Project {
         }
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
+    pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
     }
 
-    fn read(&self, rel: &str) -> String {
+    pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }
 
@@ -346,7 +380,7 @@ fn project_errors() {
 }
 
 /// The entries of a zip: (name, unix mode, contents).
-fn zip_entries(path: &Path) -> Vec<(String, u32, Vec<u8>)> {
+pub fn zip_entries(path: &Path) -> Vec<(String, u32, Vec<u8>)> {
     use std::io::Read;
     let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
     (0..archive.len())

@@ -3,6 +3,7 @@
 mod apps;
 mod cli;
 mod properties;
+mod runtime;
 mod support;
 mod templates;
 mod validation;

@@ -56,13 +56,9 @@ impl FakeAws {
             log: Vec::new(),
         }));
         let shared = state.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let _ = serve(stream, state).await;
-                });
-            }
+        serve_http(listener, move |r| {
+            let state = shared.clone();
+            async move { answer(&state, r) }
         });
         FakeAws { addr, state }
     }
@@ -209,7 +205,44 @@ impl FakeAws {
     }
 }
 
-async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+/// An HTTP/1.1 request, as [`serve_http`] hands it over.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// Header names in lowercase.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// A response: status, headers, body.
+pub type Response = (u16, Vec<(String, String)>, Vec<u8>);
+
+type Handler = Arc<
+    dyn Fn(Request) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Serves HTTP/1.1 (keep-alive, `content-length` bodies) on `listener` with `handler`,
+/// until the runtime ends: enough for the AWS SDKs and the Lambda runtime client.
+pub fn serve_http<F, Fut>(listener: TcpListener, handler: F)
+where
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response> + Send + 'static,
+{
+    let handler: Handler = Arc::new(move |r| Box::pin(handler(r)));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let _ = connection(stream, handler).await;
+            });
+        }
+    });
+}
+
+async fn connection(stream: tokio::net::TcpStream, handler: Handler) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     loop {
@@ -240,14 +273,14 @@ async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) -> std::
             .unwrap_or(0);
         let mut body = vec![0; len];
         read.read_exact(&mut body).await?;
-        let (status, extra, out) = {
-            let mut s = state.lock().unwrap();
-            match headers.get("x-amz-target") {
-                Some(target) => dynamodb(&mut s, target, &body),
-                None => management(&mut s, &method, &path, body),
-            }
-        };
-        let mut response = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\ncontent-type: application/x-amz-json-1.0\r\n", out.len());
+        let (status, extra, out) = handler(Request {
+            method,
+            path,
+            headers,
+            body,
+        })
+        .await;
+        let mut response = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", out.len());
         for (k, v) in extra {
             response.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -255,6 +288,20 @@ async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) -> std::
         write.write_all(response.as_bytes()).await?;
         write.write_all(&out).await?;
     }
+}
+
+fn answer(state: &Mutex<State>, r: Request) -> Response {
+    let mut s = state.lock().unwrap();
+    let (status, headers, body) = match r.headers.get("x-amz-target") {
+        Some(target) => dynamodb(&mut s, target, &r.body),
+        None => management(&mut s, &r.method, &r.path, r.body),
+    };
+    let mut headers: Vec<(String, String)> = headers
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    headers.push(("content-type".into(), "application/x-amz-json-1.0".into()));
+    (status, headers, body)
 }
 
 type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>);
