@@ -41,16 +41,7 @@ pub fn router(ctx: Context) -> Router<Context> {
             CONCURRENCY,
         )
         .await;
-        eprintln!(
-            "sendmessage from {}: {} delivered, {} gone, {} failed",
-            req.connection_id,
-            report.delivered.len(),
-            report.gone.len(),
-            report.failed.len()
-        );
-        for (id, e) in &report.failed {
-            eprintln!("  post to {id} failed: {e}");
-        }
+        eprintln!("sendmessage from {}: {report}", req.connection_id);
         Ok(WsResponse::ok())
     })
 }

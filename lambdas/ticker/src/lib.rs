@@ -67,7 +67,7 @@ pub fn router_with_symbols(ctx: Context, symbols: Vec<String>) -> Router<Context
                     }
                     let update = serde_json::json!({"type": "price", "symbol": symbol, "price": price(symbol, now / 60), "at": now});
                     let report = broadcast(&connections, Some(store), subscribers.into_iter().map(|c| c.id), update.to_string().as_bytes(), 32).await;
-                    eprintln!("{symbol}: {} delivered, {} gone, {} failed", report.delivered.len(), report.gone.len(), report.failed.len());
+                    eprintln!("{symbol}: {report}");
                 }
                 Ok(())
             }

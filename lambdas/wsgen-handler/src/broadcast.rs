@@ -13,6 +13,23 @@ pub struct Report {
     pub failed: Vec<(String, String)>,
 }
 
+impl std::fmt::Display for Report {
+    /// `3 delivered, 1 gone, 0 failed`, then a line per failure.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} delivered, {} gone, {} failed",
+            self.delivered.len(),
+            self.gone.len(),
+            self.failed.len()
+        )?;
+        for (id, e) in &self.failed {
+            write!(f, "\n  {id}: {e}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Posts `data` to every connection in `ids`, at most `concurrency` at a time.
 /// Connections that are gone are deleted from `store`.
 pub async fn broadcast(

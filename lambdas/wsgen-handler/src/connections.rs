@@ -2,6 +2,7 @@
 
 use crate::{Error, WsRequest};
 use aws_sdk_apigatewaymanagement as mgmt;
+use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_types::Blob;
 
 /// Overrides the `@connections` endpoint (the local runtime sets it); read by the AWS
@@ -52,56 +53,61 @@ impl Connections {
 
     /// Sends `data` to connection `id` (a text frame when it is UTF-8, else binary).
     pub async fn post(&self, id: &str, data: impl Into<Vec<u8>>) -> Result<Delivery, Error> {
-        match self
+        let sent = self
             .client
             .post_to_connection()
             .connection_id(id)
             .data(Blob::new(data.into()))
             .send()
-            .await
-        {
-            Ok(_) => Ok(Delivery::Delivered),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
-                Ok(Delivery::Gone)
-            }
-            Err(e) => Err(Box::new(e.into_service_error())),
-        }
+            .await;
+        Ok(unless_gone(sent)?.map_or(Delivery::Gone, |_| Delivery::Delivered))
     }
 
     /// What API Gateway knows about connection `id`; `None` when it is gone.
     pub async fn get(&self, id: &str) -> Result<Option<ConnectionInfo>, Error> {
-        match self.client.get_connection().connection_id(id).send().await {
-            Ok(out) => Ok(Some(ConnectionInfo {
-                connected_at: out.connected_at().map(|t| t.secs()),
-                last_active_at: out.last_active_at().map(|t| t.secs()),
-                source_ip: out
-                    .identity()
-                    .and_then(|i| i.source_ip())
-                    .map(str::to_string),
-                user_agent: out
-                    .identity()
-                    .and_then(|i| i.user_agent())
-                    .map(str::to_string),
-            })),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => Ok(None),
-            Err(e) => Err(Box::new(e.into_service_error())),
-        }
+        let out = unless_gone(self.client.get_connection().connection_id(id).send().await)?;
+        Ok(out.map(|out| ConnectionInfo {
+            connected_at: out.connected_at().map(|t| t.secs()),
+            last_active_at: out.last_active_at().map(|t| t.secs()),
+            source_ip: out
+                .identity()
+                .and_then(|i| i.source_ip())
+                .map(str::to_string),
+            user_agent: out
+                .identity()
+                .and_then(|i| i.user_agent())
+                .map(str::to_string),
+        }))
     }
 
     /// Closes connection `id` (its `$disconnect` runs).
     pub async fn delete(&self, id: &str) -> Result<Delivery, Error> {
-        match self
-            .client
-            .delete_connection()
-            .connection_id(id)
-            .send()
-            .await
+        let deleted = unless_gone(
+            self.client
+                .delete_connection()
+                .connection_id(id)
+                .send()
+                .await,
+        )?;
+        Ok(deleted.map_or(Delivery::Gone, |_| Delivery::Delivered))
+    }
+}
+
+/// A call's output, `None` when the connection is gone (410 GoneException), or its
+/// error.
+fn unless_gone<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Option<T>, Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e)
+            if e.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("GoneException") =>
         {
-            Ok(_) => Ok(Delivery::Delivered),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
-                Ok(Delivery::Gone)
-            }
-            Err(e) => Err(Box::new(e.into_service_error())),
+            Ok(None)
         }
+        Err(e) => Err(DisplayErrorContext(&e).to_string().into()),
     }
 }
