@@ -336,6 +336,10 @@ fn cargo_build(
         if zigbuild { ", cargo-zigbuild" } else { "" }
     ));
     let progress = ui.progress(&packages);
+    if progress.visible() {
+        // The display replaces cargo's `Compiling` lines; its errors still print.
+        cmd.arg("--quiet");
+    }
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -137,6 +137,11 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Whether the display is on (then cargo's own status lines are redundant).
+    pub fn visible(&self) -> bool {
+        self.bars.is_some()
+    }
+
     /// Cargo finished compiling `target` of `package`.
     pub fn compiled(&self, package: &str, target: &str) {
         let Some((top, per_package, units)) = &self.bars else {
