@@ -83,19 +83,12 @@ impl Resource {
         self
     }
 
-    /// Every logical ID the resource's properties and `DependsOn` refer to.
-    pub fn references(&self) -> Vec<String> {
-        let props = serde_json::to_value(&self.kind).expect("resources serialize");
-        let mut refs = props
+    /// The properties as one value (for walking their intrinsics).
+    pub fn properties(&self) -> Option<Expr> {
+        let value = serde_json::to_value(&self.kind).expect("resources serialize");
+        value
             .get("Properties")
-            .map(|p| {
-                Expr::from_json(p)
-                    .map(|e| e.references())
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default();
-        refs.extend(self.depends_on.iter().cloned());
-        refs
+            .and_then(|p| Expr::from_json(p).ok())
     }
 }
 
@@ -188,15 +181,13 @@ impl Template {
             }
         };
         for (id, r) in &self.resources {
-            let props = serde_json::to_value(&r.kind).expect("resources serialize");
-            let conds = props
-                .get("Properties")
-                .and_then(|p| Expr::from_json(p).ok())
-                .map(|e| e.conditions())
-                .unwrap_or_default();
+            let props = r.properties();
+            let mut refs = props.as_ref().map(Expr::references).unwrap_or_default();
+            refs.extend(r.depends_on.iter().cloned());
+            let conds = props.as_ref().map(Expr::conditions).unwrap_or_default();
             check(
                 format!("Resources/{id}"),
-                r.references(),
+                refs,
                 conds.into_iter().chain(r.condition.clone()).collect(),
             );
         }

@@ -169,7 +169,9 @@ pub fn bundle(opts: &BundleOptions, ui: &Ui) -> Result<BundleResult, CliError> {
     let mut assets = Vec::new();
     for p in &plan {
         let cached = p.file.is_file();
-        if !cached {
+        let zip = if cached {
+            std::fs::read(&p.file).map_err(CliError::io("cannot read", &p.file))?
+        } else {
             let exe = binaries
                 .get(&(p.arch.clone(), p.package.clone(), p.bin.clone()))
                 .ok_or_else(|| {
@@ -182,9 +184,8 @@ pub fn bundle(opts: &BundleOptions, ui: &Ui) -> Result<BundleResult, CliError> {
             check_binary(&data, &p.arch).map_err(|problem| {
                 CliError::Bundle(format!("{} ({}): {problem}", p.crate_path, exe.display()))
             })?;
-            write_zip(&p.file, &data)?;
-        }
-        let zip = std::fs::read(&p.file).map_err(CliError::io("cannot read", &p.file))?;
+            write_zip(&p.file, &data)?
+        };
         let sha256 = crate::constructs::naming::hex(&Sha256::digest(&zip));
         let asset = Bundled {
             fingerprint: p.fingerprint.clone(),
@@ -442,8 +443,8 @@ pub fn max_glibc(strings: &[u8]) -> Option<(u32, u32)> {
         .max()
 }
 
-/// Writes `bootstrap` into a reproducible zip at `file`, atomically.
-pub fn write_zip(file: &Path, binary: &[u8]) -> Result<(), CliError> {
+/// Writes `bootstrap` into a reproducible zip at `file`, atomically; returns the zip.
+pub fn write_zip(file: &Path, binary: &[u8]) -> Result<Vec<u8>, CliError> {
     let dir = file.parent().expect("zips live in a directory");
     std::fs::create_dir_all(dir).map_err(CliError::io("cannot create", dir))?;
     let bytes =
@@ -453,8 +454,9 @@ pub fn write_zip(file: &Path, binary: &[u8]) -> Result<(), CliError> {
         file.file_name().and_then(|n| n.to_str()).unwrap_or("asset"),
         std::process::id()
     ));
-    std::fs::write(&tmp, bytes).map_err(CliError::io("cannot write", &tmp))?;
-    std::fs::rename(&tmp, file).map_err(CliError::io("cannot write", file))
+    std::fs::write(&tmp, &bytes).map_err(CliError::io("cannot write", &tmp))?;
+    std::fs::rename(&tmp, file).map_err(CliError::io("cannot write", file))?;
+    Ok(bytes)
 }
 
 /// The zip bytes: one entry `bootstrap`, mode 0755, 1980-01-01 00:00, deflate level 9.

@@ -508,6 +508,9 @@ pub(crate) struct SynthCtx {
     pub assets: BTreeMap<String, AssetEntry>,
     /// Logical ID to the construct path that produced it.
     owners: BTreeMap<String, String>,
+    /// Asset fingerprints by (crate, binary, architecture): functions sharing a crate
+    /// hash it once.
+    fingerprints: BTreeMap<(String, String, String), String>,
 }
 
 impl SynthCtx {
@@ -520,7 +523,24 @@ impl SynthCtx {
             problems: Problems::default(),
             assets: BTreeMap::new(),
             owners: BTreeMap::new(),
+            fingerprints: BTreeMap::new(),
         }
+    }
+
+    /// The fingerprint of the asset built from `crate_path` (see [`crate::fingerprint`]).
+    pub fn fingerprint(
+        &mut self,
+        crate_path: &str,
+        bin: &str,
+        arch: &str,
+    ) -> std::io::Result<String> {
+        let key = (crate_path.to_string(), bin.to_string(), arch.to_string());
+        if let Some(fp) = self.fingerprints.get(&key) {
+            return Ok(fp.clone());
+        }
+        let fp = crate::fingerprint::fingerprint(&self.project_dir, crate_path, bin, arch)?;
+        self.fingerprints.insert(key, fp.clone());
+        Ok(fp)
     }
 
     /// The construct path of `id` in this stack.

@@ -308,12 +308,7 @@ impl FunctionState {
             self.bin.as_deref(),
         ) {
             Ok(krate) => {
-                let fp = fingerprint::fingerprint(
-                    &ctx.project_dir,
-                    &self.crate_path,
-                    &krate.bin,
-                    self.arch.as_str(),
-                );
+                let fp = ctx.fingerprint(&self.crate_path, &krate.bin, self.arch.as_str());
                 match fp {
                     Ok(fp) => {
                         let asset = ctx.assets.entry(fp.clone()).or_insert_with(|| AssetEntry {
