@@ -105,8 +105,20 @@ impl Project {
     }
 
     pub fn wsgen(&self, args: &[&str]) -> Run {
+        self.wsgen_with_path(args, None)
+    }
+
+    /// `wsgen` with `dirs` put in front of PATH.
+    pub fn wsgen_with_path(&self, args: &[&str], dirs: Option<&str>) -> Run {
         let _guard = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
-        let out = Command::new(env!("CARGO_BIN_EXE_wsgen"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsgen"));
+        if let Some(dirs) = dirs {
+            cmd.env(
+                "PATH",
+                format!("{dirs}:{}", std::env::var("PATH").unwrap_or_default()),
+            );
+        }
+        let out = cmd
             .args(args)
             .current_dir(&self.dir)
             .env("CARGO_TARGET_DIR", &self.target)
@@ -562,4 +574,29 @@ fn the_glibc_and_architecture_checks() {
     assert!(e.contains("cargo-zigbuild"), "{e}");
     let not_elf = wsgen::cli::check_binary(b"#!/bin/sh\necho hi\n", "x86_64").unwrap_err();
     assert!(not_elf.contains("not an executable"), "{not_elf}");
+}
+
+#[test]
+fn bundle_uses_cargo_zigbuild_to_pin_glibc() {
+    let dirs = std::env::var("WSGEN_TEST_ZIGBUILD_PATH").expect(
+        "WSGEN_TEST_ZIGBUILD_PATH names the directories of cargo-zigbuild and zig: run the tests with `bash .ci/run`, which installs them",
+    );
+    let p = Project::new("chat", "zigbuild");
+    let run = p.wsgen_with_path(&["bundle"], Some(&dirs));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("for x86_64 (release profile, cargo-zigbuild)"),
+        "{}",
+        run.stderr
+    );
+    for asset in manifest(&p)["assets"].as_object().unwrap().values() {
+        let zip = p.path(&format!(
+            "wsgen.out/{}",
+            asset["bundle"]["file"].as_str().unwrap()
+        ));
+        let entries = zip_entries(&zip);
+        assert_eq!(entries[0].0, "bootstrap");
+        wsgen::cli::check_binary(&entries[0].2, "x86_64").unwrap();
+    }
 }
