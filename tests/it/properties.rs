@@ -35,10 +35,16 @@ fn spec() -> impl Strategy<Value = Spec> {
         any::<bool>(),
     )
         .prop_map(|(functions, mut routes, mut stages, table, authorizer)| {
+            // Only valid stacks: no two names with the same letters and digits (their
+            // logical IDs would collide), and no custom key named like a reserved one
+            // (`connect` and `$connect` both give `ApiConnectRoute`).
+            routes.retain(|r| {
+                !["connect", "disconnect", "default"].contains(&r.0.to_ascii_lowercase().as_str())
+            });
             routes.sort_by_key(|r| r.0.to_ascii_lowercase());
             routes.dedup_by_key(|r| r.0.to_ascii_lowercase());
-            stages.sort_by_key(|s| s.0.clone());
-            stages.dedup_by_key(|s| s.0.clone());
+            stages.sort_by_key(|s| wsgen::logical_id(&[&s.0]));
+            stages.dedup_by_key(|s| wsgen::logical_id(&[&s.0]));
             Spec {
                 functions,
                 routes,
