@@ -134,19 +134,30 @@ impl WsRequest {
             .map_err(|e| format!("the message is not the JSON this route expects: {e}"))?)
     }
 
-    /// The `@connections` endpoint for this event: `https://{domain}/{stage}`, or
-    /// `http://` when the domain is a loopback address (a local runtime).
+    /// The `@connections` endpoint of the stage this event came from:
+    /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` (the event's domain
+    /// when it is that host; with a custom domain, built from the API id and Lambda's
+    /// `AWS_REGION`, since the custom domain may map the API under a path), or
+    /// `http://{domain}/{stage}` when the domain is a loopback address (a local runtime).
     pub fn callback_endpoint(&self) -> String {
-        let host = self
-            .domain_name
-            .rsplit_once(':')
-            .map_or(self.domain_name.as_str(), |(h, _)| h);
-        let local = host == "localhost" || host == "[::1]" || host.starts_with("127.");
-        format!(
-            "{}://{}/{}",
-            if local { "http" } else { "https" },
-            self.domain_name,
-            self.stage
-        )
+        self.callback_endpoint_in(std::env::var("AWS_REGION").ok().as_deref())
+    }
+
+    /// [`WsRequest::callback_endpoint`] in `region`.
+    pub fn callback_endpoint_in(&self, region: Option<&str>) -> String {
+        let domain = self.domain_name.as_str();
+        let host = domain.rsplit_once(':').map_or(domain, |(h, _)| h);
+        if host == "localhost" || host == "[::1]" || host.starts_with("127.") {
+            return format!("http://{domain}/{}", self.stage);
+        }
+        match region {
+            Some(region) if !domain.contains(".execute-api.") && !self.api_id.is_empty() => {
+                format!(
+                    "https://{}.execute-api.{region}.amazonaws.com/{}",
+                    self.api_id, self.stage
+                )
+            }
+            _ => format!("https://{domain}/{}", self.stage),
+        }
     }
 }

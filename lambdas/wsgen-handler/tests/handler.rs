@@ -74,10 +74,13 @@ async fn requests_carry_the_request_context() {
 
     let mut remote = request(aws.event("$default", "c1", None));
     remote.domain_name = "abc123.execute-api.eu-west-1.amazonaws.com".into();
-    assert_eq!(
-        remote.callback_endpoint(),
-        "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
-    );
+    let execute_api = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev";
+    assert_eq!(remote.callback_endpoint_in(Some("eu-west-1")), execute_api);
+    assert_eq!(remote.callback_endpoint_in(None), execute_api);
+    // A custom domain may map the API under a path: the execute-api host is used.
+    remote.domain_name = "ws.example.com".into();
+    remote.api_id = "abc123".into();
+    assert_eq!(remote.callback_endpoint_in(Some("eu-west-1")), execute_api);
 }
 
 #[tokio::test]
