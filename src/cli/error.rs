@@ -37,6 +37,39 @@ pub enum CliError {
     Bundle(String),
     #[error("{0}")]
     Toolchain(String),
+    #[error("no AWS region is configured")]
+    NoRegion,
+    #[error("no AWS credentials: {0}")]
+    NoCredentials(String),
+    #[error("the AWS credentials were rejected ({code}): {message}")]
+    CredentialsRejected { code: String, message: String },
+    #[error("cannot reach {target}: {detail}")]
+    Unreachable { target: String, detail: String },
+    #[error("could not {action}: {code}: {message}")]
+    Aws {
+        action: String,
+        code: String,
+        message: String,
+    },
+    #[error("account {account} in {region} is not bootstrapped: the asset bucket {bucket} does not exist")]
+    NotBootstrapped {
+        account: String,
+        region: String,
+        bucket: String,
+    },
+    #[error("{0}")]
+    ApprovalRequired(String),
+    #[error("{0}")]
+    Declined(String),
+    #[error("stack {stack} is {status}: {reason}")]
+    StackFailed {
+        stack: String,
+        status: String,
+        reason: String,
+        help: String,
+    },
+    #[error("stack {stack} was not created by wsgen (it has no `{tag}` tag)")]
+    NotOurs { stack: String, tag: String },
 }
 
 impl CliError {
@@ -45,7 +78,8 @@ impl CliError {
         match self {
             CliError::ProjectFile { .. }
             | CliError::Validation(_)
-            | CliError::UnknownStack { .. } => 2,
+            | CliError::UnknownStack { .. }
+            | CliError::Usage(_) => 2,
             _ => 1,
         }
     }
@@ -61,7 +95,18 @@ impl CliError {
             CliError::InfraFailed { .. } => "the infra program's own output is above; a panic there is a bug in the infra code".into(),
             CliError::UnknownStack { .. } => "name one of the stacks listed, or none to synthesize them all".into(),
             CliError::Io { .. } => "check that the directory exists and is writable".into(),
+            CliError::NoRegion => "pass `--region`, set AWS_REGION, or set `region` in the profile in ~/.aws/config".into(),
+            CliError::NoCredentials(_) => "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass `--profile NAME` for a profile in ~/.aws/credentials or ~/.aws/config, or run `aws sso login`".into(),
+            CliError::CredentialsRejected { .. } => "refresh the credentials (`aws sso login --profile NAME` for SSO, new keys otherwise) and try again".into(),
+            CliError::Unreachable { .. } => "check the network, the region and `--endpoint-url`; nothing was changed".into(),
+            CliError::Aws { code, .. } if code == "AccessDenied" || code == "AccessDeniedException" => "the credentials lack a permission this needs: see the action above".into(),
+            CliError::NotBootstrapped { .. } => "run `wsgen bootstrap` once for this account and region, or `wsgen deploy --bootstrap`".into(),
+            CliError::ApprovalRequired(_) => "run it in a terminal to confirm, or pass `--require-approval never` once you have reviewed the changes".into(),
+            CliError::StackFailed { help, .. } => help.clone(),
+            CliError::NotOurs { .. } => "delete it with the tool that created it (or the AWS console)".into(),
             CliError::Validation(_)
+            | CliError::Aws { .. }
+            | CliError::Declined(_)
             | CliError::Assembly { .. }
             | CliError::Usage(_)
             | CliError::Bundle(_)

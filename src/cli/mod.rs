@@ -1,11 +1,25 @@
 //! The `wsgen` command: argument parsing (clap) turned into plain option structs, one
 //! module per verb, errors rendered once here.
 
+mod aws;
+mod bootstrap;
 mod bundle;
+pub mod changes;
+mod deploy;
+mod destroy;
+mod diff;
 mod error;
 mod project;
+pub mod stacks;
 mod synth;
 mod ui;
+
+pub use aws::{Aws, AwsOptions};
+pub use bootstrap::{bootstrap, toolkit_template, BootstrapOptions, BootstrapResult, TOOLKIT_STACK};
+pub use deploy::{deploy, DeployOptions, DeployResult};
+pub use destroy::{destroy, DestroyOptions, DestroyResult};
+pub use diff::{diff, DiffOptions, DiffResult};
+pub use stacks::Approval;
 
 pub use bundle::{
     bundle, check_binary, zip_bootstrap, BuildProfile, BundleOptions, BundleResult, Bundled,
@@ -34,6 +48,121 @@ enum Command {
     Synth(SynthArgs),
     /// Build every handler crate (one cargo run) and package each as a Lambda zip.
     Bundle(BundleArgs),
+    /// Create or update the asset bucket's toolkit stack in an account and region.
+    Bootstrap(BootstrapArgs),
+    /// Synth, bundle, upload assets, then create or update the stacks by change set.
+    Deploy(DeployArgs),
+    /// Delete deployed stacks (tables with DeletionPolicy Retain keep their data).
+    Destroy(DestroyArgs),
+    /// Compare the synthesized templates with the deployed ones; exit 1 if they differ.
+    Diff(DiffArgs),
+}
+
+/// Where and as whom: the AWS CLI's options, with the same environment fallbacks.
+#[derive(Args, Debug)]
+struct AwsArgs {
+    /// A profile from ~/.aws/config and ~/.aws/credentials. Default: AWS_PROFILE, else
+    /// `default`.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// The region. Default: AWS_REGION, else the profile's region.
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// Send AWS requests to this endpoint (an AWS-compatible engine such as moto).
+    /// Default: AWS_ENDPOINT_URL, else AWS itself.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+}
+
+impl AwsArgs {
+    fn options(self) -> AwsOptions {
+        AwsOptions {
+            profile: self.profile,
+            region: self.region,
+            endpoint_url: self.endpoint_url,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct BootstrapArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ApprovalArg {
+    Never,
+    Broadening,
+    AnyChange,
+}
+
+#[derive(Args, Debug)]
+struct DeployArgs {
+    /// Stacks to deploy. Default: all of them.
+    stacks: Vec<String>,
+    /// The project directory (holding wsgen.toml). Default: the nearest one at or above
+    /// the current directory.
+    #[arg(long, value_name = "DIR")]
+    project: Option<PathBuf>,
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Which changes need confirmation: `broadening` ones (new or wider IAM statements,
+    /// new permissions, authorization removed), `any-change`, or `never`. Without a
+    /// terminal, changes that need confirmation stop the deploy.
+    #[arg(long, value_enum, default_value = "broadening")]
+    require_approval: ApprovalArg,
+    /// Write the stacks' outputs to this file as JSON: {"Stack": {"Output": "value"}}.
+    #[arg(long, value_name = "FILE")]
+    outputs_file: Option<PathBuf>,
+    /// When only handler code changed, update the functions directly instead of through
+    /// CloudFormation (development stacks only); otherwise deploy as usual.
+    #[arg(long)]
+    hotswap: bool,
+    /// Bootstrap the account and region first if they are not.
+    #[arg(long)]
+    bootstrap: bool,
+    /// Print the result as JSON on stdout (progress and events stay on stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct DestroyArgs {
+    /// Stacks to destroy. Default: all stacks of the project's app.
+    stacks: Vec<String>,
+    /// The project directory (holding wsgen.toml), read when no stacks are named.
+    #[arg(long, value_name = "DIR")]
+    project: Option<PathBuf>,
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    yes: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    /// Stacks to compare. Default: all of them.
+    stacks: Vec<String>,
+    /// The project directory (holding wsgen.toml). Default: the nearest one at or above
+    /// the current directory.
+    #[arg(long, value_name = "DIR")]
+    project: Option<PathBuf>,
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Exit 0 even when there are differences (by default 1, like diff).
+    #[arg(long)]
+    exit_zero: bool,
+    /// Print the differences as JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -126,5 +255,88 @@ pub fn run() -> i32 {
                 Err(e) => ui.fail(&e, a.json),
             }
         }
+        Command::Bootstrap(a) => {
+            let opts = BootstrapOptions {
+                aws: a.aws.options(),
+            };
+            match bootstrap(&opts, &ui) {
+                Ok(result) => {
+                    if a.json {
+                        print_json(&result);
+                    }
+                    0
+                }
+                Err(e) => ui.fail(&e, a.json),
+            }
+        }
+        Command::Deploy(a) => {
+            let opts = DeployOptions {
+                project: a.project,
+                stacks: a.stacks,
+                aws: a.aws.options(),
+                approval: match a.require_approval {
+                    ApprovalArg::Never => Approval::Never,
+                    ApprovalArg::Broadening => Approval::Broadening,
+                    ApprovalArg::AnyChange => Approval::AnyChange,
+                },
+                outputs_file: a.outputs_file,
+                hotswap: a.hotswap,
+                bootstrap: a.bootstrap,
+            };
+            match deploy(&opts, &ui) {
+                Ok(result) if a.json => {
+                    print_json(&result);
+                    0
+                }
+                Ok(result) => {
+                    for (stack, s) in &result.stacks {
+                        for (key, value) in &s.outputs {
+                            println!("{stack}.{key} = {value}");
+                        }
+                    }
+                    0
+                }
+                Err(e) => ui.fail(&e, a.json),
+            }
+        }
+        Command::Destroy(a) => {
+            let opts = DestroyOptions {
+                project: a.project,
+                stacks: a.stacks,
+                aws: a.aws.options(),
+                yes: a.yes,
+            };
+            match destroy(&opts, &ui) {
+                Ok(result) => {
+                    if a.json {
+                        print_json(&result);
+                    }
+                    0
+                }
+                Err(e) => ui.fail(&e, a.json),
+            }
+        }
+        Command::Diff(a) => {
+            let opts = DiffOptions {
+                project: a.project,
+                stacks: a.stacks,
+                aws: a.aws.options(),
+            };
+            match diff(&opts, &ui) {
+                Ok(result) => {
+                    if a.json {
+                        print_json(&result);
+                    } else {
+                        print!("{}", result.render());
+                    }
+                    i32::from(result.has_differences() && !a.exit_zero)
+                }
+                Err(e) => ui.fail(&e, a.json),
+            }
+        }
     }
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!("{}", serde_json::to_string_pretty(value).expect("json"));
 }

@@ -52,6 +52,49 @@ impl Ui {
         }
     }
 
+    /// A bar counting `total` steps of `what` (uploads, resources), on a terminal only.
+    pub fn bar(&self, total: u64, what: &str) -> Bar {
+        if self.quiet || !self.tty {
+            return Bar {
+                bar: None,
+                quiet: self.quiet,
+            };
+        }
+        let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}")
+            .expect("template")
+            .progress_chars("=> ");
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+            .with_style(style)
+            .with_prefix(what.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Bar {
+            bar: Some(bar),
+            quiet: false,
+        }
+    }
+
+    /// Asks a yes/no question on the terminal; `None` when stdin or stderr is not a
+    /// terminal (then the caller needs a flag instead).
+    pub fn confirm(&self, question: &str) -> Option<bool> {
+        if !self.tty || !std::io::stdin().is_terminal() {
+            return None;
+        }
+        eprint!("{} {question} [y/N] ", self.paint("1;33", "?"));
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).ok()?;
+        Some(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
+    }
+
+    /// A warning (always shown, even with `--quiet`).
+    pub fn warn(&self, msg: &str) {
+        eprintln!("{} {msg}", self.paint("1;33", "warning:"));
+    }
+
+    /// Bold, on a terminal.
+    pub fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{s}\x1b[0m")
@@ -159,6 +202,43 @@ impl Progress {
         if let Some((top, per_package, _)) = &self.bars {
             top.finish_and_clear();
             per_package.values().for_each(ProgressBar::finish_and_clear);
+        }
+    }
+}
+
+/// A step counter (see [`Ui::bar`]); without a terminal its lines go straight to stderr.
+pub struct Bar {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+}
+
+impl Bar {
+    /// One more step done.
+    pub fn inc(&self) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+
+    /// Sets the count of steps done.
+    pub fn set(&self, done: u64) {
+        if let Some(b) = &self.bar {
+            b.set_position(done);
+        }
+    }
+
+    /// A line printed above the bar.
+    pub fn line(&self, msg: &str) {
+        match &self.bar {
+            Some(b) => b.println(msg),
+            None if !self.quiet => eprintln!("{msg}"),
+            None => {}
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
         }
     }
 }

@@ -1,0 +1,249 @@
+//! AWS access for bootstrap, deploy, destroy and diff: one options struct, the
+//! standard credential chain, and one place that turns SDK errors into messages.
+
+use super::CliError;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::time::{Duration, SystemTime};
+
+/// `--profile`, `--region` and `--endpoint-url`, as the AWS CLI takes them. Unset
+/// fields come from the standard chain: the environment (`AWS_PROFILE`, `AWS_REGION`,
+/// `AWS_ENDPOINT_URL`, ...), then `~/.aws/config` and `~/.aws/credentials`, SSO, the
+/// container and instance metadata.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    /// An AWS-compatible engine (moto, LocalStack) instead of AWS.
+    pub endpoint_url: Option<String>,
+}
+
+/// How long to look for credentials before saying there are none (instance metadata
+/// lookups off EC2 are what take time).
+const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(20);
+/// A TCP connect that takes longer than this is an unreachable endpoint.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Attempts per request (throttling and transient errors back off exponentially),
+/// unless `AWS_MAX_ATTEMPTS` says otherwise.
+const MAX_ATTEMPTS: u32 = 6;
+/// Default pause between polls of a change set or of a stack's events.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The clients of one account and region.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub account: String,
+    pub region: String,
+    /// Where requests go: the endpoint URL, or `AWS` for the real thing.
+    pub target: String,
+    pub cfn: aws_sdk_cloudformation::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    /// Pause between polls of a change set or a stack's events.
+    pub poll: Duration,
+}
+
+impl Aws {
+    /// Loads the configuration, checks that there is a region and credentials, and
+    /// asks STS who they belong to. Each failure is one clear error, within seconds.
+    pub async fn connect(opts: &AwsOptions) -> Result<Aws, CliError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
+            loader = loader.retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        }
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &opts.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(e) = &opts.endpoint_url {
+            loader = loader.endpoint_url(e);
+        }
+        let config = loader.load().await;
+        if config.region().is_none() {
+            return Err(CliError::NoRegion);
+        }
+        check_credentials(&config).await?;
+        let sts = aws_sdk_sts::Client::new(&config);
+        let target = target_of(&config);
+        let identity = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| aws_error(&target, "ask STS who the credentials belong to", e))?;
+        let account = identity.account().unwrap_or_default().to_string();
+        Ok(Aws::new(&config, account))
+    }
+
+    /// Clients for `config` (its region must be set) in `account`.
+    pub fn new(config: &SdkConfig, account: String) -> Aws {
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            // AWS-compatible engines on loopback have no per-bucket host names.
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        Aws {
+            account,
+            region: config.region().map(|r| r.to_string()).unwrap_or_default(),
+            target: target_of(config),
+            cfn: aws_sdk_cloudformation::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            lambda: aws_sdk_lambda::Client::new(config),
+            poll: POLL_INTERVAL,
+        }
+    }
+
+    /// The asset bucket `wsgen bootstrap` creates and templates name.
+    pub fn asset_bucket(&self) -> String {
+        format!("wsgen-assets-{}-{}", self.account, self.region)
+    }
+
+    /// Turns an SDK error of `action` into a [`CliError`].
+    pub fn error<E, R>(&self, action: &str, err: SdkError<E, R>) -> CliError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        aws_error(&self.target, action, err)
+    }
+
+    /// Where the account and region are, for messages: `account 1234 in eu-west-1`.
+    pub fn place(&self) -> String {
+        format!("account {} in {}", self.account, self.region)
+    }
+}
+
+fn target_of(config: &SdkConfig) -> String {
+    config
+        .endpoint_url()
+        .map(str::to_string)
+        .unwrap_or_else(|| "AWS".into())
+}
+
+async fn check_credentials(config: &SdkConfig) -> Result<(), CliError> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let Some(provider) = config.credentials_provider() else {
+        return Err(CliError::NoCredentials("no credential provider is configured".into()));
+    };
+    let found = tokio::time::timeout(CREDENTIALS_TIMEOUT, provider.provide_credentials()).await;
+    let creds = match found {
+        Err(_) => {
+            return Err(CliError::NoCredentials(format!(
+                "none found within {}s",
+                CREDENTIALS_TIMEOUT.as_secs()
+            )))
+        }
+        Ok(Err(e)) => {
+            return Err(CliError::NoCredentials(
+                DisplayErrorContext(&e).to_string(),
+            ))
+        }
+        Ok(Ok(c)) => c,
+    };
+    if let Some(expiry) = creds.expiry() {
+        if expiry <= SystemTime::now() {
+            return Err(CliError::CredentialsRejected {
+                code: "ExpiredToken".into(),
+                message: "the credentials have expired".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Error codes that mean the credentials are wrong or out of date.
+const CREDENTIAL_CODES: &[&str] = &[
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "InvalidToken",
+];
+
+/// Turns an SDK error into a [`CliError`]: unreachable endpoints, rejected credentials
+/// and service errors (with AWS's code and message) each read differently.
+pub fn aws_error<E, R>(target: &str, action: &str, err: SdkError<E, R>) -> CliError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => CliError::Unreachable {
+            target: target.to_string(),
+            detail: DisplayErrorContext(&err).to_string(),
+        },
+        SdkError::ServiceError(_) => {
+            let code = err.code().unwrap_or("Unknown").to_string();
+            let message = err.message().unwrap_or_default().to_string();
+            if CREDENTIAL_CODES.contains(&code.as_str()) {
+                CliError::CredentialsRejected { code, message }
+            } else {
+                CliError::Aws {
+                    action: action.to_string(),
+                    code,
+                    message,
+                }
+            }
+        }
+        _ => CliError::Aws {
+            action: action.to_string(),
+            code: "Error".into(),
+            message: DisplayErrorContext(&err).to_string(),
+        },
+    }
+}
+
+/// The error code of a service error, if the error is one.
+pub fn error_code<E, R>(err: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(_) => err.code(),
+        _ => None,
+    }
+}
+
+/// What Ctrl-C should tell the user now (set while a stack operation is watched).
+static ON_INTERRUPT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Sets what Ctrl-C prints before wsgen exits (`None`: a plain "interrupted").
+pub fn on_interrupt(message: Option<String>) {
+    *ON_INTERRUPT.lock().unwrap_or_else(|e| e.into_inner()) = message;
+}
+
+/// Runs `future` on a new multi-threaded tokio runtime (the CLI is synchronous at the
+/// top; the AWS verbs are async inside). Ctrl-C exits with 130 at any point, saying
+/// what goes on without wsgen (a stack operation continues in CloudFormation).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let message = ON_INTERRUPT
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            eprintln!();
+            match message {
+                Some(m) => eprintln!("interrupted: {m}"),
+                None => eprintln!("interrupted"),
+            }
+            std::process::exit(130);
+        }
+    });
+    runtime.block_on(future)
+}

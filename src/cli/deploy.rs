@@ -1,0 +1,417 @@
+//! `wsgen deploy`: synth, bundle, upload the missing assets, then create or update each
+//! stack through a change set, with approval of security-broadening changes, live
+//! events and the stack outputs at the end.
+
+use super::aws::{block_on, Aws, AwsOptions};
+use super::bundle::{bundle, BuildProfile, BundleOptions};
+use super::changes;
+use super::stacks::{self, Approval, Outcome, StackDeploy, StackInfo, TemplateSource};
+use super::{bootstrap, CliError, Ui};
+use crate::assembly::CloudAssembly;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Uploads in flight at once.
+const PARALLEL_UPLOADS: usize = 8;
+
+#[derive(Debug, Clone, Default)]
+pub struct DeployOptions {
+    pub project: Option<PathBuf>,
+    /// Stacks to deploy. Default: every stack of the app.
+    pub stacks: Vec<String>,
+    pub aws: AwsOptions,
+    pub approval: Approval,
+    /// Where to write the stacks' outputs as JSON (`{"Stack": {"Key": "value"}}`).
+    pub outputs_file: Option<PathBuf>,
+    /// Update only the functions' code when nothing else changed.
+    pub hotswap: bool,
+    /// Bootstrap the account and region first when they are not.
+    pub bootstrap: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeployResult {
+    pub account: String,
+    pub region: String,
+    /// Asset keys uploaded (the others were in the bucket already).
+    pub uploaded: Vec<String>,
+    pub stacks: BTreeMap<String, DeployedStack>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeployedStack {
+    pub outcome: Outcome,
+    pub status: String,
+    pub outputs: BTreeMap<String, String>,
+}
+
+pub fn deploy(opts: &DeployOptions, ui: &Ui) -> Result<DeployResult, CliError> {
+    let bundled = bundle(
+        &BundleOptions {
+            project: opts.project.clone(),
+            profile: BuildProfile::Release,
+            arch: None,
+        },
+        ui,
+    )?;
+    let out = bundled.out;
+    let assembly = CloudAssembly::read_from(&out).map_err(|e| CliError::Assembly {
+        path: out.clone(),
+        message: e.to_string(),
+    })?;
+    let names = select_stacks(&assembly, &opts.stacks)?;
+    block_on(async {
+        let aws = Aws::connect(&opts.aws).await?;
+        run(&aws, ui, opts, &assembly, &out, &names).await
+    })
+}
+
+/// The stacks named (all when none are), checked against the assembly.
+pub fn select_stacks(assembly: &CloudAssembly, wanted: &[String]) -> Result<Vec<String>, CliError> {
+    let known: Vec<String> = assembly.templates.keys().cloned().collect();
+    if wanted.is_empty() {
+        return Ok(known);
+    }
+    for w in wanted {
+        if !known.contains(w) {
+            return Err(CliError::UnknownStack {
+                name: w.clone(),
+                known: known.join(", "),
+            });
+        }
+    }
+    Ok(wanted.to_vec())
+}
+
+/// Deploys `names` of an assembly (already bundled) in `out`.
+pub async fn run(
+    aws: &Aws,
+    ui: &Ui,
+    opts: &DeployOptions,
+    assembly: &CloudAssembly,
+    out: &Path,
+    names: &[String],
+) -> Result<DeployResult, CliError> {
+    for name in names {
+        let entry = &assembly.manifest.stacks[name];
+        for (what, want, have) in [
+            ("account", &entry.account, &aws.account),
+            ("region", &entry.region, &aws.region),
+        ] {
+            if let Some(want) = want {
+                if want != have {
+                    return Err(CliError::Usage(format!(
+                        "stack {name} is for {what} {want}, but the credentials and configuration are for {what} {have}: use the matching --profile/--region"
+                    )));
+                }
+            }
+        }
+    }
+    if !bootstrap::bucket_exists(aws).await? {
+        if opts.bootstrap {
+            bootstrap::run(aws, ui).await?;
+        } else {
+            return Err(CliError::NotBootstrapped {
+                account: aws.account.clone(),
+                region: aws.region.clone(),
+                bucket: aws.asset_bucket(),
+            });
+        }
+    }
+    let uploaded = upload_assets(aws, ui, assembly, out, names).await?;
+
+    let mut result = DeployResult {
+        account: aws.account.clone(),
+        region: aws.region.clone(),
+        uploaded,
+        stacks: BTreeMap::new(),
+    };
+    for name in names {
+        let template: Value =
+            serde_json::to_value(&assembly.templates[name]).expect("a template is JSON");
+        let (outcome, stack) = if opts.hotswap {
+            match hotswap(aws, ui, name, &template).await? {
+                Some(done) => done,
+                None => deploy_one(aws, ui, opts, assembly, name, &template).await?,
+            }
+        } else {
+            deploy_one(aws, ui, opts, assembly, name, &template).await?
+        };
+        match outcome {
+            Outcome::Unchanged => ui.done(&format!("{name}: no changes ({})", stack.status)),
+            Outcome::Hotswapped => ui.done(&format!("{name}: functions' code updated (hotswap)")),
+            _ => ui.done(&format!("{name}: {}", stack.status)),
+        }
+        result.stacks.insert(
+            name.clone(),
+            DeployedStack {
+                outcome,
+                status: stack.status,
+                outputs: stack.outputs,
+            },
+        );
+    }
+    if let Some(file) = &opts.outputs_file {
+        let outputs: BTreeMap<&String, &BTreeMap<String, String>> =
+            result.stacks.iter().map(|(k, v)| (k, &v.outputs)).collect();
+        write_atomically(
+            file,
+            format!("{}\n", serde_json::to_string_pretty(&outputs).expect("json")).as_bytes(),
+        )?;
+        ui.done(&format!("outputs written to {}", file.display()));
+    }
+    Ok(result)
+}
+
+async fn deploy_one(
+    aws: &Aws,
+    ui: &Ui,
+    opts: &DeployOptions,
+    assembly: &CloudAssembly,
+    name: &str,
+    template: &Value,
+) -> Result<(Outcome, StackInfo), CliError> {
+    let body = serde_json::to_string(template).expect("json");
+    let source = if body.len() <= stacks::MAX_TEMPLATE_BODY {
+        TemplateSource::Body(body)
+    } else {
+        TemplateSource::Url(upload_template(aws, &body).await?)
+    };
+    stacks::deploy_stack(
+        aws,
+        ui,
+        &StackDeploy {
+            name,
+            template,
+            source,
+            tags: assembly.manifest.stacks[name].tags.clone(),
+            approval: opts.approval,
+        },
+    )
+    .await
+}
+
+/// Uploads a template too large to pass inline; returns its S3 URL.
+async fn upload_template(aws: &Aws, body: &str) -> Result<String, CliError> {
+    let key = format!(
+        "templates/{}.json",
+        crate::constructs::naming::hex(&Sha256::digest(body.as_bytes()))
+    );
+    let bucket = aws.asset_bucket();
+    aws.s3
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(body.as_bytes().to_vec().into())
+        .content_type("application/json")
+        .send()
+        .await
+        .map_err(|e| aws.error(&format!("upload the template to s3://{bucket}/{key}"), e))?;
+    let suffix = if aws.region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    Ok(format!("https://s3.{}.{suffix}/{bucket}/{key}", aws.region))
+}
+
+/// Uploads the zips of `names`' functions that the bucket lacks, in parallel.
+async fn upload_assets(
+    aws: &Aws,
+    ui: &Ui,
+    assembly: &CloudAssembly,
+    out: &Path,
+    names: &[String],
+) -> Result<Vec<String>, CliError> {
+    let mut wanted: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for name in names {
+        for fp in &assembly.manifest.stacks[name].assets {
+            let asset = &assembly.manifest.assets[fp];
+            let bundle = asset.bundle.as_ref().ok_or_else(|| {
+                CliError::Bundle(format!(
+                    "{} has no deployable zip in the manifest: run `wsgen bundle`",
+                    asset.crate_path
+                ))
+            })?;
+            wanted.insert(asset.key.clone(), out.join(&bundle.file));
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(vec![]);
+    }
+    let bucket = Arc::new(aws.asset_bucket());
+    let bar = Arc::new(ui.bar(wanted.len() as u64, "assets"));
+    let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL_UPLOADS));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (key, file) in wanted {
+        let (aws, bucket, bar, limit) = (aws.clone(), bucket.clone(), bar.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire().await.expect("semaphore open");
+            let result = upload_if_missing(&aws, &bucket, &key, &file).await;
+            bar.inc();
+            result.map(|uploaded| uploaded.then_some(key))
+        });
+    }
+    let mut uploaded = Vec::new();
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("an upload task panicked") {
+            Ok(Some(key)) => uploaded.push(key),
+            Ok(None) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    bar.finish();
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    uploaded.sort();
+    if uploaded.is_empty() {
+        ui.done("assets: all in the bucket already");
+    } else {
+        ui.done(&format!(
+            "assets: uploaded {} to s3://{bucket}",
+            uploaded.len()
+        ));
+    }
+    Ok(uploaded)
+}
+
+async fn upload_if_missing(aws: &Aws, bucket: &str, key: &str, file: &Path) -> Result<bool, CliError> {
+    match aws.s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(_) => return Ok(false),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
+        Err(e) => return Err(aws.error(&format!("check s3://{bucket}/{key}"), e)),
+    }
+    let body = aws_sdk_s3::primitives::ByteStream::from_path(file)
+        .await
+        .map_err(|e| CliError::Io {
+            action: "cannot read",
+            path: file.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
+    aws.s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body)
+        .content_type("application/zip")
+        .send()
+        .await
+        .map_err(|e| aws.error(&format!("upload {} to s3://{bucket}/{key}", file.display()), e))?;
+    Ok(true)
+}
+
+/// When only functions' code changed, updates it directly; `None` when a full deploy
+/// is needed (said why).
+async fn hotswap(
+    aws: &Aws,
+    ui: &Ui,
+    name: &str,
+    template: &Value,
+) -> Result<Option<(Outcome, StackInfo)>, CliError> {
+    let Some(stack) = stacks::wait_idle(aws, ui, name).await? else {
+        ui.note(&format!("hotswap: {name} does not exist yet, deploying it through CloudFormation"));
+        return Ok(None);
+    };
+    if !stack.status.ends_with("_COMPLETE") || stack.status.contains("ROLLBACK") {
+        ui.note(&format!("hotswap: {name} is {}, deploying through CloudFormation", stack.status));
+        return Ok(None);
+    }
+    let old = stacks::deployed_template(aws, name).await?;
+    let diff = changes::diff(&old, template);
+    if diff.is_empty() {
+        return Ok(Some((Outcome::Unchanged, stack)));
+    }
+    let Some(functions) = diff.code_only_functions() else {
+        ui.note("hotswap: more than functions' code changed, deploying through CloudFormation");
+        return Ok(None);
+    };
+    ui.warn(&format!(
+        "hotswap updates {name}'s functions directly, bypassing CloudFormation: for development stacks only (the stack's template now lags behind its code until the next full deploy)"
+    ));
+    let bucket = aws.asset_bucket();
+    for logical in functions {
+        let key = template
+            .pointer(&format!("/Resources/{logical}/Properties/Code/S3Key"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| CliError::Bundle(format!("function {logical} has no S3Key")))?;
+        let resource = aws
+            .cfn
+            .describe_stack_resource()
+            .stack_name(name)
+            .logical_resource_id(logical)
+            .send()
+            .await
+            .map_err(|e| aws.error(&format!("find function {logical} of stack {name}"), e))?;
+        let function = resource
+            .stack_resource_detail()
+            .and_then(|d| d.physical_resource_id())
+            .unwrap_or_default()
+            .to_string();
+        aws.lambda
+            .update_function_code()
+            .function_name(&function)
+            .s3_bucket(&bucket)
+            .s3_key(key)
+            .send()
+            .await
+            .map_err(|e| aws.error(&format!("update the code of function {function}"), e))?;
+        wait_function_updated(aws, &function).await?;
+        ui.done(&format!("{name}: {logical} ({function}) now runs {key}"));
+    }
+    Ok(Some((Outcome::Hotswapped, stack)))
+}
+
+/// Lambda applies code updates asynchronously: waits until it has.
+async fn wait_function_updated(aws: &Aws, function: &str) -> Result<(), CliError> {
+    loop {
+        let c = aws
+            .lambda
+            .get_function_configuration()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| aws.error(&format!("read function {function}"), e))?;
+        match c.last_update_status().map(|s| s.as_str()) {
+            Some("InProgress") => tokio::time::sleep(aws.poll).await,
+            Some("Failed") => {
+                return Err(CliError::Aws {
+                    action: format!("update the code of function {function}"),
+                    code: c
+                        .last_update_status_reason_code()
+                        .map(|c| c.as_str().to_string())
+                        .unwrap_or_else(|| "Failed".into()),
+                    message: c.last_update_status_reason().unwrap_or_default().to_string(),
+                })
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Writes `data` to `file` through a temporary file and a rename, so that readers
+/// never see half a file.
+pub fn write_atomically(file: &Path, data: &[u8]) -> Result<(), CliError> {
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(CliError::io("cannot create", dir))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        file.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, data).map_err(CliError::io("cannot write", &tmp))?;
+    std::fs::rename(&tmp, file).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::io("cannot write", file)(e)
+    })
+}

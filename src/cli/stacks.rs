@@ -1,0 +1,684 @@
+//! CloudFormation stack operations shared by bootstrap, deploy, destroy and diff:
+//! describing a stack, reading its template, change sets, and watching an operation's
+//! events to its end.
+
+use super::aws::{error_code, Aws};
+use super::changes::{self, TemplateDiff};
+use super::ui::{Bar, Ui};
+use super::CliError;
+use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Tag};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The stack tag deploy writes and destroy looks for: wsgen destroys only its own.
+pub const MANAGED_TAG: &str = "wsgen:managed-by";
+pub const MANAGED_VALUE: &str = "wsgen";
+/// The most CloudFormation takes inline; larger templates go through the asset bucket.
+pub const MAX_TEMPLATE_BODY: usize = 51_200;
+
+/// A stack as DescribeStacks reports it.
+#[derive(Debug, Clone)]
+pub struct StackInfo {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub outputs: BTreeMap<String, String>,
+}
+
+impl StackInfo {
+    pub fn managed_by_wsgen(&self) -> bool {
+        self.tags.get(MANAGED_TAG).map(String::as_str) == Some(MANAGED_VALUE)
+    }
+}
+
+/// An operation is running on the stack (and must be waited for, not raced).
+pub fn in_progress(status: &str) -> bool {
+    status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS"
+}
+
+/// The stack named (or with the id) `name`, or `None` when there is none.
+pub async fn describe(aws: &Aws, name: &str) -> Result<Option<StackInfo>, CliError> {
+    let out = match aws.cfn.describe_stacks().stack_name(name).send().await {
+        Ok(out) => out,
+        Err(e)
+            if error_code(&e) == Some("ValidationError")
+                && e.as_service_error()
+                    .and_then(|s| aws_sdk_cloudformation::error::ProvideErrorMetadata::message(s))
+                    .is_some_and(|m| m.contains("does not exist")) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(aws.error(&format!("describe stack {name}"), e)),
+    };
+    let Some(s) = out.stacks().first() else {
+        return Ok(None);
+    };
+    let status = s.stack_status().map(|s| s.as_str()).unwrap_or("").to_string();
+    if status == "DELETE_COMPLETE" {
+        return Ok(None);
+    }
+    Ok(Some(StackInfo {
+        id: s.stack_id().unwrap_or(name).to_string(),
+        name: s.stack_name().unwrap_or(name).to_string(),
+        status,
+        reason: s.stack_status_reason().map(str::to_string),
+        tags: s
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect(),
+        outputs: s
+            .outputs()
+            .iter()
+            .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+            .collect(),
+    }))
+}
+
+/// The template the stack was last deployed with (JSON or YAML), as JSON.
+pub async fn deployed_template(aws: &Aws, stack: &str) -> Result<Value, CliError> {
+    let out = aws
+        .cfn
+        .get_template()
+        .stack_name(stack)
+        .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+        .send()
+        .await
+        .map_err(|e| aws.error(&format!("read the template of stack {stack}"), e))?;
+    let body = out.template_body().unwrap_or("{}");
+    serde_json::from_str(body)
+        .or_else(|_| serde_norway::from_str(body))
+        .map_err(|e| CliError::Aws {
+            action: format!("read the template of stack {stack}"),
+            code: "UnreadableTemplate".into(),
+            message: e.to_string(),
+        })
+}
+
+/// Waits while another operation runs on the stack; returns the stack after it.
+pub async fn wait_idle(aws: &Aws, ui: &Ui, name: &str) -> Result<Option<StackInfo>, CliError> {
+    let mut told = false;
+    loop {
+        let stack = describe(aws, name).await?;
+        match &stack {
+            Some(s) if in_progress(&s.status) => {
+                if !told {
+                    ui.info(&format!(
+                        "{name} is {}: waiting for that operation to finish first",
+                        s.status
+                    ));
+                    super::aws::on_interrupt(Some(format!(
+                        "stopped waiting for {name} ({}); wsgen changed nothing",
+                        s.status
+                    )));
+                    told = true;
+                }
+                pause(aws).await;
+            }
+            _ => {
+                if told {
+                    super::aws::on_interrupt(None);
+                }
+                return Ok(stack);
+            }
+        }
+    }
+}
+
+/// Sleeps one poll interval.
+async fn pause(aws: &Aws) {
+    tokio::time::sleep(aws.poll).await
+}
+
+/// The id of the stack's newest event, so a watch shows only what comes after.
+pub async fn latest_event(aws: &Aws, stack: &str) -> Result<Option<String>, CliError> {
+    let out = aws
+        .cfn
+        .describe_stack_events()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| aws.error(&format!("read the events of stack {stack}"), e))?;
+    Ok(out
+        .stack_events()
+        .first()
+        .and_then(|e| e.event_id())
+        .map(str::to_string))
+}
+
+/// A stack event, reduced to what is shown.
+#[derive(Debug, Clone)]
+struct Event {
+    id: String,
+    time: String,
+    logical_id: String,
+    resource_type: String,
+    status: String,
+    reason: Option<String>,
+}
+
+/// Events newer than `after`, oldest first.
+async fn events_since(
+    aws: &Aws,
+    stack_id: &str,
+    after: Option<&str>,
+) -> Result<Vec<Event>, CliError> {
+    let mut newest_first = Vec::new();
+    let mut token = None;
+    'pages: loop {
+        let out = aws
+            .cfn
+            .describe_stack_events()
+            .stack_name(stack_id)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| aws.error("read the stack's events", e))?;
+        for e in out.stack_events() {
+            let id = e.event_id().unwrap_or_default();
+            if Some(id) == after {
+                break 'pages;
+            }
+            newest_first.push(Event {
+                id: id.to_string(),
+                time: e
+                    .timestamp()
+                    .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+                    .and_then(|t| t.get(11..19).map(str::to_string))
+                    .unwrap_or_default(),
+                logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
+                resource_type: e.resource_type().unwrap_or_default().to_string(),
+                status: e
+                    .resource_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                reason: e.resource_status_reason().map(str::to_string),
+            });
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    newest_first.reverse();
+    Ok(newest_first)
+}
+
+/// How a watched operation ended.
+pub struct Watched {
+    pub stack: StackInfo,
+    /// The first resource that failed, with CloudFormation's reason.
+    pub first_failure: Option<String>,
+}
+
+/// Follows the stack's events from `after` until the operation ends, showing each event
+/// and a bar of resources done out of `total`. Ctrl-C stops watching (the operation
+/// goes on) and says so.
+pub async fn watch(
+    aws: &Aws,
+    ui: &Ui,
+    stack_id: &str,
+    name: &str,
+    after: Option<String>,
+    total: u64,
+    operation: &str,
+) -> Result<Watched, CliError> {
+    let bar = ui.bar(total, name);
+    super::aws::on_interrupt(Some(format!(
+        "stopped watching {name}: its {operation} goes on in CloudFormation. Run the same wsgen command again to wait for it, or follow it in the CloudFormation console"
+    )));
+    let result = watch_inner(aws, &bar, stack_id, name, after).await;
+    super::aws::on_interrupt(None);
+    bar.finish();
+    result
+}
+
+async fn watch_inner(
+    aws: &Aws,
+    bar: &Bar,
+    stack_id: &str,
+    name: &str,
+    mut after: Option<String>,
+) -> Result<Watched, CliError> {
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut first_failure: Option<String> = None;
+    loop {
+        // Read the status first, so that the events read after it include its last ones.
+        let stack = describe(aws, stack_id).await?;
+        for e in events_since(aws, stack_id, after.as_deref()).await? {
+            after = Some(e.id.clone());
+            let is_stack = e.resource_type == "AWS::CloudFormation::Stack";
+            if !is_stack && e.status.ends_with("_COMPLETE") {
+                done.insert(e.logical_id.clone());
+                bar.set(done.len() as u64);
+            }
+            if e.status.ends_with("_FAILED") && !is_stack && first_failure.is_none() {
+                let reason = e.reason.clone().unwrap_or_default();
+                first_failure = Some(format!("{} ({}): {reason}", e.logical_id, e.resource_type));
+            }
+            bar.line(&format!(
+                "{name} | {} | {:<28} | {} {}{}",
+                e.time,
+                e.status,
+                e.resource_type,
+                e.logical_id,
+                e.reason
+                    .as_deref()
+                    .filter(|r| !r.is_empty())
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ));
+        }
+        match stack {
+            None => {
+                // Deleted: DescribeStacks by id reports DELETE_COMPLETE, which reads as
+                // no stack.
+                return Ok(Watched {
+                    stack: StackInfo {
+                        id: stack_id.to_string(),
+                        name: name.to_string(),
+                        status: "DELETE_COMPLETE".into(),
+                        reason: None,
+                        tags: BTreeMap::new(),
+                        outputs: BTreeMap::new(),
+                    },
+                    first_failure,
+                });
+            }
+            Some(s) if !in_progress(&s.status) => {
+                return Ok(Watched {
+                    stack: s,
+                    first_failure,
+                })
+            }
+            Some(_) => pause(aws).await,
+        }
+    }
+}
+
+/// How much to confirm before executing a change set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Approval {
+    /// Never ask.
+    Never,
+    /// Ask when the change grants more than before (IAM, permissions, authorization).
+    #[default]
+    Broadening,
+    /// Ask before any change.
+    AnyChange,
+}
+
+/// One stack to create or update.
+pub struct StackDeploy<'a> {
+    pub name: &'a str,
+    pub template: &'a Value,
+    /// Where CloudFormation reads the template from: the body, or an S3 URL for
+    /// templates over [`MAX_TEMPLATE_BODY`].
+    pub source: TemplateSource,
+    pub tags: BTreeMap<String, String>,
+    pub approval: Approval,
+}
+
+pub enum TemplateSource {
+    Body(String),
+    Url(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Unchanged,
+    Created,
+    Updated,
+    Hotswapped,
+}
+
+/// Creates or updates a stack through a change set: shows the change set, asks for
+/// approval as configured, executes it and watches it to the end.
+pub async fn deploy_stack(
+    aws: &Aws,
+    ui: &Ui,
+    d: &StackDeploy<'_>,
+) -> Result<(Outcome, StackInfo), CliError> {
+    let name = d.name;
+    let mut existing = wait_idle(aws, ui, name).await?;
+    if let Some(s) = &existing {
+        if !s.managed_by_wsgen() && s.status != "REVIEW_IN_PROGRESS" {
+            return Err(CliError::NotOurs {
+                stack: name.to_string(),
+                tag: format!("{MANAGED_TAG}={MANAGED_VALUE}"),
+            });
+        }
+        if matches!(
+            s.status.as_str(),
+            "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED"
+        ) {
+            replace_failed_stack(aws, ui, s).await?;
+            existing = None;
+        } else if matches!(s.status.as_str(), "UPDATE_ROLLBACK_FAILED" | "DELETE_FAILED") {
+            let help = if s.status == "DELETE_FAILED" {
+                format!("delete what blocks it (see the stack's events), then run `wsgen destroy {name}` again")
+            } else {
+                format!("let CloudFormation finish the rollback: `aws cloudformation continue-update-rollback --stack-name {name}`, then deploy again")
+            };
+            return Err(CliError::StackFailed {
+                stack: name.to_string(),
+                status: s.status.clone(),
+                reason: s.reason.clone().unwrap_or_else(|| "see its events".into()),
+                help,
+            });
+        }
+    }
+    let creating = existing
+        .as_ref()
+        .is_none_or(|s| s.status == "REVIEW_IN_PROGRESS");
+    let old_template = if creating {
+        Value::Null
+    } else {
+        deployed_template(aws, name).await?
+    };
+    let template_diff = changes::diff(&old_template, d.template);
+
+    let change_set = format!(
+        "wsgen-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|t| t.as_millis())
+            .unwrap_or_default()
+    );
+    let mut tags = d.tags.clone();
+    tags.insert(MANAGED_TAG.into(), MANAGED_VALUE.into());
+    let mut req = aws
+        .cfn
+        .create_change_set()
+        .stack_name(name)
+        .change_set_name(&change_set)
+        .description(format!("wsgen {}", env!("CARGO_PKG_VERSION")))
+        .change_set_type(if creating {
+            ChangeSetType::Create
+        } else {
+            ChangeSetType::Update
+        })
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityNamedIam)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ));
+    req = match &d.source {
+        TemplateSource::Body(b) => req.template_body(b),
+        TemplateSource::Url(u) => req.template_url(u),
+    };
+    let created = req
+        .send()
+        .await
+        .map_err(|e| aws.error(&format!("create a change set for stack {name}"), e))?;
+    let change_set_id = created.id().unwrap_or(&change_set).to_string();
+    let stack_id = created.stack_id().unwrap_or(name).to_string();
+
+    // Wait for the change set, then read all its changes.
+    let (status, reason) = loop {
+        let out = aws
+            .cfn
+            .describe_change_set()
+            .change_set_name(&change_set_id)
+            .send()
+            .await
+            .map_err(|e| aws.error(&format!("describe change set {change_set}"), e))?;
+        let status = out.status().map(|s| s.as_str()).unwrap_or("").to_string();
+        if status == "CREATE_COMPLETE" || status == "FAILED" {
+            break (status, out.status_reason().unwrap_or_default().to_string());
+        }
+        pause(aws).await;
+    };
+    if status == "FAILED" {
+        discard(aws, &change_set_id, creating.then_some(&stack_id)).await;
+        if reason.contains("didn't contain changes") || reason.contains("No updates are to be performed") {
+            let stack = describe(aws, name).await?.ok_or_else(|| CliError::Aws {
+                action: format!("describe stack {name}"),
+                code: "ValidationError".into(),
+                message: "the stack disappeared".into(),
+            })?;
+            return Ok((Outcome::Unchanged, stack));
+        }
+        return Err(CliError::Aws {
+            action: format!("create a change set for stack {name}"),
+            code: "ChangeSetFailed".into(),
+            message: reason,
+        });
+    }
+    let changes = change_set_changes(aws, &change_set_id).await?;
+    ui.info(&format!(
+        "{}: {} change{} ({}):",
+        ui.bold(name),
+        changes.len(),
+        if changes.len() == 1 { "" } else { "s" },
+        aws.place()
+    ));
+    for c in &changes {
+        ui.info(&format!("  {c}"));
+    }
+    if !template_diff.security.is_empty() {
+        ui.info(&format!(
+            "{}",
+            super::changes::TemplateDiff {
+                security: template_diff.security.clone(),
+                ..TemplateDiff::default()
+            }
+            .render("  ")
+            .trim_end()
+        ));
+    }
+    let broadening = template_diff.broadening().count();
+    let ask = match d.approval {
+        Approval::Never => None,
+        Approval::Broadening if broadening > 0 => Some(format!(
+            "{broadening} change{} above widen{} access. Deploy {name}?",
+            if broadening == 1 { "" } else { "s" },
+            if broadening == 1 { "s" } else { "" }
+        )),
+        Approval::Broadening => None,
+        Approval::AnyChange => Some(format!("Deploy these changes to {name}?")),
+    };
+    if let Some(question) = ask {
+        match ui.confirm(&question) {
+            Some(true) => {}
+            answer => {
+                discard(aws, &change_set_id, creating.then_some(&stack_id)).await;
+                return Err(match answer {
+                    None => CliError::ApprovalRequired(format!(
+                        "the changes to {name} need approval ({}), and this is not an interactive terminal",
+                        if broadening > 0 { "they widen access" } else { "--require-approval any-change" }
+                    )),
+                    _ => CliError::Declined(format!("not deployed: {name} is unchanged")),
+                });
+            }
+        }
+    }
+
+    let after = latest_event(aws, &stack_id).await?;
+    aws.cfn
+        .execute_change_set()
+        .change_set_name(&change_set_id)
+        .send()
+        .await
+        .map_err(|e| aws.error(&format!("execute change set {change_set}"), e))?;
+    let watched = watch(
+        aws,
+        ui,
+        &stack_id,
+        name,
+        after,
+        changes.len() as u64,
+        if creating { "creation" } else { "update" },
+    )
+    .await?;
+    let s = watched.stack;
+    match s.status.as_str() {
+        "CREATE_COMPLETE" => Ok((Outcome::Created, s)),
+        "UPDATE_COMPLETE" => Ok((Outcome::Updated, s)),
+        status => {
+            let reason = watched
+                .first_failure
+                .or(s.reason.clone())
+                .unwrap_or_else(|| "see the stack's events".into());
+            let help = match status {
+                "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => format!(
+                    "the creation was rolled back; fix the cause, then deploy again (wsgen offers to delete the failed stack {name} first)"
+                ),
+                "UPDATE_ROLLBACK_COMPLETE" => format!(
+                    "the update was rolled back: {name} is as it was before; fix the cause and deploy again"
+                ),
+                "UPDATE_ROLLBACK_FAILED" => format!(
+                    "the rollback failed too: `aws cloudformation continue-update-rollback --stack-name {name}`, then deploy again"
+                ),
+                _ => "see the stack's events in the CloudFormation console".into(),
+            };
+            Err(CliError::StackFailed {
+                stack: name.to_string(),
+                status: status.to_string(),
+                reason,
+                help,
+            })
+        }
+    }
+}
+
+/// A stack whose creation failed can only be deleted: offers that on a terminal.
+async fn replace_failed_stack(aws: &Aws, ui: &Ui, s: &StackInfo) -> Result<(), CliError> {
+    let name = &s.name;
+    let reason = first_failure(aws, &s.id)
+        .await?
+        .or(s.reason.clone())
+        .unwrap_or_else(|| "see its events".into());
+    ui.warn(&format!(
+        "{name} is {} from an earlier failed creation: {reason}",
+        s.status
+    ));
+    match ui.confirm(&format!(
+        "Delete the failed stack {name} (it holds no resources) and create it again?"
+    )) {
+        Some(true) => {
+            delete_stack(aws, ui, s, 0).await?;
+            Ok(())
+        }
+        _ => Err(CliError::StackFailed {
+            stack: name.clone(),
+            status: s.status.clone(),
+            reason,
+            help: format!(
+                "a failed creation must be deleted before the next deploy: run `wsgen destroy {name}`, then deploy again"
+            ),
+        }),
+    }
+}
+
+/// The first failed resource in the stack's events, with its reason.
+pub async fn first_failure(aws: &Aws, stack_id: &str) -> Result<Option<String>, CliError> {
+    Ok(events_since(aws, stack_id, None)
+        .await?
+        .into_iter()
+        .find(|e| e.status.ends_with("_FAILED") && e.resource_type != "AWS::CloudFormation::Stack")
+        .map(|e| {
+            format!(
+                "{} ({}): {}",
+                e.logical_id,
+                e.resource_type,
+                e.reason.unwrap_or_default()
+            )
+        }))
+}
+
+/// Deletes a stack and watches the deletion to its end.
+pub async fn delete_stack(
+    aws: &Aws,
+    ui: &Ui,
+    s: &StackInfo,
+    resources: u64,
+) -> Result<Watched, CliError> {
+    let after = latest_event(aws, &s.id).await?;
+    aws.cfn
+        .delete_stack()
+        .stack_name(&s.id)
+        .send()
+        .await
+        .map_err(|e| aws.error(&format!("delete stack {}", s.name), e))?;
+    let watched = watch(aws, ui, &s.id, &s.name, after, resources, "deletion").await?;
+    if watched.stack.status != "DELETE_COMPLETE" {
+        return Err(CliError::StackFailed {
+            stack: s.name.clone(),
+            status: watched.stack.status.clone(),
+            reason: watched
+                .first_failure
+                .or(watched.stack.reason)
+                .unwrap_or_else(|| "see the stack's events".into()),
+            help: format!(
+                "remove what blocks the deletion (see the reason), then run `wsgen destroy {}` again",
+                s.name
+            ),
+        });
+    }
+    Ok(watched)
+}
+
+/// Deletes a change set that will not run (and the empty stack a CREATE change set
+/// made), so nothing is left behind.
+async fn discard(aws: &Aws, change_set_id: &str, created_stack: Option<&String>) {
+    let _ = aws
+        .cfn
+        .delete_change_set()
+        .change_set_name(change_set_id)
+        .send()
+        .await;
+    if let Some(stack) = created_stack {
+        if let Ok(Some(s)) = describe(aws, stack).await {
+            if s.status == "REVIEW_IN_PROGRESS" {
+                let _ = aws.cfn.delete_stack().stack_name(stack).send().await;
+            }
+        }
+    }
+}
+
+/// The change set's resource changes, one readable line each.
+async fn change_set_changes(aws: &Aws, change_set_id: &str) -> Result<Vec<String>, CliError> {
+    let mut lines = Vec::new();
+    let mut token = None;
+    loop {
+        let out = aws
+            .cfn
+            .describe_change_set()
+            .change_set_name(change_set_id)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| aws.error("describe the change set", e))?;
+        for c in out.changes() {
+            let Some(r) = c.resource_change() else {
+                continue;
+            };
+            let action = r.action().map(|a| a.as_str()).unwrap_or("?");
+            let sign = match action {
+                "Add" => "+",
+                "Remove" => "-",
+                _ => "~",
+            };
+            let replacement = match r.replacement().map(|r| r.as_str()) {
+                Some("True") => "  (replacement)",
+                Some("Conditional") => "  (may be replaced)",
+                _ => "",
+            };
+            lines.push(format!(
+                "{sign} {action:<7} {:<36} {}{replacement}",
+                r.logical_resource_id().unwrap_or_default(),
+                r.resource_type().unwrap_or_default()
+            ));
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(lines);
+        }
+    }
+}
