@@ -50,6 +50,15 @@ pub struct DeployedStack {
 }
 
 pub fn deploy(opts: &DeployOptions, ui: &Ui) -> Result<DeployResult, CliError> {
+    // Check the stack names before building anything.
+    let synthesized = super::synth::synth(
+        &super::synth::SynthOptions {
+            project: opts.project.clone(),
+            ..Default::default()
+        },
+        &Ui::new(true),
+    )?;
+    select_stacks(&synthesized.assembly, &opts.stacks)?;
     let bundled = bundle(
         &BundleOptions {
             project: opts.project.clone(),
@@ -337,24 +346,21 @@ async fn hotswap(
         "hotswap updates {name}'s functions directly, bypassing CloudFormation: for development stacks only (the stack's template now lags behind its code until the next full deploy)"
     ));
     let bucket = aws.asset_bucket();
+    let physical = stacks::physical_ids(aws, name).await?;
     for logical in functions {
         let key = template
             .pointer(&format!("/Resources/{logical}/Properties/Code/S3Key"))
             .and_then(Value::as_str)
             .ok_or_else(|| CliError::Bundle(format!("function {logical} has no S3Key")))?;
-        let resource = aws
-            .cfn
-            .describe_stack_resource()
-            .stack_name(name)
-            .logical_resource_id(logical)
-            .send()
-            .await
-            .map_err(|e| aws.error(&format!("find function {logical} of stack {name}"), e))?;
-        let function = resource
-            .stack_resource_detail()
-            .and_then(|d| d.physical_resource_id())
-            .unwrap_or_default()
-            .to_string();
+        let function = physical
+            .get(logical)
+            .filter(|id| !id.is_empty())
+            .cloned()
+            .ok_or_else(|| CliError::Aws {
+                action: format!("find function {logical} of stack {name}"),
+                code: "NotFound".into(),
+                message: "the stack has no such resource".into(),
+            })?;
         aws.lambda
             .update_function_code()
             .function_name(&function)

@@ -117,8 +117,9 @@ pub async fn run(aws: &Aws, ui: &Ui, names: &[String], yes: bool) -> Result<Dest
         }
     }
     for s in found {
-        let retained = retained_resources(aws, &s.name).await?;
-        let count = resource_count(aws, &s.name).await?;
+        let physical = stacks::physical_ids(aws, &s.name).await?;
+        let retained = retained_resources(aws, &s.name, &physical).await?;
+        let count = physical.len() as u64;
         stacks::delete_stack(aws, ui, &s, count).await?;
         ui.done(&format!("{}: destroyed", s.name));
         for r in &retained {
@@ -139,7 +140,11 @@ pub async fn run(aws: &Aws, ui: &Ui, names: &[String], yes: bool) -> Result<Dest
 }
 
 /// The stack's resources whose deletion policy keeps them.
-async fn retained_resources(aws: &Aws, stack: &str) -> Result<Vec<Retained>, CliError> {
+async fn retained_resources(
+    aws: &Aws,
+    stack: &str,
+    physical: &BTreeMap<String, String>,
+) -> Result<Vec<Retained>, CliError> {
     let template = stacks::deployed_template(aws, stack).await?;
     let mut kept: Vec<(String, String)> = template
         .get("Resources")
@@ -160,47 +165,12 @@ async fn retained_resources(aws: &Aws, stack: &str) -> Result<Vec<Retained>, Cli
         })
         .collect();
     kept.sort();
-    let mut out = Vec::new();
-    for (logical_id, resource_type) in kept {
-        let physical_id = aws
-            .cfn
-            .describe_stack_resource()
-            .stack_name(stack)
-            .logical_resource_id(&logical_id)
-            .send()
-            .await
-            .ok()
-            .and_then(|r| {
-                r.stack_resource_detail()
-                    .and_then(|d| d.physical_resource_id())
-                    .map(str::to_string)
-            })
-            .unwrap_or_default();
-        out.push(Retained {
+    Ok(kept
+        .into_iter()
+        .map(|(logical_id, resource_type)| Retained {
+            physical_id: physical.get(&logical_id).cloned().unwrap_or_default(),
             logical_id,
             resource_type,
-            physical_id,
-        });
-    }
-    Ok(out)
-}
-
-async fn resource_count(aws: &Aws, stack: &str) -> Result<u64, CliError> {
-    let mut count = 0;
-    let mut token = None;
-    loop {
-        let out = aws
-            .cfn
-            .list_stack_resources()
-            .stack_name(stack)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| aws.error(&format!("list the resources of stack {stack}"), e))?;
-        count += out.stack_resource_summaries().len() as u64;
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(count);
-        }
-    }
+        })
+        .collect())
 }

@@ -97,6 +97,32 @@ pub async fn deployed_template(aws: &Aws, stack: &str) -> Result<Value, CliError
         })
 }
 
+/// The stack's resources: logical id to physical id (empty while none is assigned).
+pub async fn physical_ids(aws: &Aws, stack: &str) -> Result<BTreeMap<String, String>, CliError> {
+    let mut ids = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let out = aws
+            .cfn
+            .list_stack_resources()
+            .stack_name(stack)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| aws.error(&format!("list the resources of stack {stack}"), e))?;
+        for r in out.stack_resource_summaries() {
+            ids.insert(
+                r.logical_resource_id().unwrap_or_default().to_string(),
+                r.physical_resource_id().unwrap_or_default().to_string(),
+            );
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(ids);
+        }
+    }
+}
+
 /// Waits while another operation runs on the stack; returns the stack after it.
 pub async fn wait_idle(aws: &Aws, ui: &Ui, name: &str) -> Result<Option<StackInfo>, CliError> {
     let mut told = false;

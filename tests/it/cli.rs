@@ -48,7 +48,7 @@ impl Project {
     /// of one fixture would share a build unit in the shared target directory (and
     /// cargo's mtime check could hand one copy the other's binary): each test copy gets
     /// its own package name.
-    fn new(name: &str, tag: &str) -> Project {
+    pub fn new(name: &str, tag: &str) -> Project {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join(name);
         copy_dir(&fixture(name), &dir);
@@ -110,14 +110,21 @@ impl Project {
 
     /// `wsgen` with `dirs` put in front of PATH.
     pub fn wsgen_with_path(&self, args: &[&str], dirs: Option<&str>) -> Run {
+        self.wsgen_with(args, |cmd| {
+            if let Some(dirs) = dirs {
+                cmd.env(
+                    "PATH",
+                    format!("{dirs}:{}", std::env::var("PATH").unwrap_or_default()),
+                );
+            }
+        })
+    }
+
+    /// `wsgen` with its command adjusted by `configure` (environment variables).
+    pub fn wsgen_with(&self, args: &[&str], configure: impl FnOnce(&mut Command)) -> Run {
         let _guard = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsgen"));
-        if let Some(dirs) = dirs {
-            cmd.env(
-                "PATH",
-                format!("{dirs}:{}", std::env::var("PATH").unwrap_or_default()),
-            );
-        }
+        configure(&mut cmd);
         let out = cmd
             .args(args)
             .current_dir(&self.dir)
@@ -149,7 +156,7 @@ impl Project {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }
 
-    fn write(&self, rel: &str, text: &str) {
+    pub fn write(&self, rel: &str, text: &str) {
         std::fs::write(self.path(rel), text).unwrap();
     }
 }

@@ -2,6 +2,8 @@
 
 mod apps;
 mod cli;
+mod deploy;
+mod engine;
 mod properties;
 mod runtime;
 mod support;

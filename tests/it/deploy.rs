@@ -1,0 +1,549 @@
+//! `wsgen bootstrap`, `deploy`, `diff` and `destroy`: the real binary against moto's
+//! server on loopback (tests/it/engine.rs), and the states moto does not model
+//! (rollbacks, stacks in progress, empty change sets, throttling) against recorded AWS
+//! responses through the SDK's replay client.
+
+use crate::cli::{Project, Run};
+use crate::engine::{aws_env, moto, sdk_config};
+use serde_json::Value;
+
+/// A copy of the chat fixture whose handlers build in their own target directory (the
+/// update below edits one, and cargo would otherwise share it with other copies).
+fn chat_project(tag: &str) -> Project {
+    let mut p = Project::new("chat", tag);
+    p.target = p.target.with_file_name("fixtures-deploy");
+    p
+}
+
+fn wsgen(p: &Project, region: &str, args: &[&str]) -> Run {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--region", region, "--endpoint-url", &moto().endpoint]);
+    p.wsgen_with(&all, aws_env)
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
+}
+
+#[test]
+fn deploy_lifecycle_against_moto() {
+    let region = "eu-west-1";
+    let p = chat_project("deploy");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = rt.block_on(sdk_config(region));
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+
+    // Not bootstrapped: a clear error, nothing created.
+    let run = wsgen(&p, region, &["deploy", "--require-approval", "never"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("error: account 123456789012 in eu-west-1 is not bootstrapped: the asset bucket wsgen-assets-123456789012-eu-west-1 does not exist"), "{}", run.stderr);
+    assert!(run.stderr.contains("help: run `wsgen bootstrap`"), "{}", run.stderr);
+
+    let run = wsgen(&p, region, &["bootstrap", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(json(&run)["bucket"], "wsgen-assets-123456789012-eu-west-1");
+    assert_eq!(json(&run)["outcome"], "created");
+    let again = wsgen(&p, region, &["bootstrap", "--json"]);
+    assert_eq!(json(&again)["outcome"], "unchanged", "{}", again.stderr);
+
+    // A first deploy creates IAM roles and permissions: without a terminal it needs
+    // --require-approval never, and a refused deploy leaves no stack behind.
+    let run = wsgen(&p, region, &["deploy"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("assets: uploaded 4 to s3://wsgen-assets-123456789012-eu-west-1"), "{}", run.stderr);
+    assert!(run.stderr.contains("IAM and permission changes"), "{}", run.stderr);
+    assert!(run.stderr.contains("+ SendMessageRolePolicy (AWS::IAM::Policy): added: Allow execute-api:ManageConnections on arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ChatApi}/prod/POST/@connections/*"), "{}", run.stderr);
+    assert!(run.stderr.contains("error: the changes to Chat need approval (they widen access), and this is not an interactive terminal"), "{}", run.stderr);
+    let run = wsgen(&p, region, &["diff", "--json"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(json(&run)["stacks"]["Chat"]["deployed"], false, "{}", run.stdout);
+
+    let outputs_file = p.path("outputs/chat.json");
+    let run = wsgen(
+        &p,
+        region,
+        &["deploy", "--require-approval", "never", "--outputs-file", outputs_file.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("assets: all in the bucket already"), "{}", run.stderr);
+    assert!(run.stderr.contains("+ Add     Connections                          AWS::DynamoDB::Table"), "{}", run.stderr);
+    assert!(run.stderr.contains("| CREATE_COMPLETE              | AWS::CloudFormation::Stack Chat"), "{}", run.stderr);
+    let outputs: Value = serde_json::from_str(&std::fs::read_to_string(&outputs_file).unwrap()).unwrap();
+    let chat = &outputs["Chat"];
+    let table = chat["TableName"].as_str().unwrap().to_string();
+    assert!(table.starts_with("Chat-Connections-"), "{outputs}");
+    // moto skips AWS::ApiGatewayV2 resources, so the API id stays unresolved in the URLs.
+    assert_eq!(chat["WebSocketUrl"], "wss://${ChatApi}.execute-api.eu-west-1.amazonaws.com/prod");
+    assert_eq!(chat["CallbackUrl"], "https://${ChatApi}.execute-api.eu-west-1.amazonaws.com/prod");
+    assert!(run.stdout.contains(&format!("Chat.TableName = {table}\n")), "{}", run.stdout);
+    assert!(run.stdout.contains("Chat.WebSocketUrl = wss://"), "{}", run.stdout);
+
+    // The stack's table and functions exist; put an item to check it survives destroy.
+    let functions = rt.block_on(chat_functions(&lambda));
+    assert_eq!(functions.len(), 4, "{functions:?}");
+    rt.block_on(
+        ddb.put_item()
+            .table_name(&table)
+            .item("connectionId", aws_sdk_dynamodb::types::AttributeValue::S("abc".into()))
+            .send(),
+    )
+    .unwrap();
+
+    // A second deploy uploads nothing and executes nothing.
+    let run = wsgen(&p, region, &["deploy", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let result = json(&run);
+    assert_eq!(result["uploaded"], serde_json::json!([]));
+    assert_eq!(result["stacks"]["Chat"]["outcome"], "unchanged");
+    assert!(run.stderr.contains("assets: all in the bucket already"), "{}", run.stderr);
+    assert!(run.stderr.contains("Chat: no changes"), "{}", run.stderr);
+    let run = wsgen(&p, region, &["diff"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "Stack Chat\n  no differences\n"), "{}", run.stderr);
+
+    // An update: more memory for SendMessage and a new grant for Default.
+    let main = p.read("infra/src/main.rs");
+    p.write(
+        "infra/src/main.rs",
+        &main
+            .replace(".memory(256)", ".memory(512)")
+            .replace("table.grant_read_write(&send);", "table.grant_read_write(&send);\n    table.grant_read(&default);"),
+    );
+    let run = wsgen(&p, region, &["diff"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.contains("IAM and permission changes (1 broadening):\n    + DefaultRolePolicy (AWS::IAM::Policy): added: Allow dynamodb:BatchGetItem, dynamodb:ConditionCheckItem, dynamodb:DescribeTable, dynamodb:GetItem, dynamodb:Query, dynamodb:Scan on ${Connections.Arn}\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("    [~] AWS::Lambda::Function SendMessage\n        Properties.MemorySize: 256 -> 512\n"), "{}", run.stdout);
+    let run = wsgen(&p, region, &["diff", "--exit-zero"]);
+    assert_eq!(run.code, 0);
+    // Broadening needs approval; `never` deploys it.
+    let run = wsgen(&p, region, &["deploy"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("need approval (they widen access)"), "{}", run.stderr);
+    let run = wsgen(&p, region, &["deploy", "--require-approval", "never", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(json(&run)["stacks"]["Chat"]["outcome"], "updated");
+    assert_eq!(json(&run)["uploaded"], serde_json::json!([]), "no handler changed");
+    let send = functions.iter().find(|f| f.contains("SendMessage")).unwrap();
+    let config = rt
+        .block_on(lambda.get_function_configuration().function_name(send).send())
+        .unwrap();
+    assert_eq!(config.memory_size(), Some(512));
+    let run = wsgen(&p, region, &["diff"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+
+    // Hotswap: only the Default handler's code changed.
+    p.write("lambdas/default/src/main.rs", "fn main() { println!(\"v2\"); }\n");
+    let run = wsgen(&p, region, &["deploy", "--hotswap", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let result = json(&run);
+    assert_eq!(result["stacks"]["Chat"]["outcome"], "hotswapped", "{}", run.stderr);
+    assert_eq!(result["uploaded"].as_array().unwrap().len(), 1);
+    assert!(run.stderr.contains("warning: hotswap updates Chat's functions directly"), "{}", run.stderr);
+    let key = result["uploaded"][0].as_str().unwrap();
+    let zip = std::fs::read(p.path(&format!("wsgen.out/assets/{key}"))).unwrap();
+    let default = functions.iter().find(|f| f.contains("Default")).unwrap();
+    let config = rt
+        .block_on(lambda.get_function_configuration().function_name(default).send())
+        .unwrap();
+    assert_eq!(config.code_sha256(), Some(base64_sha256(&zip).as_str()));
+    // The template now lags behind the code: diff says so, and a full deploy settles it.
+    let run = wsgen(&p, region, &["diff"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("Properties.Code.S3Key"), "{}", run.stdout);
+    // Anything beyond code falls back to a full deploy.
+    let main = p.read("infra/src/main.rs");
+    p.write("infra/src/main.rs", &main.replace(".memory(512)", ".memory(384)"));
+    let run = wsgen(&p, region, &["deploy", "--hotswap", "--require-approval", "never", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(json(&run)["stacks"]["Chat"]["outcome"], "updated");
+    assert!(run.stderr.contains("hotswap: more than functions' code changed"), "{}", run.stderr);
+
+    // Destroy: confirmation needed without a terminal; then everything goes but the
+    // retained table, whose item is still there.
+    let run = wsgen(&p, region, &["destroy"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("destroying Chat in account 123456789012 in eu-west-1 needs confirmation, and this is not an interactive terminal: pass --yes"), "{}", run.stderr);
+    assert_eq!(rt.block_on(chat_functions(&lambda)).len(), 4);
+    let run = wsgen(&p, region, &["destroy", "--yes", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let result = json(&run);
+    assert_eq!(result["stacks"]["Chat"]["outcome"], "deleted");
+    assert_eq!(
+        result["stacks"]["Chat"]["retained"],
+        serde_json::json!([{"logical_id": "Connections", "type": "AWS::DynamoDB::Table", "physical_id": table}])
+    );
+    assert!(run.stderr.contains(&format!("note: Chat: kept AWS::DynamoDB::Table Connections ({table}) with its data")), "{}", run.stderr);
+    assert!(rt.block_on(chat_functions(&lambda)).is_empty());
+    let item = rt
+        .block_on(
+            ddb.get_item()
+                .table_name(&table)
+                .key("connectionId", aws_sdk_dynamodb::types::AttributeValue::S("abc".into()))
+                .send(),
+        )
+        .unwrap();
+    assert!(item.item().is_some(), "the retained table keeps its items");
+
+    let run = wsgen(&p, region, &["destroy", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("Chat: no such stack in account 123456789012 in eu-west-1, nothing to destroy"), "{}", run.stderr);
+}
+
+async fn chat_functions(lambda: &aws_sdk_lambda::Client) -> Vec<String> {
+    let out = lambda.list_functions().send().await.unwrap();
+    let mut names: Vec<String> = out
+        .functions()
+        .iter()
+        .filter_map(|f| f.function_name())
+        .filter(|n| n.starts_with("Chat-"))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
+fn base64_sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    aws_smithy_types::base64::encode(sha2::Sha256::digest(data))
+}
+
+#[test]
+fn stacks_wsgen_did_not_create_are_left_alone() {
+    let region = "ap-south-1";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = rt.block_on(sdk_config(region));
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let template = r#"{"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}"#;
+    rt.block_on(cfn.create_stack().stack_name("Chat").template_body(template).send())
+        .unwrap();
+    let p = chat_project("foreign");
+    let run = wsgen(&p, region, &["destroy", "Chat", "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("error: stack Chat was not created by wsgen (it has no `wsgen:managed-by=wsgen` tag)"), "{}", run.stderr);
+    let run = wsgen(&p, region, &["deploy", "--bootstrap", "--require-approval", "never"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("was not created by wsgen"), "{}", run.stderr);
+    let stacks = rt.block_on(cfn.describe_stacks().stack_name("Chat").send()).unwrap();
+    assert_eq!(
+        stacks.stacks()[0].stack_status().map(|s| s.as_str()),
+        Some("CREATE_COMPLETE"),
+        "the foreign stack is untouched"
+    );
+}
+
+#[test]
+fn configuration_errors_are_one_clear_line() {
+    let p = chat_project("config");
+    let no_region = p.wsgen_with(&["bootstrap"], aws_env);
+    assert_eq!(no_region.code, 1);
+    assert!(no_region.stderr.starts_with("error: no AWS region is configured\n  help: pass `--region`"), "{}", no_region.stderr);
+
+    let no_credentials = p.wsgen_with(&["bootstrap", "--region", "us-east-1"], |cmd| {
+        aws_env(cmd);
+        cmd.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
+    });
+    assert_eq!(no_credentials.code, 1);
+    assert!(no_credentials.stderr.starts_with("error: no AWS credentials: "), "{}", no_credentials.stderr);
+    assert!(no_credentials.stderr.contains("help: set AWS_ACCESS_KEY_ID"), "{}", no_credentials.stderr);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let unreachable = p.wsgen_with(&["diff", "--region", "us-east-1", "--endpoint-url", &endpoint, "--json"], aws_env);
+    assert_eq!(unreachable.code, 1);
+    assert!(unreachable.stderr.contains(&format!("error: cannot reach {endpoint}: ")), "{}", unreachable.stderr);
+    assert!(unreachable.stderr.contains("nothing was changed"), "{}", unreachable.stderr);
+    assert!(json(&unreachable)["error"].as_str().unwrap().starts_with("cannot reach"));
+
+    let unknown = p.wsgen_with(&["deploy", "Nope", "--region", "us-east-1"], aws_env);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("error: no stack named `Nope` (stacks: Chat)"), "{}", unknown.stderr);
+}
+
+/// The recorded-response tests: AWS's Query-protocol XML (shapes from the CloudFormation
+/// API reference) replayed to the SDK, for the states moto does not model.
+mod recorded {
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_types::body::SdkBody;
+    use serde_json::json;
+    use std::time::Duration;
+    use wsgen::cli::stacks::{deploy_stack, Approval, Outcome, StackDeploy, TemplateSource};
+    use wsgen::cli::{Aws, CliError, Ui};
+
+    const NS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
+    const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/Chat/4f0c2d40-0000-11f0-9000-0a1b2c3d4e5f";
+    const CHANGE_SET_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/wsgen-1/7d1e5a90-0000-11f0-9000-0a1b2c3d4e5f";
+
+    fn ok(action: &str, result: &str) -> (u16, String) {
+        (
+            200,
+            format!(
+                "<{action}Response xmlns=\"{NS}\"><{action}Result>{result}</{action}Result><ResponseMetadata><RequestId>b9b4e1f0-1111-2222-3333-444455556666</RequestId></ResponseMetadata></{action}Response>"
+            ),
+        )
+    }
+
+    fn empty(action: &str) -> (u16, String) {
+        (
+            200,
+            format!("<{action}Response xmlns=\"{NS}\"><{action}Result/><ResponseMetadata><RequestId>b9b4e1f0-1111-2222-3333-444455556666</RequestId></ResponseMetadata></{action}Response>"),
+        )
+    }
+
+    fn error(status: u16, code: &str, message: &str) -> (u16, String) {
+        (
+            status,
+            format!("<ErrorResponse xmlns=\"{NS}\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>c0ffee00-1111-2222-3333-444455556666</RequestId></ErrorResponse>"),
+        )
+    }
+
+    fn stack(status: &str, outputs: &str) -> (u16, String) {
+        ok(
+            "DescribeStacks",
+            &format!(
+                "<Stacks><member><StackId>{STACK_ID}</StackId><StackName>Chat</StackName><CreationTime>2026-11-23T04:00:00.000Z</CreationTime><StackStatus>{status}</StackStatus><Tags><member><Key>wsgen:managed-by</Key><Value>wsgen</Value></member></Tags><Outputs>{outputs}</Outputs></member></Stacks>"
+            ),
+        )
+    }
+
+    fn no_stack() -> (u16, String) {
+        error(400, "ValidationError", "Stack with id Chat does not exist")
+    }
+
+    fn event(id: &str, logical: &str, ty: &str, status: &str, reason: &str) -> String {
+        format!(
+            "<member><StackId>{STACK_ID}</StackId><EventId>{id}</EventId><StackName>Chat</StackName><LogicalResourceId>{logical}</LogicalResourceId><PhysicalResourceId></PhysicalResourceId><ResourceType>{ty}</ResourceType><Timestamp>2026-11-23T04:01:0{}.000Z</Timestamp><ResourceStatus>{status}</ResourceStatus><ResourceStatusReason>{reason}</ResourceStatusReason></member>",
+            id.len() % 10
+        )
+    }
+
+    /// Events, newest first (as DescribeStackEvents returns them).
+    fn events(members: &[String]) -> (u16, String) {
+        ok("DescribeStackEvents", &format!("<StackEvents>{}</StackEvents>", members.concat()))
+    }
+
+    fn change_set(status: &str, reason: &str, changes: &str) -> (u16, String) {
+        ok(
+            "DescribeChangeSet",
+            &format!(
+                "<ChangeSetName>wsgen-1</ChangeSetName><ChangeSetId>{CHANGE_SET_ID}</ChangeSetId><StackId>{STACK_ID}</StackId><StackName>Chat</StackName><ExecutionStatus>AVAILABLE</ExecutionStatus><Status>{status}</Status><StatusReason>{reason}</StatusReason><Changes>{changes}</Changes>"
+            ),
+        )
+    }
+
+    fn change(action: &str, logical: &str, ty: &str) -> String {
+        format!("<member><Type>Resource</Type><ResourceChange><Action>{action}</Action><LogicalResourceId>{logical}</LogicalResourceId><ResourceType>{ty}</ResourceType><Replacement>False</Replacement></ResourceChange></member>")
+    }
+
+    fn created_change_set() -> (u16, String) {
+        ok("CreateChangeSet", &format!("<Id>{CHANGE_SET_ID}</Id><StackId>{STACK_ID}</StackId>"))
+    }
+
+    fn template() -> serde_json::Value {
+        json!({
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Resources": {"Connections": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "connectionId", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "connectionId", "KeyType": "HASH"}]
+            }}},
+            "Outputs": {"TableName": {"Value": {"Ref": "Connections"}}}
+        })
+    }
+
+    fn get_template(t: &serde_json::Value) -> (u16, String) {
+        let body = t.to_string().replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        ok("GetTemplate", &format!("<TemplateBody>{body}</TemplateBody><StagesAvailable><member>Original</member><member>Processed</member></StagesAvailable>"))
+    }
+
+    /// Runs deploy_stack for `template` against `responses`; returns its result and the
+    /// actions of the requests made.
+    fn run(
+        responses: Vec<(u16, String)>,
+        template: &serde_json::Value,
+    ) -> (Result<(Outcome, wsgen::cli::stacks::StackInfo), CliError>, Vec<String>) {
+        let events = responses
+            .into_iter()
+            .map(|(status, body)| {
+                ReplayEvent::new(
+                    http::Request::builder()
+                        .uri("https://cloudformation.us-east-1.amazonaws.com/")
+                        .body(SdkBody::empty())
+                        .unwrap(),
+                    http::Response::builder()
+                        .status(status)
+                        .header("content-type", "text/xml")
+                        .body(SdkBody::from(body))
+                        .unwrap(),
+                )
+            })
+            .collect();
+        let client = StaticReplayClient::new(events);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let result = rt.block_on(async {
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_credential_types::Credentials::new("AKID", "SECRET", None, None, "test"))
+                .http_client(client.clone())
+                .retry_config(
+                    aws_config::retry::RetryConfig::standard()
+                        .with_max_attempts(3)
+                        .with_initial_backoff(Duration::from_millis(1)),
+                )
+                .load()
+                .await;
+            let mut aws = Aws::new(&config, "123456789012".into());
+            aws.poll = Duration::from_millis(1);
+            deploy_stack(
+                &aws,
+                &Ui::new(true),
+                &StackDeploy {
+                    name: "Chat",
+                    template,
+                    source: TemplateSource::Body(template.to_string()),
+                    tags: Default::default(),
+                    approval: Approval::Broadening,
+                },
+            )
+            .await
+        });
+        let actions = client
+            .actual_requests()
+            .map(|r| {
+                let body = String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).into_owned();
+                body.split('&')
+                    .find_map(|kv| kv.strip_prefix("Action="))
+                    .unwrap_or("?")
+                    .to_string()
+            })
+            .collect();
+        (result, actions)
+    }
+
+    #[test]
+    fn a_stack_in_progress_is_waited_for_throttling_is_retried_and_an_empty_change_set_is_no_change() {
+        let t = template();
+        let (result, actions) = run(
+            vec![
+                error(400, "Throttling", "Rate exceeded"),
+                stack("UPDATE_IN_PROGRESS", ""),
+                stack("UPDATE_COMPLETE", ""),
+                get_template(&t),
+                created_change_set(),
+                change_set("FAILED", "The submitted information didn't contain changes. Submit different information to create a change set.", ""),
+                empty("DeleteChangeSet"),
+                stack("UPDATE_COMPLETE", "<member><OutputKey>TableName</OutputKey><OutputValue>Chat-Connections-1ABC</OutputValue></member>"),
+            ],
+            &t,
+        );
+        let (outcome, stack) = result.unwrap();
+        assert_eq!(outcome, Outcome::Unchanged);
+        assert_eq!(stack.outputs["TableName"], "Chat-Connections-1ABC");
+        assert_eq!(
+            actions,
+            ["DescribeStacks", "DescribeStacks", "DescribeStacks", "GetTemplate", "CreateChangeSet", "DescribeChangeSet", "DeleteChangeSet", "DescribeStacks"]
+        );
+    }
+
+    #[test]
+    fn a_failed_creation_reports_the_first_failed_resource() {
+        let t = template();
+        let (result, actions) = run(
+            vec![
+                no_stack(),
+                created_change_set(),
+                change_set("CREATE_COMPLETE", "", &change("Add", "Connections", "AWS::DynamoDB::Table")),
+                change_set("CREATE_COMPLETE", "", &change("Add", "Connections", "AWS::DynamoDB::Table")),
+                events(&[event("e0", "Chat", "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS", "User Initiated")]),
+                empty("ExecuteChangeSet"),
+                stack("ROLLBACK_COMPLETE", ""),
+                events(&[
+                    event("e4", "Chat", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE", ""),
+                    event("e3", "Connections", "AWS::DynamoDB::Table", "DELETE_COMPLETE", ""),
+                    event("e2", "Chat", "AWS::CloudFormation::Stack", "ROLLBACK_IN_PROGRESS", "The following resource(s) failed to create: [Connections]. Rollback requested by user."),
+                    event("e1", "Connections", "AWS::DynamoDB::Table", "CREATE_FAILED", "Resource handler returned message: &quot;Table already exists: chat-connections&quot;"),
+                    event("e0", "Chat", "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS", "User Initiated"),
+                ]),
+            ],
+            &t,
+        );
+        let e = result.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "stack Chat is ROLLBACK_COMPLETE: Connections (AWS::DynamoDB::Table): Resource handler returned message: \"Table already exists: chat-connections\""
+        );
+        assert!(e.help().unwrap().contains("the creation was rolled back"));
+        assert_eq!(actions.last().unwrap(), "DescribeStackEvents");
+        assert!(actions.contains(&"ExecuteChangeSet".to_string()));
+    }
+
+    #[test]
+    fn a_rolled_back_creation_must_be_deleted_before_the_next_deploy() {
+        let t = template();
+        let (result, actions) = run(
+            vec![
+                stack("ROLLBACK_COMPLETE", ""),
+                events(&[
+                    event("e2", "Chat", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE", ""),
+                    event("e1", "Connections", "AWS::DynamoDB::Table", "CREATE_FAILED", "Limit exceeded"),
+                ]),
+            ],
+            &t,
+        );
+        let e = result.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "stack Chat is ROLLBACK_COMPLETE: Connections (AWS::DynamoDB::Table): Limit exceeded"
+        );
+        assert_eq!(
+            e.help().unwrap(),
+            "a failed creation must be deleted before the next deploy: run `wsgen destroy Chat`, then deploy again"
+        );
+        assert_eq!(actions, ["DescribeStacks", "DescribeStackEvents"], "nothing was changed");
+    }
+
+    #[test]
+    fn a_failed_update_rolls_back_and_says_why() {
+        let old = template();
+        let mut new = template();
+        new["Resources"]["Connections"]["Properties"]["BillingMode"] = json!("PROVISIONED");
+        let (result, _) = run(
+            vec![
+                stack("UPDATE_COMPLETE", ""),
+                get_template(&old),
+                created_change_set(),
+                change_set("CREATE_COMPLETE", "", &change("Modify", "Connections", "AWS::DynamoDB::Table")),
+                change_set("CREATE_COMPLETE", "", &change("Modify", "Connections", "AWS::DynamoDB::Table")),
+                events(&[event("e0", "Chat", "AWS::CloudFormation::Stack", "UPDATE_COMPLETE", "")]),
+                empty("ExecuteChangeSet"),
+                stack("UPDATE_ROLLBACK_COMPLETE", ""),
+                events(&[
+                    event("e3", "Chat", "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_COMPLETE", ""),
+                    event("e2", "Connections", "AWS::DynamoDB::Table", "UPDATE_FAILED", "ProvisionedThroughput must be specified"),
+                    event("e1", "Chat", "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated"),
+                ]),
+            ],
+            &new,
+        );
+        let e = result.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "stack Chat is UPDATE_ROLLBACK_COMPLETE: Connections (AWS::DynamoDB::Table): ProvisionedThroughput must be specified"
+        );
+        assert!(e.help().unwrap().starts_with("the update was rolled back: Chat is as it was before"));
+    }
+
+    #[test]
+    fn rejected_credentials_are_named() {
+        let (result, _) = run(
+            vec![error(403, "ExpiredToken", "The security token included in the request is expired")],
+            &template(),
+        );
+        let e = result.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the AWS credentials were rejected (ExpiredToken): The security token included in the request is expired"
+        );
+        assert!(e.help().unwrap().contains("aws sso login"));
+    }
+}
