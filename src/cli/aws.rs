@@ -130,7 +130,9 @@ fn target_of(config: &SdkConfig) -> String {
 async fn check_credentials(config: &SdkConfig) -> Result<(), CliError> {
     use aws_credential_types::provider::ProvideCredentials;
     let Some(provider) = config.credentials_provider() else {
-        return Err(CliError::NoCredentials("no credential provider is configured".into()));
+        return Err(CliError::NoCredentials(
+            "no credential provider is configured".into(),
+        ));
     };
     let found = tokio::time::timeout(CREDENTIALS_TIMEOUT, provider.provide_credentials()).await;
     let creds = match found {
@@ -140,11 +142,7 @@ async fn check_credentials(config: &SdkConfig) -> Result<(), CliError> {
                 CREDENTIALS_TIMEOUT.as_secs()
             )))
         }
-        Ok(Err(e)) => {
-            return Err(CliError::NoCredentials(
-                DisplayErrorContext(&e).to_string(),
-            ))
-        }
+        Ok(Err(e)) => return Err(CliError::NoCredentials(DisplayErrorContext(&e).to_string())),
         Ok(Ok(c)) => c,
     };
     if let Some(expiry) = creds.expiry() {

@@ -63,7 +63,10 @@ pub async fn run(aws: &Aws, ui: &Ui) -> Result<BootstrapResult, CliError> {
             "{} is already bootstrapped: asset bucket {bucket}",
             aws.place()
         )),
-        _ => ui.done(&format!("bootstrapped {}: asset bucket {bucket}", aws.place())),
+        _ => ui.done(&format!(
+            "bootstrapped {}: asset bucket {bucket}",
+            aws.place()
+        )),
     }
     Ok(BootstrapResult {
         stack: TOOLKIT_STACK.into(),

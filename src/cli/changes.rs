@@ -96,8 +96,7 @@ impl TemplateDiff {
             .map(|r| {
                 let code_only = r.change == Change::Modified
                     && r.resource_type == "AWS::Lambda::Function"
-                    && r
-                        .properties
+                    && r.properties
                         .iter()
                         .all(|p| p.path.starts_with("Properties.Code"));
                 code_only.then_some(r.logical_id.as_str())
@@ -170,7 +169,9 @@ impl TemplateDiff {
 fn short(v: &Value) -> String {
     let s = match v {
         Value::String(s) => format!("{s:?}"),
-        Value::Object(m) if m.len() == 1 && m.keys().all(|k| k == "Ref" || k.starts_with("Fn::")) => {
+        Value::Object(m)
+            if m.len() == 1 && m.keys().all(|k| k == "Ref" || k.starts_with("Fn::")) =>
+        {
             render_expr(v)
         }
         other => other.to_string(),
@@ -198,11 +199,9 @@ pub fn render_expr(v: &Value) -> String {
                 ("Fn::Join", Value::Array(a)) if a.len() == 2 => {
                     let sep = a[0].as_str().unwrap_or("");
                     match &a[1] {
-                        Value::Array(parts) => parts
-                            .iter()
-                            .map(render_expr)
-                            .collect::<Vec<_>>()
-                            .join(sep),
+                        Value::Array(parts) => {
+                            parts.iter().map(render_expr).collect::<Vec<_>>().join(sep)
+                        }
                         other => render_expr(other),
                     }
                 }
@@ -227,7 +226,12 @@ pub fn diff(old: &Value, new: &Value) -> TemplateDiff {
     let ids: BTreeSet<&String> = old_res.keys().chain(new_res.keys()).collect();
     let mut resources = Vec::new();
     for id in ids {
-        let ty = |r: &Value| r.get("Type").and_then(Value::as_str).unwrap_or("").to_string();
+        let ty = |r: &Value| {
+            r.get("Type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         match (old_res.get(id), new_res.get(id)) {
             (None, Some(n)) => resources.push(ResourceDiff {
                 logical_id: id.clone(),
@@ -530,7 +534,10 @@ fn grants(resources: &Map<String, Value>) -> BTreeSet<Grant> {
                     }
                 };
                 let mut target = if kind == "trust" {
-                    format!("by {}", s.get("Principal").map(render_expr).unwrap_or_default())
+                    format!(
+                        "by {}",
+                        s.get("Principal").map(render_expr).unwrap_or_default()
+                    )
                 } else {
                     format!("on {}", list("Resource").join(", "))
                 };
@@ -563,12 +570,16 @@ mod tests {
 
     #[test]
     fn a_new_statement_broadens_and_a_removed_one_does_not() {
-        let old = template(json!({"P": {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {"Statement": [
-            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": {"Fn::GetAtt": ["T", "Arn"]}}
-        ]}}}}));
-        let new = template(json!({"P": {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {"Statement": [
-            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Scan"], "Resource": {"Fn::GetAtt": ["T", "Arn"]}}
-        ]}}}}));
+        let old = template(
+            json!({"P": {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {"Statement": [
+                {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": {"Fn::GetAtt": ["T", "Arn"]}}
+            ]}}}}),
+        );
+        let new = template(
+            json!({"P": {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {"Statement": [
+                {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Scan"], "Resource": {"Fn::GetAtt": ["T", "Arn"]}}
+            ]}}}}),
+        );
         let d = diff(&old, &new);
         let s: Vec<(bool, &str)> = d
             .security
@@ -607,12 +618,8 @@ mod tests {
 
     #[test]
     fn replacement_and_code_only_changes() {
-        let f = |key: &str, mem: u32| {
-            json!({"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Bucket": "b", "S3Key": key}, "MemorySize": mem}})
-        };
-        let t = |key_schema: &str| {
-            json!({"Type": "AWS::DynamoDB::Table", "Properties": {"KeySchema": [{"AttributeName": key_schema, "KeyType": "HASH"}]}})
-        };
+        let f = |key: &str, mem: u32| json!({"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Bucket": "b", "S3Key": key}, "MemorySize": mem}});
+        let t = |key_schema: &str| json!({"Type": "AWS::DynamoDB::Table", "Properties": {"KeySchema": [{"AttributeName": key_schema, "KeyType": "HASH"}]}});
         let old = template(json!({"F": f("a.zip", 128), "T": t("id")}));
         let code = template(json!({"F": f("b.zip", 128), "T": t("id")}));
         let d = diff(&old, &code);

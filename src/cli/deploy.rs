@@ -169,7 +169,11 @@ pub async fn run(
             result.stacks.iter().map(|(k, v)| (k, &v.outputs)).collect();
         write_atomically(
             file,
-            format!("{}\n", serde_json::to_string_pretty(&outputs).expect("json")).as_bytes(),
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&outputs).expect("json")
+            )
+            .as_bytes(),
         )?;
         ui.done(&format!("outputs written to {}", file.display()));
     }
@@ -292,7 +296,12 @@ async fn upload_assets(
     Ok(uploaded)
 }
 
-async fn upload_if_missing(aws: &Aws, bucket: &str, key: &str, file: &Path) -> Result<bool, CliError> {
+async fn upload_if_missing(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+    file: &Path,
+) -> Result<bool, CliError> {
     match aws.s3.head_object().bucket(bucket).key(key).send().await {
         Ok(_) => return Ok(false),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
@@ -313,7 +322,12 @@ async fn upload_if_missing(aws: &Aws, bucket: &str, key: &str, file: &Path) -> R
         .content_type("application/zip")
         .send()
         .await
-        .map_err(|e| aws.error(&format!("upload {} to s3://{bucket}/{key}", file.display()), e))?;
+        .map_err(|e| {
+            aws.error(
+                &format!("upload {} to s3://{bucket}/{key}", file.display()),
+                e,
+            )
+        })?;
     Ok(true)
 }
 
@@ -326,11 +340,16 @@ async fn hotswap(
     template: &Value,
 ) -> Result<Option<(Outcome, StackInfo)>, CliError> {
     let Some(stack) = stacks::wait_idle(aws, ui, name).await? else {
-        ui.note(&format!("hotswap: {name} does not exist yet, deploying it through CloudFormation"));
+        ui.note(&format!(
+            "hotswap: {name} does not exist yet, deploying it through CloudFormation"
+        ));
         return Ok(None);
     };
     if !stack.status.ends_with("_COMPLETE") || stack.status.contains("ROLLBACK") {
-        ui.note(&format!("hotswap: {name} is {}, deploying through CloudFormation", stack.status));
+        ui.note(&format!(
+            "hotswap: {name} is {}, deploying through CloudFormation",
+            stack.status
+        ));
         return Ok(None);
     }
     let old = stacks::deployed_template(aws, name).await?;
@@ -394,7 +413,10 @@ async fn wait_function_updated(aws: &Aws, function: &str) -> Result<(), CliError
                         .last_update_status_reason_code()
                         .map(|c| c.as_str().to_string())
                         .unwrap_or_else(|| "Failed".into()),
-                    message: c.last_update_status_reason().unwrap_or_default().to_string(),
+                    message: c
+                        .last_update_status_reason()
+                        .unwrap_or_default()
+                        .to_string(),
                 })
             }
             _ => return Ok(()),

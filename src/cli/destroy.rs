@@ -64,7 +64,12 @@ pub fn destroy(opts: &DestroyOptions, ui: &Ui) -> Result<DestroyResult, CliError
     })
 }
 
-pub async fn run(aws: &Aws, ui: &Ui, names: &[String], yes: bool) -> Result<DestroyResult, CliError> {
+pub async fn run(
+    aws: &Aws,
+    ui: &Ui,
+    names: &[String],
+    yes: bool,
+) -> Result<DestroyResult, CliError> {
     let mut result = DestroyResult {
         account: aws.account.clone(),
         region: aws.region.clone(),
@@ -160,7 +165,10 @@ async fn retained_resources(
         .map(|(id, r)| {
             (
                 id.clone(),
-                r.get("Type").and_then(Value::as_str).unwrap_or("").to_string(),
+                r.get("Type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
             )
         })
         .collect();

@@ -15,7 +15,9 @@ mod synth;
 mod ui;
 
 pub use aws::{Aws, AwsOptions};
-pub use bootstrap::{bootstrap, toolkit_template, BootstrapOptions, BootstrapResult, TOOLKIT_STACK};
+pub use bootstrap::{
+    bootstrap, toolkit_template, BootstrapOptions, BootstrapResult, TOOLKIT_STACK,
+};
 pub use deploy::{deploy, DeployOptions, DeployResult};
 pub use destroy::{destroy, DestroyOptions, DestroyResult};
 pub use diff::{diff, DiffOptions, DiffResult};

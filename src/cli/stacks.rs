@@ -55,7 +55,11 @@ pub async fn describe(aws: &Aws, name: &str) -> Result<Option<StackInfo>, CliErr
     let Some(s) = out.stacks().first() else {
         return Ok(None);
     };
-    let status = s.stack_status().map(|s| s.as_str()).unwrap_or("").to_string();
+    let status = s
+        .stack_status()
+        .map(|s| s.as_str())
+        .unwrap_or("")
+        .to_string();
     if status == "DELETE_COMPLETE" {
         return Ok(None);
     }
@@ -383,7 +387,10 @@ pub async fn deploy_stack(
         ) {
             replace_failed_stack(aws, ui, s).await?;
             existing = None;
-        } else if matches!(s.status.as_str(), "UPDATE_ROLLBACK_FAILED" | "DELETE_FAILED") {
+        } else if matches!(
+            s.status.as_str(),
+            "UPDATE_ROLLBACK_FAILED" | "DELETE_FAILED"
+        ) {
             let help = if s.status == "DELETE_FAILED" {
                 format!("delete what blocks it (see the stack's events), then run `wsgen destroy {name}` again")
             } else {
@@ -462,7 +469,9 @@ pub async fn deploy_stack(
     };
     if status == "FAILED" {
         discard(aws, &change_set_id, creating.then_some(&stack_id)).await;
-        if reason.contains("didn't contain changes") || reason.contains("No updates are to be performed") {
+        if reason.contains("didn't contain changes")
+            || reason.contains("No updates are to be performed")
+        {
             let stack = describe(aws, name).await?.ok_or_else(|| CliError::Aws {
                 action: format!("describe stack {name}"),
                 code: "ValidationError".into(),
@@ -488,15 +497,11 @@ pub async fn deploy_stack(
         ui.info(&format!("  {c}"));
     }
     if !template_diff.security.is_empty() {
-        ui.info(&format!(
-            "{}",
-            super::changes::TemplateDiff {
-                security: template_diff.security.clone(),
-                ..TemplateDiff::default()
-            }
-            .render("  ")
-            .trim_end()
-        ));
+        let security = TemplateDiff {
+            security: template_diff.security.clone(),
+            ..TemplateDiff::default()
+        };
+        ui.info(security.render("  ").trim_end());
     }
     let broadening = template_diff.broadening().count();
     let ask = match d.approval {

@@ -327,9 +327,43 @@ impl StackState {
                 );
             }
         }
+        // Every stage's URLs, unless an output gives them already: deploy prints the
+        // outputs, so users always see where clients connect and the @connections
+        // endpoint. They never push a stack over CloudFormation's output limit.
+        for a in &self.apis {
+            for s in &a.borrow().stages {
+                let s = s.borrow();
+                for (suffix, scheme, what) in [
+                    ("WebSocketUrl", "wss", "Where clients connect to"),
+                    ("CallbackUrl", "https", "The @connections endpoint of"),
+                ] {
+                    let value = s.url(scheme);
+                    let name = format!("{}{suffix}", s.base());
+                    if outputs.len() >= MAX_OUTPUTS
+                        || outputs.contains_key(&name)
+                        || outputs.values().any(|o| o.value == value)
+                    {
+                        continue;
+                    }
+                    let description = format!("{what} {} stage {} (added by wsgen)", s.api, s.name);
+                    outputs.insert(
+                        name,
+                        cfn::Output {
+                            value,
+                            description: Some(description),
+                            export: None,
+                            condition: None,
+                        },
+                    );
+                }
+            }
+        }
         ctx.template.outputs = outputs;
     }
 }
+
+/// The most outputs CloudFormation allows in a template.
+const MAX_OUTPUTS: usize = 200;
 
 pub(crate) fn check_tags(p: &mut Problems, path: &str, tags: &BTreeMap<String, String>) {
     if tags.len() > 50 {
@@ -596,7 +630,7 @@ impl SynthCtx {
         }
         for (what, n, max) in [
             ("resources", t.resources.len(), 500),
-            ("outputs", t.outputs.len(), 200),
+            ("outputs", t.outputs.len(), MAX_OUTPUTS),
             ("parameters", t.parameters.len(), 200),
         ] {
             if n > max {

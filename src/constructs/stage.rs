@@ -89,6 +89,11 @@ impl RouteSettings {
 }
 
 /// A stage of a WebSocket API.
+///
+/// Every stage gets two stack outputs, `{Api}{Stage}WebSocketUrl` ([`Stage::url`]) and
+/// `{Api}{Stage}CallbackUrl` ([`Stage::callback_url`]), unless an output of the stack
+/// already has that value: `wsgen deploy` prints the outputs, so the URLs are always
+/// shown.
 #[derive(Clone)]
 pub struct Stage {
     pub(crate) inner: Rc<RefCell<StageState>>,
@@ -124,11 +129,11 @@ impl StageState {
         }
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         logical_id(&[&self.api, &self.name])
     }
 
-    fn url(&self, scheme: &str) -> Expr {
+    pub(crate) fn url(&self, scheme: &str) -> Expr {
         Expr::sub(format!(
             "{scheme}://${{{}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{}",
             self.api, self.name

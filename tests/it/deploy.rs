@@ -39,7 +39,11 @@ fn deploy_lifecycle_against_moto() {
     let run = wsgen(&p, region, &["deploy", "--require-approval", "never"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("error: account 123456789012 in eu-west-1 is not bootstrapped: the asset bucket wsgen-assets-123456789012-eu-west-1 does not exist"), "{}", run.stderr);
-    assert!(run.stderr.contains("help: run `wsgen bootstrap`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("help: run `wsgen bootstrap`"),
+        "{}",
+        run.stderr
+    );
 
     let run = wsgen(&p, region, &["bootstrap", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -52,33 +56,82 @@ fn deploy_lifecycle_against_moto() {
     // --require-approval never, and a refused deploy leaves no stack behind.
     let run = wsgen(&p, region, &["deploy"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("assets: uploaded 4 to s3://wsgen-assets-123456789012-eu-west-1"), "{}", run.stderr);
-    assert!(run.stderr.contains("IAM and permission changes"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("assets: uploaded 4 to s3://wsgen-assets-123456789012-eu-west-1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("IAM and permission changes"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("+ SendMessageRolePolicy (AWS::IAM::Policy): added: Allow execute-api:ManageConnections on arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ChatApi}/prod/POST/@connections/*"), "{}", run.stderr);
     assert!(run.stderr.contains("error: the changes to Chat need approval (they widen access), and this is not an interactive terminal"), "{}", run.stderr);
     let run = wsgen(&p, region, &["diff", "--json"]);
     assert_eq!(run.code, 1);
-    assert_eq!(json(&run)["stacks"]["Chat"]["deployed"], false, "{}", run.stdout);
+    assert_eq!(
+        json(&run)["stacks"]["Chat"]["deployed"],
+        false,
+        "{}",
+        run.stdout
+    );
 
     let outputs_file = p.path("outputs/chat.json");
     let run = wsgen(
         &p,
         region,
-        &["deploy", "--require-approval", "never", "--outputs-file", outputs_file.to_str().unwrap()],
+        &[
+            "deploy",
+            "--require-approval",
+            "never",
+            "--outputs-file",
+            outputs_file.to_str().unwrap(),
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("assets: all in the bucket already"), "{}", run.stderr);
-    assert!(run.stderr.contains("+ Add     Connections                          AWS::DynamoDB::Table"), "{}", run.stderr);
-    assert!(run.stderr.contains("| CREATE_COMPLETE              | AWS::CloudFormation::Stack Chat"), "{}", run.stderr);
-    let outputs: Value = serde_json::from_str(&std::fs::read_to_string(&outputs_file).unwrap()).unwrap();
+    assert!(
+        run.stderr.contains("assets: all in the bucket already"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("+ Add     Connections                          AWS::DynamoDB::Table"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("| CREATE_COMPLETE              | AWS::CloudFormation::Stack Chat"),
+        "{}",
+        run.stderr
+    );
+    let outputs: Value =
+        serde_json::from_str(&std::fs::read_to_string(&outputs_file).unwrap()).unwrap();
     let chat = &outputs["Chat"];
     let table = chat["TableName"].as_str().unwrap().to_string();
     assert!(table.starts_with("Chat-Connections-"), "{outputs}");
     // moto skips AWS::ApiGatewayV2 resources, so the API id stays unresolved in the URLs.
-    assert_eq!(chat["WebSocketUrl"], "wss://${ChatApi}.execute-api.eu-west-1.amazonaws.com/prod");
-    assert_eq!(chat["CallbackUrl"], "https://${ChatApi}.execute-api.eu-west-1.amazonaws.com/prod");
-    assert!(run.stdout.contains(&format!("Chat.TableName = {table}\n")), "{}", run.stdout);
-    assert!(run.stdout.contains("Chat.WebSocketUrl = wss://"), "{}", run.stdout);
+    assert_eq!(
+        chat["WebSocketUrl"],
+        "wss://${ChatApi}.execute-api.eu-west-1.amazonaws.com/prod"
+    );
+    assert_eq!(
+        chat["CallbackUrl"],
+        "https://${ChatApi}.execute-api.eu-west-1.amazonaws.com/prod"
+    );
+    assert!(
+        run.stdout.contains(&format!("Chat.TableName = {table}\n")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Chat.WebSocketUrl = wss://"),
+        "{}",
+        run.stdout
+    );
 
     // The stack's table and functions exist; put an item to check it survives destroy.
     let functions = rt.block_on(chat_functions(&lambda));
@@ -86,7 +139,10 @@ fn deploy_lifecycle_against_moto() {
     rt.block_on(
         ddb.put_item()
             .table_name(&table)
-            .item("connectionId", aws_sdk_dynamodb::types::AttributeValue::S("abc".into()))
+            .item(
+                "connectionId",
+                aws_sdk_dynamodb::types::AttributeValue::S("abc".into()),
+            )
             .send(),
     )
     .unwrap();
@@ -97,18 +153,28 @@ fn deploy_lifecycle_against_moto() {
     let result = json(&run);
     assert_eq!(result["uploaded"], serde_json::json!([]));
     assert_eq!(result["stacks"]["Chat"]["outcome"], "unchanged");
-    assert!(run.stderr.contains("assets: all in the bucket already"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("assets: all in the bucket already"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("Chat: no changes"), "{}", run.stderr);
     let run = wsgen(&p, region, &["diff"]);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "Stack Chat\n  no differences\n"), "{}", run.stderr);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "Stack Chat\n  no differences\n"),
+        "{}",
+        run.stderr
+    );
 
     // An update: more memory for SendMessage and a new grant for Default.
     let main = p.read("infra/src/main.rs");
     p.write(
         "infra/src/main.rs",
-        &main
-            .replace(".memory(256)", ".memory(512)")
-            .replace("table.grant_read_write(&send);", "table.grant_read_write(&send);\n    table.grant_read(&default);"),
+        &main.replace(".memory(256)", ".memory(512)").replace(
+            "table.grant_read_write(&send);",
+            "table.grant_read_write(&send);\n    table.grant_read(&default);",
+        ),
     );
     let run = wsgen(&p, region, &["diff"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -119,45 +185,104 @@ fn deploy_lifecycle_against_moto() {
     // Broadening needs approval; `never` deploys it.
     let run = wsgen(&p, region, &["deploy"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("need approval (they widen access)"), "{}", run.stderr);
-    let run = wsgen(&p, region, &["deploy", "--require-approval", "never", "--json"]);
+    assert!(
+        run.stderr.contains("need approval (they widen access)"),
+        "{}",
+        run.stderr
+    );
+    let run = wsgen(
+        &p,
+        region,
+        &["deploy", "--require-approval", "never", "--json"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(json(&run)["stacks"]["Chat"]["outcome"], "updated");
-    assert_eq!(json(&run)["uploaded"], serde_json::json!([]), "no handler changed");
-    let send = functions.iter().find(|f| f.contains("SendMessage")).unwrap();
+    assert_eq!(
+        json(&run)["uploaded"],
+        serde_json::json!([]),
+        "no handler changed"
+    );
+    let send = functions
+        .iter()
+        .find(|f| f.contains("SendMessage"))
+        .unwrap();
     let config = rt
-        .block_on(lambda.get_function_configuration().function_name(send).send())
+        .block_on(
+            lambda
+                .get_function_configuration()
+                .function_name(send)
+                .send(),
+        )
         .unwrap();
     assert_eq!(config.memory_size(), Some(512));
     let run = wsgen(&p, region, &["diff"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
 
     // Hotswap: only the Default handler's code changed.
-    p.write("lambdas/default/src/main.rs", "fn main() { println!(\"v2\"); }\n");
+    p.write(
+        "lambdas/default/src/main.rs",
+        "fn main() { println!(\"v2\"); }\n",
+    );
     let run = wsgen(&p, region, &["deploy", "--hotswap", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let result = json(&run);
-    assert_eq!(result["stacks"]["Chat"]["outcome"], "hotswapped", "{}", run.stderr);
+    assert_eq!(
+        result["stacks"]["Chat"]["outcome"], "hotswapped",
+        "{}",
+        run.stderr
+    );
     assert_eq!(result["uploaded"].as_array().unwrap().len(), 1);
-    assert!(run.stderr.contains("warning: hotswap updates Chat's functions directly"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("warning: hotswap updates Chat's functions directly"),
+        "{}",
+        run.stderr
+    );
     let key = result["uploaded"][0].as_str().unwrap();
     let zip = std::fs::read(p.path(&format!("wsgen.out/assets/{key}"))).unwrap();
     let default = functions.iter().find(|f| f.contains("Default")).unwrap();
     let config = rt
-        .block_on(lambda.get_function_configuration().function_name(default).send())
+        .block_on(
+            lambda
+                .get_function_configuration()
+                .function_name(default)
+                .send(),
+        )
         .unwrap();
     assert_eq!(config.code_sha256(), Some(base64_sha256(&zip).as_str()));
     // The template now lags behind the code: diff says so, and a full deploy settles it.
     let run = wsgen(&p, region, &["diff"]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("Properties.Code.S3Key"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Properties.Code.S3Key"),
+        "{}",
+        run.stdout
+    );
     // Anything beyond code falls back to a full deploy.
     let main = p.read("infra/src/main.rs");
-    p.write("infra/src/main.rs", &main.replace(".memory(512)", ".memory(384)"));
-    let run = wsgen(&p, region, &["deploy", "--hotswap", "--require-approval", "never", "--json"]);
+    p.write(
+        "infra/src/main.rs",
+        &main.replace(".memory(512)", ".memory(384)"),
+    );
+    let run = wsgen(
+        &p,
+        region,
+        &[
+            "deploy",
+            "--hotswap",
+            "--require-approval",
+            "never",
+            "--json",
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(json(&run)["stacks"]["Chat"]["outcome"], "updated");
-    assert!(run.stderr.contains("hotswap: more than functions' code changed"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("hotswap: more than functions' code changed"),
+        "{}",
+        run.stderr
+    );
 
     // Destroy: confirmation needed without a terminal; then everything goes but the
     // retained table, whose item is still there.
@@ -173,13 +298,22 @@ fn deploy_lifecycle_against_moto() {
         result["stacks"]["Chat"]["retained"],
         serde_json::json!([{"logical_id": "Connections", "type": "AWS::DynamoDB::Table", "physical_id": table}])
     );
-    assert!(run.stderr.contains(&format!("note: Chat: kept AWS::DynamoDB::Table Connections ({table}) with its data")), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "note: Chat: kept AWS::DynamoDB::Table Connections ({table}) with its data"
+        )),
+        "{}",
+        run.stderr
+    );
     assert!(rt.block_on(chat_functions(&lambda)).is_empty());
     let item = rt
         .block_on(
             ddb.get_item()
                 .table_name(&table)
-                .key("connectionId", aws_sdk_dynamodb::types::AttributeValue::S("abc".into()))
+                .key(
+                    "connectionId",
+                    aws_sdk_dynamodb::types::AttributeValue::S("abc".into()),
+                )
                 .send(),
         )
         .unwrap();
@@ -187,7 +321,13 @@ fn deploy_lifecycle_against_moto() {
 
     let run = wsgen(&p, region, &["destroy", "--yes"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("Chat: no such stack in account 123456789012 in eu-west-1, nothing to destroy"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "Chat: no such stack in account 123456789012 in eu-west-1, nothing to destroy"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 async fn chat_functions(lambda: &aws_sdk_lambda::Client) -> Vec<String> {
@@ -215,16 +355,37 @@ fn stacks_wsgen_did_not_create_are_left_alone() {
     let config = rt.block_on(sdk_config(region));
     let cfn = aws_sdk_cloudformation::Client::new(&config);
     let template = r#"{"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}"#;
-    rt.block_on(cfn.create_stack().stack_name("Chat").template_body(template).send())
-        .unwrap();
+    rt.block_on(
+        cfn.create_stack()
+            .stack_name("Chat")
+            .template_body(template)
+            .send(),
+    )
+    .unwrap();
     let p = chat_project("foreign");
     let run = wsgen(&p, region, &["destroy", "Chat", "--yes"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("error: stack Chat was not created by wsgen (it has no `wsgen:managed-by=wsgen` tag)"), "{}", run.stderr);
-    let run = wsgen(&p, region, &["deploy", "--bootstrap", "--require-approval", "never"]);
+    assert!(
+        run.stderr.contains(
+            "error: stack Chat was not created by wsgen (it has no `wsgen:managed-by=wsgen` tag)"
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = wsgen(
+        &p,
+        region,
+        &["deploy", "--bootstrap", "--require-approval", "never"],
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("was not created by wsgen"), "{}", run.stderr);
-    let stacks = rt.block_on(cfn.describe_stacks().stack_name("Chat").send()).unwrap();
+    assert!(
+        run.stderr.contains("was not created by wsgen"),
+        "{}",
+        run.stderr
+    );
+    let stacks = rt
+        .block_on(cfn.describe_stacks().stack_name("Chat").send())
+        .unwrap();
     assert_eq!(
         stacks.stacks()[0].stack_status().map(|s| s.as_str()),
         Some("CREATE_COMPLETE"),
@@ -237,27 +398,79 @@ fn configuration_errors_are_one_clear_line() {
     let p = chat_project("config");
     let no_region = p.wsgen_with(&["bootstrap"], aws_env);
     assert_eq!(no_region.code, 1);
-    assert!(no_region.stderr.starts_with("error: no AWS region is configured\n  help: pass `--region`"), "{}", no_region.stderr);
+    assert!(
+        no_region
+            .stderr
+            .starts_with("error: no AWS region is configured\n  help: pass `--region`"),
+        "{}",
+        no_region.stderr
+    );
 
     let no_credentials = p.wsgen_with(&["bootstrap", "--region", "us-east-1"], |cmd| {
         aws_env(cmd);
-        cmd.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
+        cmd.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY");
     });
     assert_eq!(no_credentials.code, 1);
-    assert!(no_credentials.stderr.starts_with("error: no AWS credentials: "), "{}", no_credentials.stderr);
-    assert!(no_credentials.stderr.contains("help: set AWS_ACCESS_KEY_ID"), "{}", no_credentials.stderr);
+    assert!(
+        no_credentials
+            .stderr
+            .starts_with("error: no AWS credentials: "),
+        "{}",
+        no_credentials.stderr
+    );
+    assert!(
+        no_credentials
+            .stderr
+            .contains("help: set AWS_ACCESS_KEY_ID"),
+        "{}",
+        no_credentials.stderr
+    );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let unreachable = p.wsgen_with(&["diff", "--region", "us-east-1", "--endpoint-url", &endpoint, "--json"], aws_env);
+    let unreachable = p.wsgen_with(
+        &[
+            "diff",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &endpoint,
+            "--json",
+        ],
+        aws_env,
+    );
     assert_eq!(unreachable.code, 1);
-    assert!(unreachable.stderr.contains(&format!("error: cannot reach {endpoint}: ")), "{}", unreachable.stderr);
-    assert!(unreachable.stderr.contains("nothing was changed"), "{}", unreachable.stderr);
-    assert!(json(&unreachable)["error"].as_str().unwrap().starts_with("cannot reach"));
+    assert!(
+        unreachable
+            .stderr
+            .contains(&format!("error: cannot reach {endpoint}: ")),
+        "{}",
+        unreachable.stderr
+    );
+    assert!(
+        unreachable.stderr.contains("nothing was changed"),
+        "{}",
+        unreachable.stderr
+    );
+    assert!(json(&unreachable)["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("cannot reach"));
 
     let unknown = p.wsgen_with(&["deploy", "Nope", "--region", "us-east-1"], aws_env);
     assert_eq!(unknown.code, 2);
-    assert!(unknown.stderr.contains("error: no stack named `Nope` (stacks: Chat)"), "{}", unknown.stderr);
+    assert!(
+        unknown
+            .stderr
+            .contains("error: no stack named `Nope` (stacks: Chat)"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 /// The recorded-response tests: AWS's Query-protocol XML (shapes from the CloudFormation
@@ -319,7 +532,10 @@ mod recorded {
 
     /// Events, newest first (as DescribeStackEvents returns them).
     fn events(members: &[String]) -> (u16, String) {
-        ok("DescribeStackEvents", &format!("<StackEvents>{}</StackEvents>", members.concat()))
+        ok(
+            "DescribeStackEvents",
+            &format!("<StackEvents>{}</StackEvents>", members.concat()),
+        )
     }
 
     fn change_set(status: &str, reason: &str, changes: &str) -> (u16, String) {
@@ -336,7 +552,10 @@ mod recorded {
     }
 
     fn created_change_set() -> (u16, String) {
-        ok("CreateChangeSet", &format!("<Id>{CHANGE_SET_ID}</Id><StackId>{STACK_ID}</StackId>"))
+        ok(
+            "CreateChangeSet",
+            &format!("<Id>{CHANGE_SET_ID}</Id><StackId>{STACK_ID}</StackId>"),
+        )
     }
 
     fn template() -> serde_json::Value {
@@ -352,7 +571,11 @@ mod recorded {
     }
 
     fn get_template(t: &serde_json::Value) -> (u16, String) {
-        let body = t.to_string().replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let body = t
+            .to_string()
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
         ok("GetTemplate", &format!("<TemplateBody>{body}</TemplateBody><StagesAvailable><member>Original</member><member>Processed</member></StagesAvailable>"))
     }
 
@@ -361,7 +584,10 @@ mod recorded {
     fn run(
         responses: Vec<(u16, String)>,
         template: &serde_json::Value,
-    ) -> (Result<(Outcome, wsgen::cli::stacks::StackInfo), CliError>, Vec<String>) {
+    ) -> (
+        Result<(Outcome, wsgen::cli::stacks::StackInfo), CliError>,
+        Vec<String>,
+    ) {
         let events = responses
             .into_iter()
             .map(|(status, body)| {
@@ -383,7 +609,9 @@ mod recorded {
         let result = rt.block_on(async {
             let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new("us-east-1"))
-                .credentials_provider(aws_credential_types::Credentials::new("AKID", "SECRET", None, None, "test"))
+                .credentials_provider(aws_credential_types::Credentials::new(
+                    "AKID", "SECRET", None, None, "test",
+                ))
                 .http_client(client.clone())
                 .retry_config(
                     aws_config::retry::RetryConfig::standard()
@@ -410,7 +638,8 @@ mod recorded {
         let actions = client
             .actual_requests()
             .map(|r| {
-                let body = String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).into_owned();
+                let body =
+                    String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).into_owned();
                 body.split('&')
                     .find_map(|kv| kv.strip_prefix("Action="))
                     .unwrap_or("?")
@@ -421,7 +650,8 @@ mod recorded {
     }
 
     #[test]
-    fn a_stack_in_progress_is_waited_for_throttling_is_retried_and_an_empty_change_set_is_no_change() {
+    fn a_stack_in_progress_is_waited_for_throttling_is_retried_and_an_empty_change_set_is_no_change(
+    ) {
         let t = template();
         let (result, actions) = run(
             vec![
@@ -441,7 +671,16 @@ mod recorded {
         assert_eq!(stack.outputs["TableName"], "Chat-Connections-1ABC");
         assert_eq!(
             actions,
-            ["DescribeStacks", "DescribeStacks", "DescribeStacks", "GetTemplate", "CreateChangeSet", "DescribeChangeSet", "DeleteChangeSet", "DescribeStacks"]
+            [
+                "DescribeStacks",
+                "DescribeStacks",
+                "DescribeStacks",
+                "GetTemplate",
+                "CreateChangeSet",
+                "DescribeChangeSet",
+                "DeleteChangeSet",
+                "DescribeStacks"
+            ]
         );
     }
 
@@ -484,8 +723,20 @@ mod recorded {
             vec![
                 stack("ROLLBACK_COMPLETE", ""),
                 events(&[
-                    event("e2", "Chat", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE", ""),
-                    event("e1", "Connections", "AWS::DynamoDB::Table", "CREATE_FAILED", "Limit exceeded"),
+                    event(
+                        "e2",
+                        "Chat",
+                        "AWS::CloudFormation::Stack",
+                        "ROLLBACK_COMPLETE",
+                        "",
+                    ),
+                    event(
+                        "e1",
+                        "Connections",
+                        "AWS::DynamoDB::Table",
+                        "CREATE_FAILED",
+                        "Limit exceeded",
+                    ),
                 ]),
             ],
             &t,
@@ -499,7 +750,11 @@ mod recorded {
             e.help().unwrap(),
             "a failed creation must be deleted before the next deploy: run `wsgen destroy Chat`, then deploy again"
         );
-        assert_eq!(actions, ["DescribeStacks", "DescribeStackEvents"], "nothing was changed");
+        assert_eq!(
+            actions,
+            ["DescribeStacks", "DescribeStackEvents"],
+            "nothing was changed"
+        );
     }
 
     #[test]
@@ -512,15 +767,47 @@ mod recorded {
                 stack("UPDATE_COMPLETE", ""),
                 get_template(&old),
                 created_change_set(),
-                change_set("CREATE_COMPLETE", "", &change("Modify", "Connections", "AWS::DynamoDB::Table")),
-                change_set("CREATE_COMPLETE", "", &change("Modify", "Connections", "AWS::DynamoDB::Table")),
-                events(&[event("e0", "Chat", "AWS::CloudFormation::Stack", "UPDATE_COMPLETE", "")]),
+                change_set(
+                    "CREATE_COMPLETE",
+                    "",
+                    &change("Modify", "Connections", "AWS::DynamoDB::Table"),
+                ),
+                change_set(
+                    "CREATE_COMPLETE",
+                    "",
+                    &change("Modify", "Connections", "AWS::DynamoDB::Table"),
+                ),
+                events(&[event(
+                    "e0",
+                    "Chat",
+                    "AWS::CloudFormation::Stack",
+                    "UPDATE_COMPLETE",
+                    "",
+                )]),
                 empty("ExecuteChangeSet"),
                 stack("UPDATE_ROLLBACK_COMPLETE", ""),
                 events(&[
-                    event("e3", "Chat", "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_COMPLETE", ""),
-                    event("e2", "Connections", "AWS::DynamoDB::Table", "UPDATE_FAILED", "ProvisionedThroughput must be specified"),
-                    event("e1", "Chat", "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated"),
+                    event(
+                        "e3",
+                        "Chat",
+                        "AWS::CloudFormation::Stack",
+                        "UPDATE_ROLLBACK_COMPLETE",
+                        "",
+                    ),
+                    event(
+                        "e2",
+                        "Connections",
+                        "AWS::DynamoDB::Table",
+                        "UPDATE_FAILED",
+                        "ProvisionedThroughput must be specified",
+                    ),
+                    event(
+                        "e1",
+                        "Chat",
+                        "AWS::CloudFormation::Stack",
+                        "UPDATE_IN_PROGRESS",
+                        "User Initiated",
+                    ),
                 ]),
             ],
             &new,
@@ -530,13 +817,20 @@ mod recorded {
             e.to_string(),
             "stack Chat is UPDATE_ROLLBACK_COMPLETE: Connections (AWS::DynamoDB::Table): ProvisionedThroughput must be specified"
         );
-        assert!(e.help().unwrap().starts_with("the update was rolled back: Chat is as it was before"));
+        assert!(e
+            .help()
+            .unwrap()
+            .starts_with("the update was rolled back: Chat is as it was before"));
     }
 
     #[test]
     fn rejected_credentials_are_named() {
         let (result, _) = run(
-            vec![error(403, "ExpiredToken", "The security token included in the request is expired")],
+            vec![error(
+                403,
+                "ExpiredToken",
+                "The security token included in the request is expired",
+            )],
             &template(),
         );
         let e = result.unwrap_err();

@@ -29,8 +29,9 @@ pub fn moto() -> &'static Moto {
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let log = std::fs::File::create(std::env::temp_dir().join(format!("wsgen-moto-{port}.log")))
-            .unwrap();
+        let log =
+            std::fs::File::create(std::env::temp_dir().join(format!("wsgen-moto-{port}.log")))
+                .unwrap();
         let child = Command::new(&python)
             .arg(repo().join("tests/engine/moto_server.py"))
             .arg(port.to_string())
