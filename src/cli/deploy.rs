@@ -5,12 +5,11 @@
 use super::aws::{block_on, Aws, AwsOptions};
 use super::bundle::{bundle, BuildProfile, BundleOptions};
 use super::changes;
-use super::stacks::{self, Approval, Outcome, StackDeploy, StackInfo, TemplateSource};
+use super::stacks::{self, Approval, Outcome, StackDeploy, StackInfo};
 use super::{bootstrap, CliError, Ui};
 use crate::assembly::CloudAssembly;
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -189,11 +188,7 @@ async fn deploy_one(
     template: &Value,
 ) -> Result<(Outcome, StackInfo), CliError> {
     let body = serde_json::to_string(template).expect("json");
-    let source = if body.len() <= stacks::MAX_TEMPLATE_BODY {
-        TemplateSource::Body(body)
-    } else {
-        TemplateSource::Url(upload_template(aws, &body).await?)
-    };
+    let source = stacks::template_source(aws, body).await?;
     stacks::deploy_stack(
         aws,
         ui,
@@ -206,30 +201,6 @@ async fn deploy_one(
         },
     )
     .await
-}
-
-/// Uploads a template too large to pass inline; returns its S3 URL.
-async fn upload_template(aws: &Aws, body: &str) -> Result<String, CliError> {
-    let key = format!(
-        "templates/{}.json",
-        crate::constructs::naming::hex(&Sha256::digest(body.as_bytes()))
-    );
-    let bucket = aws.asset_bucket();
-    aws.s3
-        .put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .body(body.as_bytes().to_vec().into())
-        .content_type("application/json")
-        .send()
-        .await
-        .map_err(|e| aws.error(&format!("upload the template to s3://{bucket}/{key}"), e))?;
-    let suffix = if aws.region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    Ok(format!("https://s3.{}.{suffix}/{bucket}/{key}", aws.region))
 }
 
 /// Uploads the zips of `names`' functions that the bucket lacks, in parallel.

@@ -2,7 +2,7 @@
 //! module per verb, errors rendered once here.
 
 mod aws;
-mod bootstrap;
+pub mod bootstrap;
 mod bundle;
 pub mod changes;
 mod deploy;

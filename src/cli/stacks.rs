@@ -356,6 +356,38 @@ pub enum TemplateSource {
     Url(String),
 }
 
+/// Passes `body` inline when CloudFormation takes it so, else uploads it to the asset
+/// bucket (`templates/<sha256>.json`) and passes its URL.
+pub async fn template_source(aws: &Aws, body: String) -> Result<TemplateSource, CliError> {
+    use sha2::{Digest, Sha256};
+    if body.len() <= MAX_TEMPLATE_BODY {
+        return Ok(TemplateSource::Body(body));
+    }
+    let key = format!(
+        "templates/{}.json",
+        crate::constructs::naming::hex(&Sha256::digest(body.as_bytes()))
+    );
+    let bucket = aws.asset_bucket();
+    aws.s3
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(body.into_bytes().into())
+        .content_type("application/json")
+        .send()
+        .await
+        .map_err(|e| aws.error(&format!("upload the template to s3://{bucket}/{key}"), e))?;
+    let suffix = if aws.region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    Ok(TemplateSource::Url(format!(
+        "https://s3.{}.{suffix}/{bucket}/{key}",
+        aws.region
+    )))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {

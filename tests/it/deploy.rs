@@ -394,6 +394,40 @@ fn stacks_wsgen_did_not_create_are_left_alone() {
 }
 
 #[test]
+fn templates_over_51200_bytes_go_through_the_asset_bucket() {
+    use wsgen::cli::stacks::{
+        deploy_stack, template_source, Approval, Outcome, StackDeploy, TemplateSource,
+    };
+    let region = "sa-east-1";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let config = sdk_config(region).await;
+        let mut aws = wsgen::cli::Aws::new(&config, "123456789012".into());
+        aws.poll = std::time::Duration::from_millis(50);
+        let ui = wsgen::cli::Ui::new(true);
+        wsgen::cli::bootstrap::run(&aws, &ui).await.unwrap();
+        let template = serde_json::json!({
+            "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Metadata": {"Padding": "x".repeat(60_000)}}},
+            "Outputs": {"LogGroup": {"Value": {"Ref": "Logs"}}}
+        });
+        let body = template.to_string();
+        assert!(body.len() > 51_200);
+        let source = template_source(&aws, body).await.unwrap();
+        let TemplateSource::Url(url) = &source else { panic!("a large template is passed by URL") };
+        assert!(url.starts_with("https://s3.sa-east-1.amazonaws.com/wsgen-assets-123456789012-sa-east-1/templates/"), "{url}");
+        let (outcome, stack) = deploy_stack(
+            &aws,
+            &ui,
+            &StackDeploy { name: "Large", template: &template, source, tags: Default::default(), approval: Approval::Broadening },
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome, Outcome::Created);
+        assert!(stack.outputs.contains_key("LogGroup"), "{:?}", stack.outputs);
+    });
+}
+
+#[test]
 fn configuration_errors_are_one_clear_line() {
     let p = chat_project("config");
     let no_region = p.wsgen_with(&["bootstrap"], aws_env);
