@@ -7,6 +7,7 @@ mod bundle;
 pub mod changes;
 mod deploy;
 mod destroy;
+pub mod dev;
 mod diff;
 mod error;
 mod project;
@@ -58,6 +59,55 @@ enum Command {
     Destroy(DestroyArgs),
     /// Compare the synthesized templates with the deployed ones; exit 1 if they differ.
     Diff(DiffArgs),
+    /// Run the app locally: every WebSocket stage on 127.0.0.1 with the real handlers.
+    Dev(DevArgs),
+}
+
+#[derive(Args, Debug)]
+struct DevArgs {
+    /// The project directory (holding wsgen.toml). Default: the nearest one at or above
+    /// the current directory.
+    #[arg(long, value_name = "DIR")]
+    project: Option<PathBuf>,
+    /// The port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = dev::DEFAULT_PORT)]
+    port: u16,
+    /// Serve only this stage.
+    #[arg(long, value_name = "NAME")]
+    stage: Option<String>,
+    /// Close connections idle this long (API Gateway: 10m).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    idle_timeout: std::time::Duration,
+    /// Close connections open this long (API Gateway: 2h).
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_duration)]
+    max_connection_duration: std::time::Duration,
+    /// A DynamoDB-compatible endpoint (DynamoDB Local, moto) for the app's tables,
+    /// which are created there when missing.
+    #[arg(long, value_name = "URL")]
+    dynamodb_endpoint: Option<String>,
+    /// Log requests and handler output as JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `500ms`, `30s`, `10m`, `2h`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(|| format!("`{s}` needs a unit: ms, s, m or h"))?;
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 500ms, 30s, 10m or 2h"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{s}`: use ms, s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// Where and as whom: the AWS CLI's options, with the same environment fallbacks.
@@ -316,6 +366,23 @@ pub fn run() -> i32 {
                     0
                 }
                 Err(e) => ui.fail(&e, a.json),
+            }
+        }
+        Command::Dev(a) => {
+            let opts = dev::DevOptions {
+                project: a.project,
+                port: a.port,
+                stage: a.stage,
+                gateway: dev::gateway::GatewayConfig {
+                    idle_timeout: a.idle_timeout,
+                    max_duration: a.max_connection_duration,
+                },
+                dynamodb_endpoint: a.dynamodb_endpoint,
+                json: a.json,
+            };
+            match dev::dev(&opts, &ui) {
+                Ok(()) => 0,
+                Err(e) => ui.fail(&e, false),
             }
         }
         Command::Diff(a) => {

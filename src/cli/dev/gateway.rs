@@ -1,0 +1,708 @@
+//! The local API Gateway: each WebSocket API stage at `ws://127.0.0.1:PORT/<stage>`,
+//! with API Gateway's behaviour (`$connect` before the handshake completes, route
+//! selection, two-way routes, error frames, limits, `$disconnect` however a connection
+//! ends) and the `@connections` management API at `/<stage>/@connections/{id}`.
+
+use super::lambda::{InvokeError, LambdaService, Logs};
+use super::model::{select_route, DevApi, DevRoute};
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path as UrlPath, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+/// API Gateway's limits for WebSocket APIs.
+pub const MAX_MESSAGE: usize = 128 * 1024;
+pub const MAX_FRAME: usize = 32 * 1024;
+/// Close codes API Gateway uses.
+const GOING_AWAY: u16 = 1001;
+const TOO_BIG: u16 = 1009;
+const NORMAL: u16 = 1000;
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Default: 10 minutes, like API Gateway.
+    pub idle_timeout: Duration,
+    /// Default: 2 hours, like API Gateway.
+    pub max_duration: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            idle_timeout: Duration::from_secs(600),
+            max_duration: Duration::from_secs(7200),
+        }
+    }
+}
+
+/// A stage the gateway serves.
+#[derive(Clone)]
+pub struct Served {
+    pub api: DevApi,
+    pub stage: String,
+}
+
+pub struct Gateway {
+    /// By URL path segment (the stage name).
+    pub stages: BTreeMap<String, Served>,
+    /// Served at `/` too (one API with one stage).
+    pub root: Option<String>,
+    pub lambda: Arc<LambdaService>,
+    pub config: GatewayConfig,
+    /// `127.0.0.1:PORT`.
+    pub domain: String,
+    pub logs: Logs,
+    connections: Mutex<HashMap<String, Connection>>,
+    ids: AtomicU64,
+}
+
+struct Connection {
+    tx: mpsc::UnboundedSender<Outbound>,
+    connected_at: SystemTime,
+    last_active: Arc<Mutex<SystemTime>>,
+    source_ip: String,
+    user_agent: Option<String>,
+    stage: String,
+}
+
+enum Outbound {
+    Send(Message),
+    Close(u16, String),
+}
+
+impl Gateway {
+    pub fn new(
+        stages: BTreeMap<String, Served>,
+        lambda: Arc<LambdaService>,
+        config: GatewayConfig,
+        domain: String,
+        logs: Logs,
+    ) -> Arc<Gateway> {
+        let root = (stages.len() == 1).then(|| stages.keys().next().cloned()).flatten();
+        Arc::new(Gateway {
+            stages,
+            root,
+            lambda,
+            config,
+            domain,
+            logs,
+            connections: Mutex::new(HashMap::new()),
+            ids: AtomicU64::new(0),
+        })
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/", get(ws_root))
+            .route("/{stage}", get(ws_stage))
+            .route(
+                "/{stage}/@connections/{id}",
+                get(connection_get).post(connection_post).delete(connection_delete),
+            )
+            .with_state(self.clone())
+    }
+
+    /// Open connections.
+    pub fn open(&self) -> usize {
+        self.connections.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Closes every connection (each runs `$disconnect`) and waits until they are gone.
+    pub async fn shutdown(&self, within: Duration) {
+        for c in self.connections.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            let _ = c.tx.send(Outbound::Close(GOING_AWAY, "Going away".into()));
+        }
+        let start = Instant::now();
+        while self.open() > 0 && start.elapsed() < within {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// An id like API Gateway's: 12 base64 characters ending in `=`.
+    fn new_id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let n = self.ids.fetch_add(1, Ordering::Relaxed);
+        let seed = format!(
+            "{n}-{}-{:?}",
+            std::process::id(),
+            SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+        );
+        let digest = Sha256::digest(seed.as_bytes());
+        let mut id = aws_smithy_types::base64::encode(&digest[..8]);
+        id.truncate(11);
+        id.push('=');
+        id.replace(['+', '/'], "A")
+    }
+
+    fn request_context(
+        &self,
+        served: &Served,
+        route_key: &str,
+        event_type: &str,
+        connection_id: &str,
+        connected_at: SystemTime,
+        source_ip: &str,
+        user_agent: Option<&str>,
+    ) -> Map<String, Value> {
+        let now = SystemTime::now();
+        let request_id = self.new_id();
+        let mut identity = json!({"sourceIp": source_ip});
+        if let Some(ua) = user_agent {
+            identity["userAgent"] = json!(ua);
+        }
+        let mut ctx = json!({
+            "routeKey": route_key,
+            "eventType": event_type,
+            "extendedRequestId": request_id,
+            "requestTime": request_time(now),
+            "messageDirection": "IN",
+            "stage": served.stage,
+            "connectedAt": millis(connected_at),
+            "requestTimeEpoch": millis(now),
+            "identity": identity,
+            "requestId": request_id,
+            "domainName": self.domain,
+            "connectionId": connection_id,
+            "apiId": served.api.id,
+        });
+        if event_type == "MESSAGE" {
+            ctx["messageId"] = json!(self.new_id());
+        }
+        ctx.as_object().cloned().unwrap_or_default()
+    }
+
+    /// Invokes a route's integration; `Ok(None)` when the route has no Lambda.
+    async fn invoke(&self, route: &DevRoute, event: Value) -> Result<Option<Value>, String> {
+        let Some(function) = &route.function else {
+            return Err(format!(
+                "the {} integration of route {} is not served by wsgen dev yet",
+                route.other_integration.as_deref().unwrap_or("missing"),
+                route.key
+            ));
+        };
+        let lambda = self.lambda.clone();
+        let function = function.clone();
+        // The function keeps running after the integration times out, as on AWS.
+        let call = tokio::spawn(async move { lambda.invoke(&function, &event).await });
+        match tokio::time::timeout(Duration::from_millis(route.timeout_ms), call).await {
+            Err(_) => Err("Endpoint request timed out".into()),
+            Ok(Err(e)) => Err(format!("the invocation task failed: {e}")),
+            Ok(Ok(Err(e @ InvokeError::Function { .. })))
+            | Ok(Ok(Err(e @ InvokeError::Timeout(_))))
+            | Ok(Ok(Err(e @ InvokeError::Crashed(_)))) => Err(e.to_string()),
+            Ok(Ok(Ok(body))) => Ok(Some(serde_json::from_slice(&body).unwrap_or(Value::Null))),
+        }
+    }
+
+    fn log(&self, route: &str, connection: &str, status: u16, took: Duration, detail: &str) {
+        if self.logs.json {
+            eprintln!(
+                "{}",
+                json!({"type": "request", "route": route, "connection": connection, "status": status, "ms": took.as_secs_f64() * 1000.0, "detail": detail})
+            );
+        } else {
+            eprintln!(
+                "{route} {connection} {status} {:.1} ms{}",
+                took.as_secs_f64() * 1000.0,
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                }
+            );
+        }
+    }
+}
+
+fn millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+/// `23/Nov/2026:04:50:04 +0000`, as API Gateway writes `requestTime`.
+fn request_time(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn error_frame(message: &str, connection_id: &str, request_id: &str) -> Message {
+    Message::Text(Utf8Bytes::from(
+        json!({"message": message, "connectionId": connection_id, "requestId": request_id}).to_string(),
+    ))
+}
+
+async fn ws_root(
+    State(gw): State<Arc<Gateway>>,
+    ws: WebSocketUpgrade,
+    headers: HeaderMap,
+    query: RawQuery,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+) -> Response {
+    match gw.root.clone() {
+        Some(stage) => connect(gw, stage, ws, headers, query, addr).await,
+        None => not_found(&gw),
+    }
+}
+
+async fn ws_stage(
+    State(gw): State<Arc<Gateway>>,
+    UrlPath(stage): UrlPath<String>,
+    ws: WebSocketUpgrade,
+    headers: HeaderMap,
+    query: RawQuery,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+) -> Response {
+    connect(gw, stage, ws, headers, query, addr).await
+}
+
+fn not_found(gw: &Gateway) -> Response {
+    let stages: Vec<String> = gw.stages.keys().map(|s| format!("/{s}")).collect();
+    (
+        StatusCode::NOT_FOUND,
+        format!("no WebSocket stage here; stages: {}\n", stages.join(", ")),
+    )
+        .into_response()
+}
+
+fn query_maps(query: Option<&str>) -> (Value, Value) {
+    let mut single = Map::new();
+    let mut multi: Map<String, Value> = Map::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (percent_decode(k), percent_decode(v));
+        single.insert(k.clone(), json!(v));
+        multi
+            .entry(k)
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .expect("array")
+            .push(json!(v));
+    }
+    if single.is_empty() {
+        (Value::Null, Value::Null)
+    } else {
+        (Value::Object(single), Value::Object(multi))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn connect(
+    gw: Arc<Gateway>,
+    stage: String,
+    ws: WebSocketUpgrade,
+    headers: HeaderMap,
+    query: RawQuery,
+    addr: SocketAddr,
+) -> Response {
+    let Some(served) = gw.stages.get(&stage).cloned() else {
+        return not_found(&gw);
+    };
+    let started = Instant::now();
+    let id = gw.new_id();
+    let connected_at = SystemTime::now();
+    let source_ip = addr.ip().to_string();
+    let user_agent = headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let requested_protocol = headers
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut accepted_protocol = None;
+    if let Some(route) = served.api.routes.get("$connect") {
+        let mut header_map = Map::new();
+        let mut multi = Map::new();
+        for (k, v) in &headers {
+            let v = v.to_str().unwrap_or("").to_string();
+            header_map.insert(k.as_str().to_string(), json!(v));
+            multi
+                .entry(k.as_str().to_string())
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .expect("array")
+                .push(json!(v));
+        }
+        let (qs, mqs) = query_maps(query.0.as_deref());
+        let mut event = json!({
+            "headers": header_map,
+            "multiValueHeaders": multi,
+            "requestContext": gw.request_context(&served, "$connect", "CONNECT", &id, connected_at, &source_ip, user_agent.as_deref()),
+            "isBase64Encoded": false,
+        });
+        if !qs.is_null() {
+            event["queryStringParameters"] = qs;
+            event["multiValueQueryStringParameters"] = mqs;
+        }
+        match gw.invoke(route, event).await {
+            Err(e) => {
+                gw.log("$connect", &id, 500, started.elapsed(), &e);
+                return (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error\n").into_response();
+            }
+            Ok(response) => {
+                let response = response.unwrap_or(Value::Null);
+                let status = response
+                    .get("statusCode")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(200) as u16;
+                if !(200..300).contains(&status) {
+                    gw.log("$connect", &id, status, started.elapsed(), "rejected by the handler");
+                    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+                    let body = response.get("body").and_then(Value::as_str).unwrap_or("").to_string();
+                    return (code, body).into_response();
+                }
+                let echoed = response
+                    .pointer("/headers/Sec-WebSocket-Protocol")
+                    .or_else(|| response.pointer("/headers/sec-websocket-protocol"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                if let (Some(want), Some(echo)) = (&requested_protocol, echoed) {
+                    if want.split(',').any(|p| p.trim() == echo) {
+                        accepted_protocol = Some(echo);
+                    }
+                }
+            }
+        }
+    }
+    gw.log("$connect", &id, 200, started.elapsed(), "");
+    let mut ws = ws.max_message_size(MAX_MESSAGE).max_frame_size(MAX_FRAME);
+    if let Some(p) = accepted_protocol {
+        ws = ws.protocols([p]);
+    }
+    let gw2 = gw.clone();
+    ws.on_upgrade(move |socket| async move {
+        serve(gw2, served, id, socket, connected_at, source_ip, user_agent).await
+    })
+}
+
+async fn serve(
+    gw: Arc<Gateway>,
+    served: Served,
+    id: String,
+    socket: WebSocket,
+    connected_at: SystemTime,
+    source_ip: String,
+    user_agent: Option<String>,
+) {
+    use futures_util::{SinkExt, StreamExt};
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
+    let last_active = Arc::new(Mutex::new(SystemTime::now()));
+    gw.connections.lock().unwrap_or_else(|e| e.into_inner()).insert(
+        id.clone(),
+        Connection {
+            tx: tx.clone(),
+            connected_at,
+            last_active: last_active.clone(),
+            source_ip: source_ip.clone(),
+            user_agent: user_agent.clone(),
+            stage: served.stage.clone(),
+        },
+    );
+    let (mut sink, mut stream) = socket.split();
+    let opened = Instant::now();
+    let mut idle_deadline = Instant::now() + gw.config.idle_timeout;
+    let max_deadline = opened + gw.config.max_duration;
+    // How the connection ended: (code, reason).
+    let mut closing: Option<(u16, String)> = None;
+    let ended: (u16, String) = loop {
+        let deadline = idle_deadline.min(max_deadline);
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(Outbound::Send(m)) => {
+                    if sink.send(m).await.is_err() {
+                        break (1006, "Connection lost".into());
+                    }
+                }
+                Some(Outbound::Close(code, reason)) => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason.clone()) }))).await;
+                    closing = Some((code, reason.clone()));
+                    // Wait (briefly) for the client's close; the read branch ends the loop.
+                    idle_deadline = Instant::now() + Duration::from_secs(2);
+                }
+                None => break (1006, "Connection lost".into()),
+            },
+            msg = stream.next() => match msg {
+                None => break closing.clone().unwrap_or((1006, "Connection lost".into())),
+                Some(Err(e)) => {
+                    if too_big(e) {
+                        let _ = sink.send(Message::Close(Some(CloseFrame { code: TOO_BIG, reason: Utf8Bytes::from_static("Message too big") }))).await;
+                        break (TOO_BIG, "Message too big".into());
+                    }
+                    break closing.clone().unwrap_or((1006, "Connection lost".into()));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    if let Some((code, reason)) = closing.clone() {
+                        break (code, reason);
+                    }
+                    let (code, reason) = frame.map(|f| (f.code, f.reason.to_string())).unwrap_or((1005, String::new()));
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: if code == 1005 { NORMAL } else { code }, reason: Utf8Bytes::from(reason.clone()) }))).await;
+                    break (code, if reason.is_empty() { "Client closed".into() } else { reason });
+                }
+                Some(Ok(Message::Text(t))) => {
+                    idle_deadline = Instant::now() + gw.config.idle_timeout;
+                    *last_active.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
+                    spawn_message(&gw, &served, &id, t.to_string(), false, tx.clone(), connected_at, &source_ip, user_agent.as_deref());
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    idle_deadline = Instant::now() + gw.config.idle_timeout;
+                    *last_active.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
+                    let body = aws_smithy_types::base64::encode(&b);
+                    spawn_message(&gw, &served, &id, body, true, tx.clone(), connected_at, &source_ip, user_agent.as_deref());
+                }
+                Some(Ok(_)) => {} // ping and pong: answered by the WebSocket layer
+            },
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                if let Some(c) = closing.clone() {
+                    break c;
+                }
+                // Idle timeout and maximum duration both close with 1001, as API Gateway does.
+                let (code, reason) = (GOING_AWAY, "Going away");
+                let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
+                break (code, reason.into());
+            }
+        }
+    };
+    gw.connections.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    if let Some(route) = served.api.routes.get("$disconnect") {
+        let started = Instant::now();
+        let mut ctx = gw.request_context(&served, "$disconnect", "DISCONNECT", &id, connected_at, &source_ip, user_agent.as_deref());
+        ctx.insert("disconnectStatusCode".into(), json!(ended.0));
+        ctx.insert("disconnectReason".into(), json!(ended.1));
+        let event = json!({
+            "headers": {"Host": gw.domain, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""},
+            "multiValueHeaders": {"Host": [gw.domain], "x-api-key": [""], "X-Forwarded-For": [""], "x-restapi": [""]},
+            "requestContext": ctx,
+            "isBase64Encoded": false,
+        });
+        let result = gw.invoke(route, event).await;
+        let (status, detail) = match result {
+            Ok(_) => (200, format!("{} {}", ended.0, ended.1)),
+            Err(e) => (500, e),
+        };
+        gw.log("$disconnect", &id, status, started.elapsed(), &detail);
+    }
+}
+
+/// A frame or message over the limits.
+fn too_big(e: axum::Error) -> bool {
+    e.into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn_message(
+    gw: &Arc<Gateway>,
+    served: &Served,
+    id: &str,
+    body: String,
+    binary: bool,
+    tx: mpsc::UnboundedSender<Outbound>,
+    connected_at: SystemTime,
+    source_ip: &str,
+    user_agent: Option<&str>,
+) {
+    let started = Instant::now();
+    let selected = if binary {
+        None
+    } else {
+        select_route(&served.api.route_selection, &body)
+    };
+    let route = selected
+        .as_deref()
+        .and_then(|k| served.api.routes.get(k))
+        .filter(|r| !r.key.starts_with('$'))
+        .or_else(|| served.api.routes.get("$default"))
+        .cloned();
+    let ctx = gw.request_context(
+        served,
+        route.as_ref().map_or("$default", |r| r.key.as_str()),
+        "MESSAGE",
+        id,
+        connected_at,
+        source_ip,
+        user_agent,
+    );
+    let request_id = ctx
+        .get("requestId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let Some(route) = route else {
+        let _ = tx.send(Outbound::Send(error_frame("Forbidden", id, &request_id)));
+        gw.log(selected.as_deref().unwrap_or("(none)"), id, 403, started.elapsed(), "no route matches and there is no $default");
+        return;
+    };
+    let (gw, id) = (gw.clone(), id.to_string());
+    tokio::spawn(async move {
+        let event = json!({"requestContext": ctx, "body": body, "isBase64Encoded": binary});
+        match gw.invoke(&route, event).await {
+            Ok(response) => {
+                if route.two_way {
+                    if let Some(body) = response.as_ref().and_then(|r| r.get("body")) {
+                        let text = match body {
+                            Value::String(s) => s.clone(),
+                            Value::Null => String::new(),
+                            other => other.to_string(),
+                        };
+                        if !text.is_empty() {
+                            let _ = tx.send(Outbound::Send(Message::Text(Utf8Bytes::from(text))));
+                        }
+                    }
+                }
+                gw.log(&route.key, &id, 200, started.elapsed(), "");
+            }
+            Err(e) => {
+                let message = if e == "Endpoint request timed out" {
+                    "Endpoint request timed out"
+                } else {
+                    "Internal server error"
+                };
+                let _ = tx.send(Outbound::Send(error_frame(message, &id, &request_id)));
+                gw.log(&route.key, &id, 500, started.elapsed(), &e);
+            }
+        }
+    });
+}
+
+fn gone(id: &str) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-amzn-errortype", HeaderValue::from_static("GoneException"));
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    (
+        StatusCode::GONE,
+        headers,
+        json!({"message": format!("connection {id} is gone")}).to_string(),
+    )
+        .into_response()
+}
+
+fn connection_of(gw: &Gateway, stage: &str, id: &str) -> Option<mpsc::UnboundedSender<Outbound>> {
+    let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
+    conns
+        .get(id)
+        .filter(|c| c.stage == stage)
+        .map(|c| c.tx.clone())
+}
+
+async fn connection_post(
+    State(gw): State<Arc<Gateway>>,
+    UrlPath((stage, id)): UrlPath<(String, String)>,
+    body: Bytes,
+) -> Response {
+    if body.len() > MAX_MESSAGE {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amzn-errortype", HeaderValue::from_static("PayloadTooLargeException"));
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            headers,
+            json!({"message": format!("the message is {} bytes; the limit is {MAX_MESSAGE}", body.len())}).to_string(),
+        )
+            .into_response();
+    }
+    let Some(tx) = connection_of(&gw, &stage, &id) else {
+        return gone(&id);
+    };
+    let message = match std::str::from_utf8(&body) {
+        Ok(text) => Message::Text(Utf8Bytes::from(text.to_string())),
+        Err(_) => Message::Binary(body),
+    };
+    if tx.send(Outbound::Send(message)).is_err() {
+        return gone(&id);
+    }
+    StatusCode::OK.into_response()
+}
+
+async fn connection_get(
+    State(gw): State<Arc<Gateway>>,
+    UrlPath((stage, id)): UrlPath<(String, String)>,
+) -> Response {
+    let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(c) = conns.get(&id).filter(|c| c.stage == stage) else {
+        drop(conns);
+        return gone(&id);
+    };
+    let iso = |t: SystemTime| {
+        aws_smithy_types::DateTime::from(t)
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap_or_default()
+    };
+    let mut identity = json!({"sourceIp": c.source_ip});
+    if let Some(ua) = &c.user_agent {
+        identity["userAgent"] = json!(ua);
+    }
+    let last = *c.last_active.lock().unwrap_or_else(|e| e.into_inner());
+    let body = json!({
+        "connectedAt": iso(c.connected_at),
+        "lastActiveAt": iso(last),
+        "identity": identity,
+    });
+    (
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn connection_delete(
+    State(gw): State<Arc<Gateway>>,
+    UrlPath((stage, id)): UrlPath<(String, String)>,
+) -> Response {
+    let Some(tx) = connection_of(&gw, &stage, &id) else {
+        return gone(&id);
+    };
+    let _ = tx.send(Outbound::Close(NORMAL, "Connection deleted".into()));
+    StatusCode::NO_CONTENT.into_response()
+}
+

@@ -1,0 +1,444 @@
+//! The local Lambda service: each function's `bootstrap` runs as child processes, each
+//! with its own implementation of the Lambda Runtime API on loopback
+//! (`/2018-06-01/runtime/invocation/next`, `/response`, `/error`, `/init/error`).
+//! Instances start when all are busy, up to the function's reserved concurrency (or a
+//! default); an instance that times out is killed and one that crashes is replaced.
+
+use super::model::{DevFunction, LOCAL_ACCOUNT, LOCAL_REGION};
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+/// Instances per function when the function reserves no concurrency.
+pub const DEFAULT_CONCURRENCY: usize = 10;
+
+/// Why an invocation gave no response.
+#[derive(Debug, Clone)]
+pub enum InvokeError {
+    /// The function reported an error (`/error`), or failed to initialize.
+    Function { error_type: String, message: String },
+    /// The function ran past its timeout; the instance was killed.
+    Timeout(Duration),
+    /// The process exited during the invocation (or could not start).
+    Crashed(String),
+}
+
+impl std::fmt::Display for InvokeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InvokeError::Function {
+                error_type,
+                message,
+            } => write!(f, "{error_type}: {message}"),
+            InvokeError::Timeout(d) => write!(f, "timed out after {} s", d.as_secs_f64()),
+            InvokeError::Crashed(m) => write!(f, "crashed: {m}"),
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<Bytes, InvokeError>>;
+
+/// Where handler output goes: each line prefixed with the function's name.
+#[derive(Clone)]
+pub struct Logs {
+    pub json: bool,
+}
+
+impl Logs {
+    pub fn line(&self, source: &str, line: &str) {
+        if self.json {
+            eprintln!(
+                "{}",
+                serde_json::json!({"type": "log", "function": source, "line": line})
+            );
+        } else {
+            eprintln!("{source} | {line}");
+        }
+    }
+}
+
+/// The functions of the app, ready to invoke.
+pub struct LambdaService {
+    pools: BTreeMap<String, Arc<Pool>>,
+}
+
+impl LambdaService {
+    /// `functions` by logical id, each with its executable; `env` is added to every
+    /// function's own environment (endpoints, credentials).
+    pub fn new(
+        functions: Vec<(DevFunction, PathBuf)>,
+        env: Vec<(String, String)>,
+        logs: Logs,
+    ) -> LambdaService {
+        let pools = functions
+            .into_iter()
+            .map(|(f, exe)| {
+                let max = f
+                    .reserved_concurrency
+                    .map(|c| c as usize)
+                    .unwrap_or(DEFAULT_CONCURRENCY)
+                    .max(1);
+                (
+                    f.logical_id.clone(),
+                    Arc::new(Pool {
+                        slots: Arc::new(Semaphore::new(max)),
+                        idle: Mutex::new(Vec::new()),
+                        env: env.clone(),
+                        logs: logs.clone(),
+                        function: f,
+                        exe,
+                        started: AtomicU64::new(0),
+                    }),
+                )
+            })
+            .collect();
+        LambdaService { pools }
+    }
+
+    /// Invokes function `logical_id` with `event`.
+    pub async fn invoke(&self, logical_id: &str, event: &Value) -> Result<Bytes, InvokeError> {
+        let Some(pool) = self.pools.get(logical_id) else {
+            return Err(InvokeError::Crashed(format!("no function {logical_id}")));
+        };
+        pool.invoke(event).await
+    }
+
+    /// Instances started so far, per function (for tests and logs).
+    pub fn started(&self) -> BTreeMap<String, u64> {
+        self.pools
+            .iter()
+            .map(|(k, p)| (k.clone(), p.started.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Stops every instance.
+    pub fn shutdown(&self) {
+        for p in self.pools.values() {
+            p.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+}
+
+struct Pool {
+    function: DevFunction,
+    exe: PathBuf,
+    env: Vec<(String, String)>,
+    logs: Logs,
+    /// One permit per instance that may run at once.
+    slots: Arc<Semaphore>,
+    idle: Mutex<Vec<Instance>>,
+    started: AtomicU64,
+}
+
+impl Pool {
+    async fn invoke(&self, event: &Value) -> Result<Bytes, InvokeError> {
+        let _slot = self.slots.acquire().await.expect("pool open");
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let instance = match idle {
+            Some(i) if i.alive() => i,
+            _ => self.start().await?,
+        };
+        let timeout = Duration::from_secs(self.function.timeout_secs.max(1));
+        let result = instance.invoke(event, timeout).await;
+        match &result {
+            Err(InvokeError::Timeout(_)) | Err(InvokeError::Crashed(_)) => {
+                // Dropping the instance kills its process; the next invocation starts one.
+                if let Err(e) = &result {
+                    self.logs.line(
+                        &self.function.name,
+                        &format!("instance stopped: the invocation {e}"),
+                    );
+                }
+            }
+            _ if instance.alive() => self
+                .idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(instance),
+            _ => {}
+        }
+        result
+    }
+
+    async fn start(&self) -> Result<Instance, InvokeError> {
+        let n = self.started.fetch_add(1, Ordering::Relaxed) + 1;
+        Instance::start(&self.function, &self.exe, &self.env, &self.logs, n)
+            .await
+            .map_err(InvokeError::Crashed)
+    }
+}
+
+/// One process of a function and its Runtime API.
+struct Instance {
+    next: mpsc::Sender<(String, Bytes, u128)>,
+    pending: Arc<Mutex<HashMap<String, Reply>>>,
+    exited: Arc<std::sync::atomic::AtomicBool>,
+    /// Kills the process when dropped.
+    _kill: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+#[derive(Clone)]
+struct RuntimeApi {
+    next: Arc<tokio::sync::Mutex<mpsc::Receiver<(String, Bytes, u128)>>>,
+    pending: Arc<Mutex<HashMap<String, Reply>>>,
+    arn: String,
+    init_error: Arc<Mutex<Option<InvokeError>>>,
+}
+
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+impl Instance {
+    async fn start(
+        f: &DevFunction,
+        exe: &std::path::Path,
+        env: &[(String, String)],
+        logs: &Logs,
+        n: u64,
+    ) -> Result<Instance, String> {
+        let (next_tx, next_rx) = mpsc::channel(1);
+        let pending: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
+        let api = RuntimeApi {
+            next: Arc::new(tokio::sync::Mutex::new(next_rx)),
+            pending: pending.clone(),
+            arn: format!(
+                "arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{}",
+                f.name
+            ),
+            init_error: Arc::default(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot listen on loopback: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let router = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(api.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+
+        let mut cmd = tokio::process::Command::new(exe);
+        cmd.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("TZ", ":UTC")
+            .env("LANG", "en_US.UTF-8")
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &f.name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_mb.to_string())
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", f.name))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/{n}"))
+            .env("AWS_REGION", LOCAL_REGION)
+            .env("AWS_DEFAULT_REGION", LOCAL_REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .envs(&f.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        for (stream, name) in [
+            (child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), "stdout"),
+            (child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), "stderr"),
+        ] {
+            let Some(stream) = stream else { continue };
+            let (logs, source) = (logs.clone(), f.name.clone());
+            let _ = name;
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    logs.line(&source, &line);
+                }
+            });
+        }
+        let exited = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        {
+            let (exited, pending, init_error, logs, source) = (
+                exited.clone(),
+                pending.clone(),
+                api.init_error.clone(),
+                logs.clone(),
+                f.name.clone(),
+            );
+            tokio::spawn(async move {
+                let status = tokio::select! {
+                    s = child.wait() => s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                    _ = kill_rx => {
+                        let _ = child.kill().await;
+                        "killed".to_string()
+                    }
+                };
+                exited.store(true, Ordering::SeqCst);
+                let reason = init_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+                    .unwrap_or_else(|| InvokeError::Crashed(format!("the process exited ({status})")));
+                let waiting: Vec<Reply> = pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .drain()
+                    .map(|(_, r)| r)
+                    .collect();
+                if !waiting.is_empty() || status != "killed" {
+                    logs.line(&source, &format!("process ended: {status}"));
+                }
+                for r in waiting {
+                    let _ = r.send(Err(reason.clone()));
+                }
+            });
+        }
+        Ok(Instance {
+            next: next_tx,
+            pending,
+            exited,
+            _kill: kill_tx,
+            server,
+        })
+    }
+
+    fn alive(&self) -> bool {
+        !self.exited.load(Ordering::SeqCst)
+    }
+
+    async fn invoke(&self, event: &Value, timeout: Duration) -> Result<Bytes, InvokeError> {
+        let id = format!(
+            "{:08x}-{:04x}-4000-8000-{:012x}",
+            std::process::id(),
+            REQUESTS.fetch_add(1, Ordering::Relaxed) & 0xffff,
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+                & 0xffff_ffff_ffff
+        );
+        let (tx, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), tx);
+        if !self.alive() {
+            self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            return Err(InvokeError::Crashed("the process had exited".into()));
+        }
+        let deadline = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default()
+            + timeout.as_millis();
+        let body = Bytes::from(serde_json::to_vec(event).expect("json"));
+        if self.next.send((id.clone(), body, deadline)).await.is_err() {
+            return Err(InvokeError::Crashed("the runtime API stopped".into()));
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(InvokeError::Crashed("the process exited".into())),
+            Err(_) => {
+                self.exited.store(true, Ordering::SeqCst);
+                Err(InvokeError::Timeout(timeout))
+            }
+        }
+    }
+}
+
+async fn next(State(api): State<RuntimeApi>) -> Response {
+    let Some((id, event, deadline)) = api.next.lock().await.recv().await else {
+        return StatusCode::GONE.into_response();
+    };
+    let mut headers = HeaderMap::new();
+    let mut set = |k: &'static str, v: String| {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            headers.insert(k, v);
+        }
+    };
+    set("lambda-runtime-aws-request-id", id);
+    set("lambda-runtime-deadline-ms", deadline.to_string());
+    set("lambda-runtime-invoked-function-arn", api.arn.clone());
+    set(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000;Sampled=0".into(),
+    );
+    set("content-type", "application/json".into());
+    (StatusCode::OK, headers, event).into_response()
+}
+
+async fn response(
+    State(api): State<RuntimeApi>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> StatusCode {
+    reply(&api, &id, Ok(body))
+}
+
+async fn error(
+    State(api): State<RuntimeApi>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> StatusCode {
+    reply(&api, &id, Err(function_error(&body)))
+}
+
+async fn init_error(State(api): State<RuntimeApi>, body: Bytes) -> StatusCode {
+    *api.init_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(function_error(&body));
+    StatusCode::ACCEPTED
+}
+
+fn function_error(body: &[u8]) -> InvokeError {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    InvokeError::Function {
+        error_type: v
+            .get("errorType")
+            .and_then(Value::as_str)
+            .unwrap_or("Error")
+            .to_string(),
+        message: v
+            .get("errorMessage")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned()),
+    }
+}
+
+fn reply(api: &RuntimeApi, id: &str, result: Result<Bytes, InvokeError>) -> StatusCode {
+    match api
+        .pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(id)
+    {
+        Some(tx) => {
+            let _ = tx.send(result);
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::BAD_REQUEST,
+    }
+}

@@ -1,0 +1,414 @@
+//! What `wsgen dev` serves, read from the synthesized template (not from the DSL), so
+//! that what runs locally is what would be deployed: WebSocket APIs with their route
+//! selection, routes and their Lambda integrations, stages, functions with their
+//! environment resolved to local values, and tables.
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The region the local app pretends to run in.
+pub const LOCAL_REGION: &str = "us-east-1";
+/// The account the local app pretends to run in.
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+/// API Gateway's integration timeout when the template sets none.
+pub const DEFAULT_INTEGRATION_TIMEOUT_MS: u64 = 29_000;
+
+#[derive(Debug, Clone)]
+pub struct DevApp {
+    pub apis: BTreeMap<String, DevApi>,
+    pub functions: BTreeMap<String, DevFunction>,
+    pub tables: BTreeMap<String, DevTable>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DevApi {
+    pub logical_id: String,
+    /// The local API id (`apiId` in events).
+    pub id: String,
+    pub route_selection: String,
+    pub routes: BTreeMap<String, DevRoute>,
+    pub stages: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DevRoute {
+    pub key: String,
+    /// The Lambda function (logical id) of an AWS_PROXY integration.
+    pub function: Option<String>,
+    /// The integration type when it is not a Lambda proxy (not served yet).
+    pub other_integration: Option<String>,
+    pub timeout_ms: u64,
+    /// Has a route response: the handler's body goes back to the caller.
+    pub two_way: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DevFunction {
+    pub logical_id: String,
+    /// The local function name (`{stack}-{logical id}`).
+    pub name: String,
+    pub timeout_secs: u64,
+    pub memory_mb: u64,
+    pub reserved_concurrency: Option<u64>,
+    /// Environment variables with references resolved to local values.
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DevTable {
+    pub logical_id: String,
+    pub name: String,
+    pub properties: Value,
+}
+
+/// Local values of the template's references.
+pub struct Resolver<'a> {
+    pub stack: &'a str,
+    pub resources: &'a Map<String, Value>,
+    /// `127.0.0.1:PORT` where the gateway listens.
+    pub gateway: &'a str,
+}
+
+impl Resolver<'_> {
+    /// The local physical id of a resource (what `Ref` gives).
+    pub fn physical(&self, logical: &str) -> String {
+        let ty = self
+            .resources
+            .get(logical)
+            .and_then(|r| r.get("Type"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let named = |prop: &str| {
+            self.resources
+                .get(logical)
+                .and_then(|r| r.pointer(&format!("/Properties/{prop}")))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        match ty {
+            "AWS::ApiGatewayV2::Api" => logical.to_ascii_lowercase(),
+            "AWS::DynamoDB::Table" => named("TableName").unwrap_or_else(|| format!("{}-{logical}", self.stack)),
+            "AWS::Lambda::Function" => named("FunctionName").unwrap_or_else(|| format!("{}-{logical}", self.stack)),
+            _ => format!("{}-{logical}", self.stack),
+        }
+    }
+
+    fn pseudo(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "AWS::Region" => LOCAL_REGION.into(),
+            "AWS::AccountId" => LOCAL_ACCOUNT.into(),
+            "AWS::Partition" => "aws".into(),
+            "AWS::URLSuffix" => "amazonaws.com".into(),
+            "AWS::StackName" => self.stack.into(),
+            "AWS::StackId" => format!(
+                "arn:aws:cloudformation:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stack/{}/local",
+                self.stack
+            ),
+            _ => return None,
+        })
+    }
+
+    fn attribute(&self, logical: &str, attr: &str) -> String {
+        let ty = self
+            .resources
+            .get(logical)
+            .and_then(|r| r.get("Type"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let name = self.physical(logical);
+        match (ty, attr) {
+            ("AWS::DynamoDB::Table", "Arn") => {
+                format!("arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{name}")
+            }
+            ("AWS::Lambda::Function", "Arn") => {
+                format!("arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{name}")
+            }
+            ("AWS::ApiGatewayV2::Api", "ApiEndpoint") => format!("ws://{}", self.gateway),
+            _ => format!("{name}.{attr}"),
+        }
+    }
+
+    /// Resolves an intrinsic (or a plain value) to a string.
+    pub fn resolve(&self, v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Object(m) if m.len() == 1 => {
+                let (k, arg) = m.iter().next().expect("one entry");
+                match (k.as_str(), arg) {
+                    ("Ref", Value::String(r)) => self.pseudo(r).unwrap_or_else(|| self.physical(r)),
+                    ("Fn::GetAtt", Value::Array(a)) if a.len() == 2 => {
+                        self.attribute(&self.resolve(&a[0]), &self.resolve(&a[1]))
+                    }
+                    ("Fn::Sub", Value::String(s)) => self.sub(s, &Map::new()),
+                    ("Fn::Sub", Value::Array(a)) if a.len() == 2 => {
+                        let vars = a[1].as_object().cloned().unwrap_or_default();
+                        self.sub(a[0].as_str().unwrap_or(""), &vars)
+                    }
+                    ("Fn::Join", Value::Array(a)) if a.len() == 2 => {
+                        let sep = a[0].as_str().unwrap_or("");
+                        a[1].as_array()
+                            .map(|parts| parts.iter().map(|p| self.resolve(p)).collect::<Vec<_>>().join(sep))
+                            .unwrap_or_default()
+                    }
+                    _ => v.to_string(),
+                }
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// `Fn::Sub`: `${Name}`, `${Name.Attr}`, pseudo parameters and `${!Literal}`. The
+    /// execute-api host of an API becomes the local gateway, over plain HTTP and WS.
+    fn sub(&self, s: &str, vars: &Map<String, Value>) -> String {
+        let mut s = s.to_string();
+        for (scheme, local) in [("https://", "http://"), ("wss://", "ws://")] {
+            for (id, r) in self.resources {
+                if r.get("Type").and_then(Value::as_str) == Some("AWS::ApiGatewayV2::Api") {
+                    let host = format!("{scheme}${{{id}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}");
+                    s = s.replace(&host, &format!("{local}{}", self.gateway));
+                }
+            }
+        }
+        let mut out = String::new();
+        let mut rest = s.as_str();
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                out.push_str(&rest[start..]);
+                rest = "";
+                break;
+            };
+            let name = &after[..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            } else if let Some(v) = vars.get(name) {
+                out.push_str(&self.resolve(v));
+            } else if let Some(p) = self.pseudo(name) {
+                out.push_str(&p);
+            } else if let Some((id, attr)) = name.split_once('.') {
+                out.push_str(&self.attribute(id, attr));
+            } else {
+                out.push_str(&self.physical(name));
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// The logical id named by `{"Ref": id}`.
+fn ref_of(v: Option<&Value>) -> Option<String> {
+    v?.get("Ref")?.as_str().map(str::to_string)
+}
+
+/// Reads the app from a stack's template. `gateway` is `127.0.0.1:PORT`.
+pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
+    let empty = Map::new();
+    let resources = template
+        .get("Resources")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let r = Resolver {
+        stack,
+        resources,
+        gateway,
+    };
+    let of_type = |ty: &'static str| {
+        resources
+            .iter()
+            .filter(move |(_, v)| v.get("Type").and_then(Value::as_str) == Some(ty))
+            .map(|(id, v)| (id.clone(), v.get("Properties").cloned().unwrap_or(Value::Null)))
+    };
+
+    let mut apis: BTreeMap<String, DevApi> = of_type("AWS::ApiGatewayV2::Api")
+        .filter(|(_, p)| p.get("ProtocolType").and_then(Value::as_str) == Some("WEBSOCKET"))
+        .map(|(id, p)| {
+            (
+                id.clone(),
+                DevApi {
+                    id: r.physical(&id),
+                    logical_id: id,
+                    route_selection: p
+                        .get("RouteSelectionExpression")
+                        .map(|v| r.resolve(v))
+                        .unwrap_or_else(|| "$request.body.action".into()),
+                    routes: BTreeMap::new(),
+                    stages: Vec::new(),
+                },
+            )
+        })
+        .collect();
+
+    let integrations: BTreeMap<String, Value> = of_type("AWS::ApiGatewayV2::Integration").collect();
+    let with_response: Vec<String> = of_type("AWS::ApiGatewayV2::RouteResponse")
+        .filter_map(|(_, p)| ref_of(p.get("RouteId")))
+        .collect();
+    for (id, p) in of_type("AWS::ApiGatewayV2::Route") {
+        let Some(api) = ref_of(p.get("ApiId")).and_then(|a| apis.get_mut(&a)) else {
+            continue;
+        };
+        let key = p.get("RouteKey").map(|v| r.resolve(v)).unwrap_or_default();
+        let integration = p.get("Target").and_then(|t| {
+            let target = t.pointer("/Fn::Join/1/1").cloned().or_else(|| Some(t.clone()));
+            ref_of(target.as_ref())
+        });
+        let integration = integration.and_then(|i| integrations.get(&i));
+        let (function, other, timeout_ms) = match integration {
+            Some(i) => {
+                let ty = i.get("IntegrationType").and_then(Value::as_str).unwrap_or("");
+                let timeout = i
+                    .get("TimeoutInMillis")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(DEFAULT_INTEGRATION_TIMEOUT_MS);
+                if ty == "AWS_PROXY" {
+                    (lambda_of(i.get("IntegrationUri")), None, timeout)
+                } else {
+                    (None, Some(ty.to_string()), timeout)
+                }
+            }
+            None => (None, None, DEFAULT_INTEGRATION_TIMEOUT_MS),
+        };
+        let two_way = p.get("RouteResponseSelectionExpression").is_some() || with_response.contains(&id);
+        api.routes.insert(
+            key.clone(),
+            DevRoute {
+                key,
+                function,
+                other_integration: other,
+                timeout_ms,
+                two_way,
+            },
+        );
+    }
+    for (_, p) in of_type("AWS::ApiGatewayV2::Stage") {
+        if let Some(api) = ref_of(p.get("ApiId")).and_then(|a| apis.get_mut(&a)) {
+            api.stages.push(p.get("StageName").map(|v| r.resolve(v)).unwrap_or_default());
+        }
+    }
+
+    let functions = of_type("AWS::Lambda::Function")
+        .map(|(id, p)| {
+            let env = p
+                .pointer("/Environment/Variables")
+                .and_then(Value::as_object)
+                .map(|vars| vars.iter().map(|(k, v)| (k.clone(), r.resolve(v))).collect())
+                .unwrap_or_default();
+            (
+                id.clone(),
+                DevFunction {
+                    name: r.physical(&id),
+                    timeout_secs: p.get("Timeout").and_then(Value::as_u64).unwrap_or(3),
+                    memory_mb: p.get("MemorySize").and_then(Value::as_u64).unwrap_or(128),
+                    reserved_concurrency: p.get("ReservedConcurrentExecutions").and_then(Value::as_u64),
+                    env,
+                    logical_id: id,
+                },
+            )
+        })
+        .collect();
+    let tables = of_type("AWS::DynamoDB::Table")
+        .map(|(id, p)| {
+            (
+                id.clone(),
+                DevTable {
+                    name: r.physical(&id),
+                    logical_id: id,
+                    properties: p,
+                },
+            )
+        })
+        .collect();
+    DevApp {
+        apis,
+        functions,
+        tables,
+    }
+}
+
+/// The function of a Lambda proxy integration URI
+/// (`arn:...:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations`).
+fn lambda_of(uri: Option<&Value>) -> Option<String> {
+    let uri = uri?;
+    let text = match uri.get("Fn::Sub") {
+        Some(Value::String(s)) => s.clone(),
+        _ => uri.to_string(),
+    };
+    if let Some(start) = text.find("functions/${") {
+        let rest = &text[start + "functions/${".len()..];
+        let end = rest.find('}')?;
+        return rest[..end].strip_suffix(".Arn").map(str::to_string);
+    }
+    // Fn::Join form: [..., {"Fn::GetAtt": [Fn, "Arn"]}, ...]
+    let found = uri
+        .pointer("/Fn::Join/1")
+        .and_then(Value::as_array)?
+        .iter()
+        .find_map(|p| p.pointer("/Fn::GetAtt/0").and_then(Value::as_str).map(str::to_string));
+    found
+}
+
+/// Evaluates a route selection expression (`$request.body.action`, `${request.body.a.b}`,
+/// `\$default`) on a message; `None` when the message has no such value.
+pub fn select_route(expression: &str, body: &str) -> Option<String> {
+    let expr = expression.trim();
+    if let Some(literal) = expr.strip_prefix('\\') {
+        return Some(literal.to_string());
+    }
+    let path = expr
+        .strip_prefix("${")
+        .and_then(|e| e.strip_suffix('}'))
+        .or_else(|| expr.strip_prefix('$'))?;
+    let path = path.strip_prefix("request.body")?;
+    let json: Value = serde_json::from_str(body).ok()?;
+    let mut v = &json;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        v = v.get(part)?;
+    }
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn route_selection_expressions() {
+        assert_eq!(select_route("$request.body.action", r#"{"action":"send"}"#).as_deref(), Some("send"));
+        assert_eq!(select_route("${request.body.msg.type}", r#"{"msg":{"type":"x"}}"#).as_deref(), Some("x"));
+        assert_eq!(select_route("$request.body.action", r#"{"other":1}"#), None);
+        assert_eq!(select_route("$request.body.action", "not json"), None);
+        assert_eq!(select_route("\\$default", "{}").as_deref(), Some("$default"));
+    }
+
+    #[test]
+    fn references_resolve_to_local_values() {
+        let t = json!({"Resources": {
+            "Api": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "WEBSOCKET", "RouteSelectionExpression": "$request.body.action"}},
+            "T": {"Type": "AWS::DynamoDB::Table", "Properties": {}},
+            "F": {"Type": "AWS::Lambda::Function", "Properties": {"Timeout": 5, "Environment": {"Variables": {
+                "TABLE_NAME": {"Ref": "T"},
+                "CALLBACK_URL": {"Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/live"},
+                "ARN": {"Fn::GetAtt": ["T", "Arn"]}
+            }}}}
+        }});
+        let app = read("Chat", &t, "127.0.0.1:4000");
+        let f = &app.functions["F"];
+        assert_eq!(f.env["TABLE_NAME"], "Chat-T");
+        assert_eq!(f.env["CALLBACK_URL"], "http://127.0.0.1:4000/live");
+        assert_eq!(f.env["ARN"], "arn:aws:dynamodb:us-east-1:000000000000:table/Chat-T");
+        assert_eq!(f.timeout_secs, 5);
+        assert_eq!(app.apis["Api"].id, "api");
+    }
+}
