@@ -75,6 +75,10 @@ struct DevArgs {
     /// Serve only this stage.
     #[arg(long, value_name = "NAME")]
     stage: Option<String>,
+    /// Build the handlers with the `dev` profile (fast rebuilds) or as deployed
+    /// (`release`).
+    #[arg(long, value_enum, default_value = "dev")]
+    profile: ProfileArg,
     /// Close connections idle this long (API Gateway: 10m).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     idle_timeout: std::time::Duration,
@@ -372,6 +376,10 @@ pub fn run() -> i32 {
             let opts = dev::DevOptions {
                 project: a.project,
                 port: a.port,
+                profile: match a.profile {
+                    ProfileArg::Release => BuildProfile::Release,
+                    ProfileArg::Dev => BuildProfile::Dev,
+                },
                 stage: a.stage,
                 gateway: dev::gateway::GatewayConfig {
                     idle_timeout: a.idle_timeout,

@@ -94,6 +94,18 @@ impl Project {
         }
     }
 
+    /// The stock fixture, bundled (release) once per test run and shared: building the
+    /// seven handlers is the most expensive step of the suite.
+    pub fn stock_bundled() -> &'static Project {
+        static STOCK: std::sync::OnceLock<Project> = std::sync::OnceLock::new();
+        STOCK.get_or_init(|| {
+            let p = Project::stock();
+            let run = p.wsgen(&["bundle"]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            p
+        })
+    }
+
     fn empty() -> Project {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();

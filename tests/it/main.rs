@@ -3,6 +3,7 @@
 mod apps;
 mod cli;
 mod deploy;
+mod dev;
 mod engine;
 mod properties;
 mod runtime;

@@ -75,6 +75,15 @@ struct Connection {
     stage: String,
 }
 
+/// The client side of a connection, as events describe it.
+#[derive(Clone)]
+struct Peer {
+    id: String,
+    connected_at: SystemTime,
+    source_ip: String,
+    user_agent: Option<String>,
+}
+
 enum Outbound {
     Send(Message),
     Close(u16, String),
@@ -88,7 +97,9 @@ impl Gateway {
         domain: String,
         logs: Logs,
     ) -> Arc<Gateway> {
-        let root = (stages.len() == 1).then(|| stages.keys().next().cloned()).flatten();
+        let root = (stages.len() == 1)
+            .then(|| stages.keys().next().cloned())
+            .flatten();
         Arc::new(Gateway {
             stages,
             root,
@@ -107,19 +118,37 @@ impl Gateway {
             .route("/{stage}", get(ws_stage))
             .route(
                 "/{stage}/@connections/{id}",
-                get(connection_get).post(connection_post).delete(connection_delete),
+                get(connection_get)
+                    .post(connection_post)
+                    .delete(connection_delete),
+            )
+            // What handlers reach through AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, which
+            // replaces the whole endpoint (stage included): any stage's connection.
+            .route(
+                "/@connections/{id}",
+                get(any_stage_get)
+                    .post(any_stage_post)
+                    .delete(any_stage_delete),
             )
             .with_state(self.clone())
     }
 
     /// Open connections.
     pub fn open(&self) -> usize {
-        self.connections.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// Closes every connection (each runs `$disconnect`) and waits until they are gone.
     pub async fn shutdown(&self, within: Duration) {
-        for c in self.connections.lock().unwrap_or_else(|e| e.into_inner()).values() {
+        for c in self
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
             let _ = c.tx.send(Outbound::Close(GOING_AWAY, "Going away".into()));
         }
         let start = Instant::now();
@@ -135,7 +164,9 @@ impl Gateway {
         let seed = format!(
             "{n}-{}-{:?}",
             std::process::id(),
-            SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
         );
         let digest = Sha256::digest(seed.as_bytes());
         let mut id = aws_smithy_types::base64::encode(&digest[..8]);
@@ -149,15 +180,13 @@ impl Gateway {
         served: &Served,
         route_key: &str,
         event_type: &str,
-        connection_id: &str,
-        connected_at: SystemTime,
-        source_ip: &str,
-        user_agent: Option<&str>,
+        peer: &Peer,
     ) -> Map<String, Value> {
+        let (connection_id, connected_at) = (&peer.id, peer.connected_at);
         let now = SystemTime::now();
         let request_id = self.new_id();
-        let mut identity = json!({"sourceIp": source_ip});
-        if let Some(ua) = user_agent {
+        let mut identity = json!({"sourceIp": peer.source_ip});
+        if let Some(ua) = &peer.user_agent {
             identity["userAgent"] = json!(ua);
         }
         let mut ctx = json!({
@@ -256,7 +285,8 @@ fn request_time(t: SystemTime) -> String {
 
 fn error_frame(message: &str, connection_id: &str, request_id: &str) -> Message {
     Message::Text(Utf8Bytes::from(
-        json!({"message": message, "connectionId": connection_id, "requestId": request_id}).to_string(),
+        json!({"message": message, "connectionId": connection_id, "requestId": request_id})
+            .to_string(),
     ))
 }
 
@@ -321,15 +351,13 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 2;
                 }
-            }
+                Err(_) => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -360,6 +388,12 @@ async fn connect(
         .get("sec-websocket-protocol")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let peer = Peer {
+        id: id.clone(),
+        connected_at,
+        source_ip: source_ip.clone(),
+        user_agent: user_agent.clone(),
+    };
     let mut accepted_protocol = None;
     if let Some(route) = served.api.routes.get("$connect") {
         let mut header_map = Map::new();
@@ -378,7 +412,7 @@ async fn connect(
         let mut event = json!({
             "headers": header_map,
             "multiValueHeaders": multi,
-            "requestContext": gw.request_context(&served, "$connect", "CONNECT", &id, connected_at, &source_ip, user_agent.as_deref()),
+            "requestContext": gw.request_context(&served, "$connect", "CONNECT", &peer),
             "isBase64Encoded": false,
         });
         if !qs.is_null() {
@@ -388,7 +422,8 @@ async fn connect(
         match gw.invoke(route, event).await {
             Err(e) => {
                 gw.log("$connect", &id, 500, started.elapsed(), &e);
-                return (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error\n").into_response();
+                return (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error\n")
+                    .into_response();
             }
             Ok(response) => {
                 let response = response.unwrap_or(Value::Null);
@@ -397,9 +432,19 @@ async fn connect(
                     .and_then(Value::as_u64)
                     .unwrap_or(200) as u16;
                 if !(200..300).contains(&status) {
-                    gw.log("$connect", &id, status, started.elapsed(), "rejected by the handler");
+                    gw.log(
+                        "$connect",
+                        &id,
+                        status,
+                        started.elapsed(),
+                        "rejected by the handler",
+                    );
                     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
-                    let body = response.get("body").and_then(Value::as_str).unwrap_or("").to_string();
+                    let body = response
+                        .get("body")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
                     return (code, body).into_response();
                 }
                 let echoed = response
@@ -421,34 +466,33 @@ async fn connect(
         ws = ws.protocols([p]);
     }
     let gw2 = gw.clone();
-    ws.on_upgrade(move |socket| async move {
-        serve(gw2, served, id, socket, connected_at, source_ip, user_agent).await
-    })
+    ws.on_upgrade(move |socket| async move { serve(gw2, served, peer, socket).await })
 }
 
-async fn serve(
-    gw: Arc<Gateway>,
-    served: Served,
-    id: String,
-    socket: WebSocket,
-    connected_at: SystemTime,
-    source_ip: String,
-    user_agent: Option<String>,
-) {
+async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: WebSocket) {
+    let Peer {
+        id,
+        connected_at,
+        source_ip,
+        user_agent,
+    } = peer.clone();
     use futures_util::{SinkExt, StreamExt};
     let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
     let last_active = Arc::new(Mutex::new(SystemTime::now()));
-    gw.connections.lock().unwrap_or_else(|e| e.into_inner()).insert(
-        id.clone(),
-        Connection {
-            tx: tx.clone(),
-            connected_at,
-            last_active: last_active.clone(),
-            source_ip: source_ip.clone(),
-            user_agent: user_agent.clone(),
-            stage: served.stage.clone(),
-        },
-    );
+    gw.connections
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(
+            id.clone(),
+            Connection {
+                tx: tx.clone(),
+                connected_at,
+                last_active: last_active.clone(),
+                source_ip: source_ip.clone(),
+                user_agent: user_agent.clone(),
+                stage: served.stage.clone(),
+            },
+        );
     let (mut sink, mut stream) = socket.split();
     let opened = Instant::now();
     let mut idle_deadline = Instant::now() + gw.config.idle_timeout;
@@ -460,6 +504,8 @@ async fn serve(
         tokio::select! {
             out = rx.recv() => match out {
                 Some(Outbound::Send(m)) => {
+                    // Traffic either way keeps a connection from being idle.
+                    idle_deadline = Instant::now() + gw.config.idle_timeout;
                     if sink.send(m).await.is_err() {
                         break (1006, "Connection lost".into());
                     }
@@ -492,13 +538,13 @@ async fn serve(
                 Some(Ok(Message::Text(t))) => {
                     idle_deadline = Instant::now() + gw.config.idle_timeout;
                     *last_active.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
-                    spawn_message(&gw, &served, &id, t.to_string(), false, tx.clone(), connected_at, &source_ip, user_agent.as_deref());
+                    spawn_message(&gw, &served, &peer, t.to_string(), false, tx.clone());
                 }
                 Some(Ok(Message::Binary(b))) => {
                     idle_deadline = Instant::now() + gw.config.idle_timeout;
                     *last_active.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
                     let body = aws_smithy_types::base64::encode(&b);
-                    spawn_message(&gw, &served, &id, body, true, tx.clone(), connected_at, &source_ip, user_agent.as_deref());
+                    spawn_message(&gw, &served, &peer, body, true, tx.clone());
                 }
                 Some(Ok(_)) => {} // ping and pong: answered by the WebSocket layer
             },
@@ -513,10 +559,13 @@ async fn serve(
             }
         }
     };
-    gw.connections.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    gw.connections
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id);
     if let Some(route) = served.api.routes.get("$disconnect") {
         let started = Instant::now();
-        let mut ctx = gw.request_context(&served, "$disconnect", "DISCONNECT", &id, connected_at, &source_ip, user_agent.as_deref());
+        let mut ctx = gw.request_context(&served, "$disconnect", "DISCONNECT", &peer);
         ctx.insert("disconnectStatusCode".into(), json!(ended.0));
         ctx.insert("disconnectReason".into(), json!(ended.1));
         let event = json!({
@@ -541,18 +590,15 @@ fn too_big(e: axum::Error) -> bool {
         .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn spawn_message(
     gw: &Arc<Gateway>,
     served: &Served,
-    id: &str,
+    peer: &Peer,
     body: String,
     binary: bool,
     tx: mpsc::UnboundedSender<Outbound>,
-    connected_at: SystemTime,
-    source_ip: &str,
-    user_agent: Option<&str>,
 ) {
+    let id = peer.id.as_str();
     let started = Instant::now();
     let selected = if binary {
         None
@@ -569,10 +615,7 @@ fn spawn_message(
         served,
         route.as_ref().map_or("$default", |r| r.key.as_str()),
         "MESSAGE",
-        id,
-        connected_at,
-        source_ip,
-        user_agent,
+        peer,
     );
     let request_id = ctx
         .get("requestId")
@@ -581,7 +624,13 @@ fn spawn_message(
         .to_string();
     let Some(route) = route else {
         let _ = tx.send(Outbound::Send(error_frame("Forbidden", id, &request_id)));
-        gw.log(selected.as_deref().unwrap_or("(none)"), id, 403, started.elapsed(), "no route matches and there is no $default");
+        gw.log(
+            selected.as_deref().unwrap_or("(none)"),
+            id,
+            403,
+            started.elapsed(),
+            "no route matches and there is no $default",
+        );
         return;
     };
     let (gw, id) = (gw.clone(), id.to_string());
@@ -618,7 +667,10 @@ fn spawn_message(
 
 fn gone(id: &str) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert("x-amzn-errortype", HeaderValue::from_static("GoneException"));
+    headers.insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("GoneException"),
+    );
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     (
         StatusCode::GONE,
@@ -628,12 +680,31 @@ fn gone(id: &str) -> Response {
         .into_response()
 }
 
+/// Matches every stage in the `@connections` routes without one.
+const ANY_STAGE: &str = "";
+
 fn connection_of(gw: &Gateway, stage: &str, id: &str) -> Option<mpsc::UnboundedSender<Outbound>> {
     let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
     conns
         .get(id)
-        .filter(|c| c.stage == stage)
+        .filter(|c| stage == ANY_STAGE || c.stage == stage)
         .map(|c| c.tx.clone())
+}
+
+async fn any_stage_post(
+    gw: State<Arc<Gateway>>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> Response {
+    connection_post(gw, UrlPath((ANY_STAGE.into(), id)), body).await
+}
+
+async fn any_stage_get(gw: State<Arc<Gateway>>, UrlPath(id): UrlPath<String>) -> Response {
+    connection_get(gw, UrlPath((ANY_STAGE.into(), id))).await
+}
+
+async fn any_stage_delete(gw: State<Arc<Gateway>>, UrlPath(id): UrlPath<String>) -> Response {
+    connection_delete(gw, UrlPath((ANY_STAGE.into(), id))).await
 }
 
 async fn connection_post(
@@ -643,7 +714,10 @@ async fn connection_post(
 ) -> Response {
     if body.len() > MAX_MESSAGE {
         let mut headers = HeaderMap::new();
-        headers.insert("x-amzn-errortype", HeaderValue::from_static("PayloadTooLargeException"));
+        headers.insert(
+            "x-amzn-errortype",
+            HeaderValue::from_static("PayloadTooLargeException"),
+        );
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
             headers,
@@ -669,7 +743,10 @@ async fn connection_get(
     UrlPath((stage, id)): UrlPath<(String, String)>,
 ) -> Response {
     let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(c) = conns.get(&id).filter(|c| c.stage == stage) else {
+    let Some(c) = conns
+        .get(&id)
+        .filter(|c| stage == ANY_STAGE || c.stage == stage)
+    else {
         drop(conns);
         return gone(&id);
     };
@@ -688,11 +765,7 @@ async fn connection_get(
         "lastActiveAt": iso(last),
         "identity": identity,
     });
-    (
-        [("content-type", "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    ([("content-type", "application/json")], body.to_string()).into_response()
 }
 
 async fn connection_delete(
@@ -705,4 +778,3 @@ async fn connection_delete(
     let _ = tx.send(Outbound::Close(NORMAL, "Connection deleted".into()));
     StatusCode::NO_CONTENT.into_response()
 }
-

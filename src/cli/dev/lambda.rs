@@ -251,7 +251,10 @@ impl Instance {
             .env("AWS_LAMBDA_FUNCTION_NAME", &f.name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_mb.to_string())
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", f.name))
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", f.name),
+            )
             .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/{n}"))
             .env("AWS_REGION", LOCAL_REGION)
             .env("AWS_DEFAULT_REGION", LOCAL_REGION)
@@ -266,8 +269,20 @@ impl Instance {
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
         for (stream, name) in [
-            (child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), "stdout"),
-            (child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), "stderr"),
+            (
+                child
+                    .stdout
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+                "stdout",
+            ),
+            (
+                child
+                    .stderr
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+                "stderr",
+            ),
         ] {
             let Some(stream) = stream else { continue };
             let (logs, source) = (logs.clone(), f.name.clone());
@@ -302,7 +317,9 @@ impl Instance {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .clone()
-                    .unwrap_or_else(|| InvokeError::Crashed(format!("the process exited ({status})")));
+                    .unwrap_or_else(|| {
+                        InvokeError::Crashed(format!("the process exited ({status})"))
+                    });
                 let waiting: Vec<Reply> = pending
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -347,7 +364,10 @@ impl Instance {
             .unwrap_or_else(|e| e.into_inner())
             .insert(id.clone(), tx);
         if !self.alive() {
-            self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
             return Err(InvokeError::Crashed("the process had exited".into()));
         }
         let deadline = SystemTime::now()

@@ -27,6 +27,8 @@ pub struct DevOptions {
     pub project: Option<PathBuf>,
     /// Default: [`DEFAULT_PORT`]; 0 picks a free one.
     pub port: u16,
+    /// Default: dev (fast rebuilds).
+    pub profile: BuildProfile,
     /// Serve only this stage. Default: every stage.
     pub stage: Option<String>,
     pub gateway: GatewayConfig,
@@ -41,6 +43,7 @@ impl Default for DevOptions {
         DevOptions {
             project: None,
             port: DEFAULT_PORT,
+            profile: BuildProfile::Dev,
             stage: None,
             gateway: GatewayConfig::default(),
             dynamodb_endpoint: None,
@@ -62,7 +65,7 @@ pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
     let bundled = bundle(
         &BundleOptions {
             project: opts.project.clone(),
-            profile: BuildProfile::Dev,
+            profile: opts.profile,
             arch: Some(host_arch().into()),
         },
         ui,
@@ -94,7 +97,8 @@ pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
 fn extract_bootstrap(zip: &Path, exe: &Path) -> Result<(), CliError> {
     use std::io::Read;
     let file = std::fs::File::open(zip).map_err(CliError::io("cannot read", zip))?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| CliError::Bundle(format!("{}: {e}", zip.display())))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|e| CliError::Bundle(format!("{}: {e}", zip.display())))?;
     let mut entry = archive
         .by_name("bootstrap")
         .map_err(|e| CliError::Bundle(format!("{}: {e}", zip.display())))?;
@@ -198,7 +202,13 @@ async fn serve(
 
     let logs = Logs { json: opts.json };
     let lambda = Arc::new(LambdaService::new(functions, env, logs.clone()));
-    let gw = Gateway::new(stages, lambda.clone(), opts.gateway.clone(), domain.clone(), logs);
+    let gw = Gateway::new(
+        stages,
+        lambda.clone(),
+        opts.gateway.clone(),
+        domain.clone(),
+        logs,
+    );
     announce(ui, opts.json, &gw, &domain);
 
     let router = gw.router();
@@ -209,7 +219,10 @@ async fn serve(
     )
     .with_graceful_shutdown(async move {
         let _ = tokio::signal::ctrl_c().await;
-        eprintln!("shutting down: closing {} connection(s)", shutdown_gw.open());
+        eprintln!(
+            "shutting down: closing {} connection(s)",
+            shutdown_gw.open()
+        );
         shutdown_gw.shutdown(Duration::from_secs(10)).await;
     });
     server
@@ -251,8 +264,13 @@ fn announce(ui: &Ui, json: bool, gw: &Gateway, domain: &str) {
         } else {
             String::new()
         };
-        ui.info(&format!("  {} stage {name}: ws://{domain}/{name}{root}", s.api.logical_id));
-        ui.info(&format!("    @connections: http://{domain}/{name}/@connections/{{connectionId}}"));
+        ui.info(&format!(
+            "  {} stage {name}: ws://{domain}/{name}{root}",
+            s.api.logical_id
+        ));
+        ui.info(&format!(
+            "    @connections: http://{domain}/{name}/@connections/{{connectionId}}"
+        ));
         for (key, r) in &s.api.routes {
             let target = r
                 .function
@@ -278,16 +296,18 @@ async fn ensure_tables(endpoint: &str, tables: &[model::DevTable]) -> Result<(),
         .region(aws_config::Region::new(model::LOCAL_REGION))
         .endpoint_url(endpoint)
         .credentials_provider(aws_credential_types::Credentials::new(
-            "local", "local", None, None, "wsgen-dev",
+            "local",
+            "local",
+            None,
+            None,
+            "wsgen-dev",
         ))
         .load()
         .await;
     let ddb = aws_sdk_dynamodb::Client::new(&config);
-    let existing = ddb
-        .list_tables()
-        .send()
-        .await
-        .map_err(|e| super::aws::aws_error(endpoint, "list the tables of the DynamoDB endpoint", e))?;
+    let existing = ddb.list_tables().send().await.map_err(|e| {
+        super::aws::aws_error(endpoint, "list the tables of the DynamoDB endpoint", e)
+    })?;
     let keys = |v: Option<&Value>| -> Vec<KeySchemaElement> {
         v.and_then(Value::as_array)
             .into_iter()

@@ -87,8 +87,12 @@ impl Resolver<'_> {
         };
         match ty {
             "AWS::ApiGatewayV2::Api" => logical.to_ascii_lowercase(),
-            "AWS::DynamoDB::Table" => named("TableName").unwrap_or_else(|| format!("{}-{logical}", self.stack)),
-            "AWS::Lambda::Function" => named("FunctionName").unwrap_or_else(|| format!("{}-{logical}", self.stack)),
+            "AWS::DynamoDB::Table" => {
+                named("TableName").unwrap_or_else(|| format!("{}-{logical}", self.stack))
+            }
+            "AWS::Lambda::Function" => {
+                named("FunctionName").unwrap_or_else(|| format!("{}-{logical}", self.stack))
+            }
             _ => format!("{}-{logical}", self.stack),
         }
     }
@@ -149,7 +153,13 @@ impl Resolver<'_> {
                     ("Fn::Join", Value::Array(a)) if a.len() == 2 => {
                         let sep = a[0].as_str().unwrap_or("");
                         a[1].as_array()
-                            .map(|parts| parts.iter().map(|p| self.resolve(p)).collect::<Vec<_>>().join(sep))
+                            .map(|parts| {
+                                parts
+                                    .iter()
+                                    .map(|p| self.resolve(p))
+                                    .collect::<Vec<_>>()
+                                    .join(sep)
+                            })
                             .unwrap_or_default()
                     }
                     _ => v.to_string(),
@@ -166,7 +176,9 @@ impl Resolver<'_> {
         for (scheme, local) in [("https://", "http://"), ("wss://", "ws://")] {
             for (id, r) in self.resources {
                 if r.get("Type").and_then(Value::as_str) == Some("AWS::ApiGatewayV2::Api") {
-                    let host = format!("{scheme}${{{id}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}");
+                    let host = format!(
+                        "{scheme}${{{id}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+                    );
                     s = s.replace(&host, &format!("{local}{}", self.gateway));
                 }
             }
@@ -223,7 +235,12 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
         resources
             .iter()
             .filter(move |(_, v)| v.get("Type").and_then(Value::as_str) == Some(ty))
-            .map(|(id, v)| (id.clone(), v.get("Properties").cloned().unwrap_or(Value::Null)))
+            .map(|(id, v)| {
+                (
+                    id.clone(),
+                    v.get("Properties").cloned().unwrap_or(Value::Null),
+                )
+            })
     };
 
     let mut apis: BTreeMap<String, DevApi> = of_type("AWS::ApiGatewayV2::Api")
@@ -255,13 +272,19 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
         };
         let key = p.get("RouteKey").map(|v| r.resolve(v)).unwrap_or_default();
         let integration = p.get("Target").and_then(|t| {
-            let target = t.pointer("/Fn::Join/1/1").cloned().or_else(|| Some(t.clone()));
+            let target = t
+                .pointer("/Fn::Join/1/1")
+                .cloned()
+                .or_else(|| Some(t.clone()));
             ref_of(target.as_ref())
         });
         let integration = integration.and_then(|i| integrations.get(&i));
         let (function, other, timeout_ms) = match integration {
             Some(i) => {
-                let ty = i.get("IntegrationType").and_then(Value::as_str).unwrap_or("");
+                let ty = i
+                    .get("IntegrationType")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 let timeout = i
                     .get("TimeoutInMillis")
                     .and_then(Value::as_u64)
@@ -274,7 +297,8 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
             }
             None => (None, None, DEFAULT_INTEGRATION_TIMEOUT_MS),
         };
-        let two_way = p.get("RouteResponseSelectionExpression").is_some() || with_response.contains(&id);
+        let two_way =
+            p.get("RouteResponseSelectionExpression").is_some() || with_response.contains(&id);
         api.routes.insert(
             key.clone(),
             DevRoute {
@@ -288,7 +312,8 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
     }
     for (_, p) in of_type("AWS::ApiGatewayV2::Stage") {
         if let Some(api) = ref_of(p.get("ApiId")).and_then(|a| apis.get_mut(&a)) {
-            api.stages.push(p.get("StageName").map(|v| r.resolve(v)).unwrap_or_default());
+            api.stages
+                .push(p.get("StageName").map(|v| r.resolve(v)).unwrap_or_default());
         }
     }
 
@@ -297,7 +322,11 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
             let env = p
                 .pointer("/Environment/Variables")
                 .and_then(Value::as_object)
-                .map(|vars| vars.iter().map(|(k, v)| (k.clone(), r.resolve(v))).collect())
+                .map(|vars| {
+                    vars.iter()
+                        .map(|(k, v)| (k.clone(), r.resolve(v)))
+                        .collect()
+                })
                 .unwrap_or_default();
             (
                 id.clone(),
@@ -305,7 +334,9 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
                     name: r.physical(&id),
                     timeout_secs: p.get("Timeout").and_then(Value::as_u64).unwrap_or(3),
                     memory_mb: p.get("MemorySize").and_then(Value::as_u64).unwrap_or(128),
-                    reserved_concurrency: p.get("ReservedConcurrentExecutions").and_then(Value::as_u64),
+                    reserved_concurrency: p
+                        .get("ReservedConcurrentExecutions")
+                        .and_then(Value::as_u64),
                     env,
                     logical_id: id,
                 },
@@ -349,7 +380,11 @@ fn lambda_of(uri: Option<&Value>) -> Option<String> {
         .pointer("/Fn::Join/1")
         .and_then(Value::as_array)?
         .iter()
-        .find_map(|p| p.pointer("/Fn::GetAtt/0").and_then(Value::as_str).map(str::to_string));
+        .find_map(|p| {
+            p.pointer("/Fn::GetAtt/0")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
     found
 }
 
@@ -385,11 +420,20 @@ mod tests {
 
     #[test]
     fn route_selection_expressions() {
-        assert_eq!(select_route("$request.body.action", r#"{"action":"send"}"#).as_deref(), Some("send"));
-        assert_eq!(select_route("${request.body.msg.type}", r#"{"msg":{"type":"x"}}"#).as_deref(), Some("x"));
+        assert_eq!(
+            select_route("$request.body.action", r#"{"action":"send"}"#).as_deref(),
+            Some("send")
+        );
+        assert_eq!(
+            select_route("${request.body.msg.type}", r#"{"msg":{"type":"x"}}"#).as_deref(),
+            Some("x")
+        );
         assert_eq!(select_route("$request.body.action", r#"{"other":1}"#), None);
         assert_eq!(select_route("$request.body.action", "not json"), None);
-        assert_eq!(select_route("\\$default", "{}").as_deref(), Some("$default"));
+        assert_eq!(
+            select_route("\\$default", "{}").as_deref(),
+            Some("$default")
+        );
     }
 
     #[test]
@@ -407,7 +451,10 @@ mod tests {
         let f = &app.functions["F"];
         assert_eq!(f.env["TABLE_NAME"], "Chat-T");
         assert_eq!(f.env["CALLBACK_URL"], "http://127.0.0.1:4000/live");
-        assert_eq!(f.env["ARN"], "arn:aws:dynamodb:us-east-1:000000000000:table/Chat-T");
+        assert_eq!(
+            f.env["ARN"],
+            "arn:aws:dynamodb:us-east-1:000000000000:table/Chat-T"
+        );
         assert_eq!(f.timeout_secs, 5);
         assert_eq!(app.apis["Api"].id, "api");
     }
