@@ -445,17 +445,9 @@ pub fn max_glibc(strings: &[u8]) -> Option<(u32, u32)> {
 
 /// Writes `bootstrap` into a reproducible zip at `file`, atomically; returns the zip.
 pub fn write_zip(file: &Path, binary: &[u8]) -> Result<Vec<u8>, CliError> {
-    let dir = file.parent().expect("zips live in a directory");
-    std::fs::create_dir_all(dir).map_err(CliError::io("cannot create", dir))?;
     let bytes =
         zip_bootstrap(binary).map_err(|e| CliError::Bundle(format!("cannot write a zip: {e}")))?;
-    let tmp = dir.join(format!(
-        ".{}.{}",
-        file.file_name().and_then(|n| n.to_str()).unwrap_or("asset"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, &bytes).map_err(CliError::io("cannot write", &tmp))?;
-    std::fs::rename(&tmp, file).map_err(CliError::io("cannot write", file))?;
+    super::files::write_atomically(file, &bytes, None)?;
     Ok(bytes)
 }
 

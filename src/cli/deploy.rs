@@ -166,14 +166,11 @@ pub async fn run(
     if let Some(file) = &opts.outputs_file {
         let outputs: BTreeMap<&String, &BTreeMap<String, String>> =
             result.stacks.iter().map(|(k, v)| (k, &v.outputs)).collect();
-        write_atomically(
-            file,
-            format!(
-                "{}\n",
-                serde_json::to_string_pretty(&outputs).expect("json")
-            )
-            .as_bytes(),
-        )?;
+        let json = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&outputs).expect("json")
+        );
+        super::files::write_atomically(file, json.as_bytes(), None)?;
         ui.done(&format!("outputs written to {}", file.display()));
     }
     Ok(result)
@@ -393,24 +390,4 @@ async fn wait_function_updated(aws: &Aws, function: &str) -> Result<(), CliError
             _ => return Ok(()),
         }
     }
-}
-
-/// Writes `data` to `file` through a temporary file and a rename, so that readers
-/// never see half a file.
-pub fn write_atomically(file: &Path, data: &[u8]) -> Result<(), CliError> {
-    let dir = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(CliError::io("cannot create", dir))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        file.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, data).map_err(CliError::io("cannot write", &tmp))?;
-    std::fs::rename(&tmp, file).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        CliError::io("cannot write", file)(e)
-    })
 }

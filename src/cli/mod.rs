@@ -10,6 +10,7 @@ mod destroy;
 pub mod dev;
 mod diff;
 mod error;
+mod files;
 mod project;
 pub mod stacks;
 mod synth;

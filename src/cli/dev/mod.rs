@@ -77,7 +77,6 @@ pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
     })?;
     // Each function's executable, from its zip (by fingerprint).
     let bin_dir = out.join("dev").join("bin");
-    std::fs::create_dir_all(&bin_dir).map_err(CliError::io("cannot create", &bin_dir))?;
     let mut executables = BTreeMap::new();
     for a in &bundled.assets {
         let exe = bin_dir.join(&a.fingerprint);
@@ -106,12 +105,7 @@ fn extract_bootstrap(zip: &Path, exe: &Path) -> Result<(), CliError> {
     entry
         .read_to_end(&mut data)
         .map_err(CliError::io("cannot read", zip))?;
-    let tmp = exe.with_extension("tmp");
-    std::fs::write(&tmp, &data).map_err(CliError::io("cannot write", &tmp))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-        .map_err(CliError::io("cannot write", &tmp))?;
-    std::fs::rename(&tmp, exe).map_err(CliError::io("cannot write", exe))
+    super::files::write_atomically(exe, &data, Some(0o755))
 }
 
 async fn serve(
