@@ -12,7 +12,7 @@
 //! - Every binary is checked: an ELF for the function's architecture, needing at most
 //!   glibc 2.34 (what `provided.al2023` has).
 
-use super::synth::{synth, SynthOptions};
+use super::synth::{synth_project, SynthResult};
 use super::{CliError, Ui};
 use crate::assembly::{BundleInfo, CloudAssembly};
 use sha2::{Digest, Sha256};
@@ -96,6 +96,8 @@ pub struct BundleResult {
     pub assets: Vec<Bundled>,
     /// Whether cargo ran.
     pub built: bool,
+    /// The assembly, its manifest recording the deployable zips.
+    pub assembly: CloudAssembly,
 }
 
 struct Planned {
@@ -109,13 +111,15 @@ struct Planned {
 }
 
 pub fn bundle(opts: &BundleOptions, ui: &Ui) -> Result<BundleResult, CliError> {
-    let synthesized = synth(
-        &SynthOptions {
-            project: opts.project.clone(),
-            ..SynthOptions::default()
-        },
-        &Ui::new(true),
-    )?;
+    bundle_synthesized(synth_project(opts.project.as_deref())?, opts, ui)
+}
+
+/// Bundles the handlers of an app already synthesized (`opts.project` is not read).
+pub fn bundle_synthesized(
+    synthesized: SynthResult,
+    opts: &BundleOptions,
+    ui: &Ui,
+) -> Result<BundleResult, CliError> {
     let project = synthesized.project;
     let out = synthesized.out;
     let mut assembly = synthesized.assembly;
@@ -215,7 +219,12 @@ pub fn bundle(opts: &BundleOptions, ui: &Ui) -> Result<BundleResult, CliError> {
         assets.push(asset);
     }
     record(&mut assembly, &out, &assets)?;
-    Ok(BundleResult { out, assets, built })
+    Ok(BundleResult {
+        out,
+        assets,
+        built,
+        assembly,
+    })
 }
 
 /// Records the deployable zips in the manifest.

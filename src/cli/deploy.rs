@@ -3,9 +3,10 @@
 //! events and the stack outputs at the end.
 
 use super::aws::{block_on, Aws, AwsOptions};
-use super::bundle::{bundle, BuildProfile, BundleOptions};
+use super::bundle::{bundle_synthesized, BuildProfile, BundleOptions};
 use super::changes;
 use super::stacks::{self, Approval, Outcome, StackDeploy, StackInfo};
+use super::synth::synth_project;
 use super::{bootstrap, CliError, Ui};
 use crate::assembly::CloudAssembly;
 use serde::Serialize;
@@ -50,15 +51,10 @@ pub struct DeployedStack {
 
 pub fn deploy(opts: &DeployOptions, ui: &Ui) -> Result<DeployResult, CliError> {
     // Check the stack names before building anything.
-    let synthesized = super::synth::synth(
-        &super::synth::SynthOptions {
-            project: opts.project.clone(),
-            ..Default::default()
-        },
-        &Ui::new(true),
-    )?;
-    select_stacks(&synthesized.assembly, &opts.stacks)?;
-    let bundled = bundle(
+    let synthesized = synth_project(opts.project.as_deref())?;
+    let names = select_stacks(&synthesized.assembly, &opts.stacks)?;
+    let bundled = bundle_synthesized(
+        synthesized,
         &BundleOptions {
             project: opts.project.clone(),
             profile: BuildProfile::Release,
@@ -66,12 +62,7 @@ pub fn deploy(opts: &DeployOptions, ui: &Ui) -> Result<DeployResult, CliError> {
         },
         ui,
     )?;
-    let out = bundled.out;
-    let assembly = CloudAssembly::read_from(&out).map_err(|e| CliError::Assembly {
-        path: out.clone(),
-        message: e.to_string(),
-    })?;
-    let names = select_stacks(&assembly, &opts.stacks)?;
+    let (out, assembly) = (bundled.out, bundled.assembly);
     block_on(async {
         let aws = Aws::connect(&opts.aws).await?;
         run(&aws, ui, opts, &assembly, &out, &names).await

@@ -4,7 +4,7 @@
 
 use super::aws::{block_on, Aws, AwsOptions};
 use super::stacks::{self, MANAGED_TAG, MANAGED_VALUE};
-use super::synth::{synth, SynthOptions};
+use super::synth::synth_project;
 use super::{CliError, Ui};
 use serde::Serialize;
 use serde_json::Value;
@@ -47,13 +47,7 @@ pub struct Retained {
 pub fn destroy(opts: &DestroyOptions, ui: &Ui) -> Result<DestroyResult, CliError> {
     // Named stacks need no project (it may be gone or broken); otherwise the app's.
     let names = if opts.stacks.is_empty() {
-        let s = synth(
-            &SynthOptions {
-                project: opts.project.clone(),
-                ..SynthOptions::default()
-            },
-            &Ui::new(true),
-        )?;
+        let s = synth_project(opts.project.as_deref())?;
         s.assembly.templates.keys().cloned().collect()
     } else {
         opts.stacks.clone()

@@ -5,7 +5,7 @@ use super::aws::{block_on, Aws, AwsOptions};
 use super::changes::{self, TemplateDiff};
 use super::deploy::select_stacks;
 use super::stacks;
-use super::synth::{synth, SynthOptions};
+use super::synth::synth_project;
 use super::{CliError, Ui};
 use serde::Serialize;
 use serde_json::Value;
@@ -59,13 +59,7 @@ impl DiffResult {
 }
 
 pub fn diff(opts: &DiffOptions, ui: &Ui) -> Result<DiffResult, CliError> {
-    let synthesized = synth(
-        &SynthOptions {
-            project: opts.project.clone(),
-            ..SynthOptions::default()
-        },
-        &Ui::new(true),
-    )?;
+    let synthesized = synth_project(opts.project.as_deref())?;
     let assembly = synthesized.assembly;
     let names = select_stacks(&assembly, &opts.stacks)?;
     block_on(async {

@@ -36,6 +36,18 @@ pub struct SynthResult {
     pub stdout: String,
 }
 
+/// Synthesizes `project` into its default assembly directory without printing: the
+/// first step of the commands that build on synth.
+pub fn synth_project(project: Option<&Path>) -> Result<SynthResult, CliError> {
+    synth(
+        &SynthOptions {
+            project: project.map(Path::to_path_buf),
+            ..SynthOptions::default()
+        },
+        &Ui::new(true),
+    )
+}
+
 /// Where the infra build is remembered, inside the assembly directory.
 const CACHE_FILE: &str = ".cache/infra.json";
 

@@ -70,11 +70,7 @@ pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
         },
         ui,
     )?;
-    let out = bundled.out.clone();
-    let assembly = CloudAssembly::read_from(&out).map_err(|e| CliError::Assembly {
-        path: out.clone(),
-        message: e.to_string(),
-    })?;
+    let out = &bundled.out;
     // Each function's executable, from its zip (by fingerprint).
     let bin_dir = out.join("dev").join("bin");
     let mut executables = BTreeMap::new();
@@ -90,7 +86,7 @@ pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(serve(opts, ui, &assembly, &executables))
+    runtime.block_on(serve(opts, ui, &bundled.assembly, &executables))
 }
 
 fn extract_bootstrap(zip: &Path, exe: &Path) -> Result<(), CliError> {
