@@ -104,6 +104,27 @@ impl TemplateDiff {
             .collect()
     }
 
+    /// The IAM and permission section alone (empty when there are no such changes).
+    pub fn render_security(&self, indent: &str) -> String {
+        if self.security.is_empty() {
+            return String::new();
+        }
+        let mut out = format!(
+            "{indent}IAM and permission changes ({} broadening):\n",
+            self.broadening().count()
+        );
+        for s in &self.security {
+            out.push_str(&format!(
+                "{indent}  {} {} ({}): {}\n",
+                if s.broadening { "+" } else { "-" },
+                s.logical_id,
+                s.resource_type,
+                s.change
+            ));
+        }
+        out
+    }
+
     /// The diff as text for a terminal, each line prefixed by `indent`.
     pub fn render(&self, indent: &str) -> String {
         let mut out = String::new();
@@ -111,21 +132,7 @@ impl TemplateDiff {
             out.push_str(&format!("{indent}no differences\n"));
             return out;
         }
-        if !self.security.is_empty() {
-            out.push_str(&format!(
-                "{indent}IAM and permission changes ({} broadening):\n",
-                self.broadening().count()
-            ));
-            for s in &self.security {
-                out.push_str(&format!(
-                    "{indent}  {} {} ({}): {}\n",
-                    if s.broadening { "+" } else { "-" },
-                    s.logical_id,
-                    s.resource_type,
-                    s.change
-                ));
-            }
-        }
+        out.push_str(&self.render_security(indent));
         if !self.resources.is_empty() {
             out.push_str(&format!("{indent}Resources:\n"));
             for r in &self.resources {
@@ -308,9 +315,11 @@ pub fn diff(old: &Value, new: &Value) -> TemplateDiff {
 
     let before = grants(&old_res);
     let after = grants(&new_res);
-    let mut security = group(after.difference(&before), "added", |g| g.allows);
+    let mut security = group(after.difference(&before), "added", |allows| allows);
     // Removing a Deny widens access.
-    security.extend(group(before.difference(&after), "removed", |g| !g.allows));
+    security.extend(group(before.difference(&after), "removed", |allows| {
+        !allows
+    }));
     for (id, r) in &new_res {
         if r.get("Type").and_then(Value::as_str) != Some("AWS::ApiGatewayV2::Route") {
             continue;
@@ -420,11 +429,12 @@ struct Grant {
 }
 
 /// Grants added or removed, one change per resource, effect and target with the
-/// actions listed together.
+/// actions listed together; `broadening` tells from the effect (Allow) whether the
+/// change widens access.
 fn group<'a>(
     grants: impl Iterator<Item = &'a Grant>,
     what: &str,
-    broadening: impl Fn(&Grant) -> bool,
+    broadening: impl Fn(bool) -> bool,
 ) -> Vec<SecurityChange> {
     let mut grouped: std::collections::BTreeMap<(&str, &str, bool, &str), Vec<&str>> =
         Default::default();
@@ -439,13 +449,7 @@ fn group<'a>(
         .map(|((id, ty, allows, target), actions)| SecurityChange {
             logical_id: id.to_string(),
             resource_type: ty.to_string(),
-            broadening: broadening(&Grant {
-                logical_id: id.to_string(),
-                resource_type: ty.to_string(),
-                allows,
-                target: target.to_string(),
-                action: String::new(),
-            }),
+            broadening: broadening(allows),
             change: format!(
                 "{what}: {}{} {target}",
                 match (ty, allows) {

@@ -247,6 +247,15 @@ enum ProfileArg {
     Dev,
 }
 
+impl From<ProfileArg> for BuildProfile {
+    fn from(p: ProfileArg) -> BuildProfile {
+        match p {
+            ProfileArg::Release => BuildProfile::Release,
+            ProfileArg::Dev => BuildProfile::Dev,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 struct SynthArgs {
     /// Stacks to print (all are synthesized). Default: the only stack.
@@ -292,10 +301,7 @@ pub fn run() -> i32 {
             }
         }
         Command::Bundle(a) => {
-            let profile = match a.profile {
-                ProfileArg::Release => BuildProfile::Release,
-                ProfileArg::Dev => BuildProfile::Dev,
-            };
+            let profile = a.profile.into();
             let opts = BundleOptions {
                 project: a.project,
                 profile,
@@ -377,10 +383,7 @@ pub fn run() -> i32 {
             let opts = dev::DevOptions {
                 project: a.project,
                 port: a.port,
-                profile: match a.profile {
-                    ProfileArg::Release => BuildProfile::Release,
-                    ProfileArg::Dev => BuildProfile::Dev,
-                },
+                profile: a.profile.into(),
                 stage: a.stage,
                 gateway: dev::gateway::GatewayConfig {
                     idle_timeout: a.idle_timeout,

@@ -3,7 +3,7 @@
 //! events to its end.
 
 use super::aws::{error_code, Aws};
-use super::changes::{self, TemplateDiff};
+use super::changes;
 use super::ui::{Bar, Ui};
 use super::CliError;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Tag};
@@ -529,11 +529,7 @@ pub async fn deploy_stack(
         ui.info(&format!("  {c}"));
     }
     if !template_diff.security.is_empty() {
-        let security = TemplateDiff {
-            security: template_diff.security.clone(),
-            ..TemplateDiff::default()
-        };
-        ui.info(security.render("  ").trim_end());
+        ui.info(template_diff.render_security("  ").trim_end());
     }
     let broadening = template_diff.broadening().count();
     let ask = match d.approval {

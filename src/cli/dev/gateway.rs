@@ -3,7 +3,7 @@
 //! selection, two-way routes, error frames, limits, `$disconnect` however a connection
 //! ends) and the `@connections` management API at `/<stage>/@connections/{id}`.
 
-use super::lambda::{InvokeError, LambdaService, Logs};
+use super::lambda::{LambdaService, Logs};
 use super::model::{select_route, DevApi, DevRoute};
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -210,26 +210,26 @@ impl Gateway {
         ctx.as_object().cloned().unwrap_or_default()
     }
 
-    /// Invokes a route's integration; `Ok(None)` when the route has no Lambda.
-    async fn invoke(&self, route: &DevRoute, event: Value) -> Result<Option<Value>, String> {
+    /// Invokes a route's integration and returns the handler's response.
+    async fn invoke(&self, route: &DevRoute, event: Value) -> Result<Value, IntegrationError> {
         let Some(function) = &route.function else {
-            return Err(format!(
+            return Err(IntegrationError::Failed(format!(
                 "the {} integration of route {} is not served by wsgen dev yet",
                 route.other_integration.as_deref().unwrap_or("missing"),
                 route.key
-            ));
+            )));
         };
         let lambda = self.lambda.clone();
         let function = function.clone();
         // The function keeps running after the integration times out, as on AWS.
         let call = tokio::spawn(async move { lambda.invoke(&function, &event).await });
         match tokio::time::timeout(Duration::from_millis(route.timeout_ms), call).await {
-            Err(_) => Err("Endpoint request timed out".into()),
-            Ok(Err(e)) => Err(format!("the invocation task failed: {e}")),
-            Ok(Ok(Err(e @ InvokeError::Function { .. })))
-            | Ok(Ok(Err(e @ InvokeError::Timeout(_))))
-            | Ok(Ok(Err(e @ InvokeError::Crashed(_)))) => Err(e.to_string()),
-            Ok(Ok(Ok(body))) => Ok(Some(serde_json::from_slice(&body).unwrap_or(Value::Null))),
+            Err(_) => Err(IntegrationError::TimedOut),
+            Ok(Err(e)) => Err(IntegrationError::Failed(format!(
+                "the invocation task failed: {e}"
+            ))),
+            Ok(Ok(Err(e))) => Err(IntegrationError::Failed(e.to_string())),
+            Ok(Ok(Ok(body))) => Ok(serde_json::from_slice(&body).unwrap_or(Value::Null)),
         }
     }
 
@@ -249,6 +249,33 @@ impl Gateway {
                     format!(" ({detail})")
                 }
             );
+        }
+    }
+}
+
+/// Why an integration gave no response.
+enum IntegrationError {
+    /// The route's integration timeout passed.
+    TimedOut,
+    /// The handler failed, crashed or timed out, or the integration is not served.
+    Failed(String),
+}
+
+impl IntegrationError {
+    /// The `message` of the error frame API Gateway sends the client.
+    fn client_message(&self) -> &'static str {
+        match self {
+            IntegrationError::TimedOut => "Endpoint request timed out",
+            IntegrationError::Failed(_) => "Internal server error",
+        }
+    }
+}
+
+impl std::fmt::Display for IntegrationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IntegrationError::TimedOut => f.write_str("Endpoint request timed out"),
+            IntegrationError::Failed(m) => f.write_str(m),
         }
     }
 }
@@ -421,12 +448,11 @@ async fn connect(
         }
         match gw.invoke(route, event).await {
             Err(e) => {
-                gw.log("$connect", &id, 500, started.elapsed(), &e);
+                gw.log("$connect", &id, 500, started.elapsed(), &e.to_string());
                 return (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error\n")
                     .into_response();
             }
             Ok(response) => {
-                let response = response.unwrap_or(Value::Null);
                 let status = response
                     .get("statusCode")
                     .and_then(Value::as_u64)
@@ -577,7 +603,7 @@ async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: WebSocket) 
         let result = gw.invoke(route, event).await;
         let (status, detail) = match result {
             Ok(_) => (200, format!("{} {}", ended.0, ended.1)),
-            Err(e) => (500, e),
+            Err(e) => (500, e.to_string()),
         };
         gw.log("$disconnect", &id, status, started.elapsed(), &detail);
     }
@@ -639,7 +665,7 @@ fn spawn_message(
         match gw.invoke(&route, event).await {
             Ok(response) => {
                 if route.two_way {
-                    if let Some(body) = response.as_ref().and_then(|r| r.get("body")) {
+                    if let Some(body) = response.get("body") {
                         let text = match body {
                             Value::String(s) => s.clone(),
                             Value::Null => String::new(),
@@ -653,13 +679,9 @@ fn spawn_message(
                 gw.log(&route.key, &id, 200, started.elapsed(), "");
             }
             Err(e) => {
-                let message = if e == "Endpoint request timed out" {
-                    "Endpoint request timed out"
-                } else {
-                    "Internal server error"
-                };
-                let _ = tx.send(Outbound::Send(error_frame(message, &id, &request_id)));
-                gw.log(&route.key, &id, 500, started.elapsed(), &e);
+                let frame = error_frame(e.client_message(), &id, &request_id);
+                let _ = tx.send(Outbound::Send(frame));
+                gw.log(&route.key, &id, 500, started.elapsed(), &e.to_string());
             }
         }
     });
@@ -683,11 +705,18 @@ fn gone(id: &str) -> Response {
 /// Matches every stage in the `@connections` routes without one.
 const ANY_STAGE: &str = "";
 
+impl Connection {
+    /// Whether the `@connections` API of `stage` reaches this connection.
+    fn serves(&self, stage: &str) -> bool {
+        stage == ANY_STAGE || self.stage == stage
+    }
+}
+
 fn connection_of(gw: &Gateway, stage: &str, id: &str) -> Option<mpsc::UnboundedSender<Outbound>> {
     let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
     conns
         .get(id)
-        .filter(|c| stage == ANY_STAGE || c.stage == stage)
+        .filter(|c| c.serves(stage))
         .map(|c| c.tx.clone())
 }
 
@@ -743,10 +772,7 @@ async fn connection_get(
     UrlPath((stage, id)): UrlPath<(String, String)>,
 ) -> Response {
     let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(c) = conns
-        .get(&id)
-        .filter(|c| stage == ANY_STAGE || c.stage == stage)
-    else {
+    let Some(c) = conns.get(&id).filter(|c| c.serves(&stage)) else {
         drop(conns);
         return gone(&id);
     };

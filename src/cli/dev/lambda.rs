@@ -115,14 +115,6 @@ impl LambdaService {
         pool.invoke(event).await
     }
 
-    /// Instances started so far, per function (for tests and logs).
-    pub fn started(&self) -> BTreeMap<String, u64> {
-        self.pools
-            .iter()
-            .map(|(k, p)| (k.clone(), p.started.load(Ordering::Relaxed)))
-            .collect()
-    }
-
     /// Stops every instance.
     pub fn shutdown(&self) {
         for p in self.pools.values() {
@@ -268,25 +260,12 @@ impl Instance {
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-        for (stream, name) in [
-            (
-                child
-                    .stdout
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-                "stdout",
-            ),
-            (
-                child
-                    .stderr
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-                "stderr",
-            ),
-        ] {
-            let Some(stream) = stream else { continue };
+        let streams: [Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>; 2] = [
+            child.stdout.take().map(|s| Box::new(s) as _),
+            child.stderr.take().map(|s| Box::new(s) as _),
+        ];
+        for stream in streams.into_iter().flatten() {
             let (logs, source) = (logs.clone(), f.name.clone());
-            let _ = name;
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {

@@ -70,14 +70,18 @@ pub struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    /// The local physical id of a resource (what `Ref` gives).
-    pub fn physical(&self, logical: &str) -> String {
-        let ty = self
-            .resources
+    /// The `Type` of a resource of the template (empty for an unknown one).
+    fn resource_type(&self, logical: &str) -> &str {
+        self.resources
             .get(logical)
             .and_then(|r| r.get("Type"))
             .and_then(Value::as_str)
-            .unwrap_or("");
+            .unwrap_or("")
+    }
+
+    /// The local physical id of a resource (what `Ref` gives).
+    pub fn physical(&self, logical: &str) -> String {
+        let ty = self.resource_type(logical);
         let named = |prop: &str| {
             self.resources
                 .get(logical)
@@ -113,12 +117,7 @@ impl Resolver<'_> {
     }
 
     fn attribute(&self, logical: &str, attr: &str) -> String {
-        let ty = self
-            .resources
-            .get(logical)
-            .and_then(|r| r.get("Type"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let ty = self.resource_type(logical);
         let name = self.physical(logical);
         match (ty, attr) {
             ("AWS::DynamoDB::Table", "Arn") => {
