@@ -15,7 +15,7 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -64,6 +64,25 @@ pub struct Gateway {
     pub logs: Logs,
     connections: Mutex<HashMap<String, Connection>>,
     ids: AtomicU64,
+    /// Connection tasks (until their `$disconnect` returns) and message invocations
+    /// still running: shutdown waits for them before the handlers are stopped.
+    in_flight: AtomicUsize,
+}
+
+/// Counts one piece of work in `Gateway::in_flight` while it lives.
+struct InFlight(Arc<Gateway>);
+
+impl InFlight {
+    fn new(gw: &Arc<Gateway>) -> InFlight {
+        gw.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(gw.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 struct Connection {
@@ -109,6 +128,7 @@ impl Gateway {
             logs,
             connections: Mutex::new(HashMap::new()),
             ids: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
         })
     }
 
@@ -141,7 +161,8 @@ impl Gateway {
             .len()
     }
 
-    /// Closes every connection (each runs `$disconnect`) and waits until they are gone.
+    /// Closes every connection and waits until each one's `$disconnect` (and every
+    /// message still being handled) has finished.
     pub async fn shutdown(&self, within: Duration) {
         for c in self
             .connections
@@ -152,7 +173,7 @@ impl Gateway {
             let _ = c.tx.send(Outbound::Close(GOING_AWAY, "Going away".into()));
         }
         let start = Instant::now();
-        while self.open() > 0 && start.elapsed() < within {
+        while self.in_flight.load(Ordering::SeqCst) > 0 && start.elapsed() < within {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -503,6 +524,7 @@ async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: WebSocket) 
         user_agent,
     } = peer.clone();
     use futures_util::{SinkExt, StreamExt};
+    let _in_flight = InFlight::new(&gw);
     let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
     let last_active = Arc::new(Mutex::new(SystemTime::now()));
     gw.connections
@@ -660,7 +682,9 @@ fn spawn_message(
         return;
     };
     let (gw, id) = (gw.clone(), id.to_string());
+    let in_flight = InFlight::new(&gw);
     tokio::spawn(async move {
+        let _in_flight = in_flight;
         let event = json!({"requestContext": ctx, "body": body, "isBase64Encoded": binary});
         match gw.invoke(&route, event).await {
             Ok(response) => {
