@@ -1,13 +1,16 @@
 //! Seed 002's `whoAmI`: `{"action":"whoAmI"}` gets `{"connectionId":"..."}` back (the
-//! route must be two-way).
+//! route must be two-way), with `"authorizer"` (what the `$connect` authorizer said
+//! about the caller) when the API has one.
 
 use wsgen_handler::{Context, Router, WsResponse};
 
 pub fn router(ctx: Context) -> Router<Context> {
     Router::new(ctx).on_default(|req, _| async move {
-        Ok(WsResponse::json(
-            &serde_json::json!({ "connectionId": req.connection_id }),
-        ))
+        let mut body = serde_json::json!({ "connectionId": req.connection_id });
+        if !req.authorizer.is_null() {
+            body["authorizer"] = req.authorizer;
+        }
+        Ok(WsResponse::json(&body))
     })
 }
 

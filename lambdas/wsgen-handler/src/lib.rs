@@ -4,7 +4,8 @@
 //! - [`Router`]: dispatch by route key, so one binary can serve several routes;
 //! - [`Connections`]: the `@connections` management API, with 410 Gone as a value;
 //! - [`ConnectionStore`]: connection ids in DynamoDB, with optional TTL and groups;
-//! - [`broadcast`]: post to many connections at once, dropping the gone ones.
+//! - [`broadcast`]: post to many connections at once, dropping the gone ones;
+//! - [`authorizer`]: Lambda REQUEST authorizers for `$connect`.
 //!
 //! ```no_run
 //! use wsgen_handler::{aws_config, ConnectionStore, Router, WsResponse};
@@ -22,6 +23,7 @@
 //! }
 //! ```
 
+pub mod authorizer;
 mod broadcast;
 mod connections;
 mod context;

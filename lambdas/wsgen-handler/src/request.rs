@@ -92,6 +92,11 @@ impl WsRequest {
             }
             other => other,
         };
+        // No authorizer: null, whether the event has no field or an empty one.
+        let authorizer = match authorizer {
+            serde_json::Value::Object(m) if m.is_empty() => serde_json::Value::Null,
+            other => other,
+        };
         Ok(WsRequest {
             route_key: ctx.route_key.unwrap_or_default(),
             event_type,
