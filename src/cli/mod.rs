@@ -11,7 +11,7 @@ pub mod dev;
 mod diff;
 mod error;
 mod files;
-mod project;
+pub(crate) mod project;
 pub mod stacks;
 mod synth;
 mod ui;
@@ -86,10 +86,21 @@ struct DevArgs {
     /// Close connections open this long (API Gateway: 2h).
     #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_duration)]
     max_connection_duration: std::time::Duration,
-    /// A DynamoDB-compatible endpoint (DynamoDB Local, moto) for the app's tables,
-    /// which are created there when missing.
-    #[arg(long, value_name = "URL")]
+    /// Use this DynamoDB-compatible endpoint (DynamoDB Local, moto) for the app's
+    /// tables, creating them there when missing, instead of the embedded one.
+    #[arg(long, value_name = "URL", conflicts_with = "dynamodb_port")]
     dynamodb_endpoint: Option<String>,
+    /// The embedded DynamoDB's port on 127.0.0.1. Default: --port + 1 (any free port
+    /// when --port is 0).
+    #[arg(long, value_name = "PORT")]
+    dynamodb_port: Option<u16>,
+    /// Run every scheduled function this often instead of at its rule's rate (and
+    /// `cron(...)` rules too), for quick local checks.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    schedule_interval: Option<std::time::Duration>,
+    /// Do not rebuild and reload when the project's files change.
+    #[arg(long)]
+    no_watch: bool,
     /// Log requests and handler output as JSON lines.
     #[arg(long)]
     json: bool,
@@ -390,6 +401,9 @@ pub fn run() -> i32 {
                     max_duration: a.max_connection_duration,
                 },
                 dynamodb_endpoint: a.dynamodb_endpoint,
+                dynamodb_port: a.dynamodb_port,
+                schedule_interval: a.schedule_interval,
+                watch: !a.no_watch,
                 json: a.json,
             };
             match dev::dev(&opts, &ui) {

@@ -111,9 +111,9 @@ impl Schedule {
     /// `rate(N unit)` from a whole number of minutes, hours or days (at least a minute).
     pub fn rate(every: Duration) -> Schedule {
         let secs = every.as_secs();
-        let (n, unit) = if secs % 86_400 == 0 && secs > 0 {
+        let (n, unit) = if secs.is_multiple_of(86_400) && secs > 0 {
             (secs / 86_400, "day")
-        } else if secs % 3600 == 0 && secs > 0 {
+        } else if secs.is_multiple_of(3600) && secs > 0 {
             (secs / 3600, "hour")
         } else {
             (secs / 60, "minute")
@@ -121,7 +121,7 @@ impl Schedule {
         let plural = if n == 1 { "" } else { "s" };
         // A rate that is not a whole number of minutes is kept as seconds so that
         // validation can reject it by name instead of rounding silently.
-        if secs % 60 != 0 || secs == 0 {
+        if !secs.is_multiple_of(60) || secs == 0 {
             return Schedule(format!("rate({secs} seconds)"));
         }
         Schedule(format!("rate({n} {unit}{plural})"))

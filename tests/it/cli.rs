@@ -77,6 +77,7 @@ impl Project {
         let dir = tmp.path().join("stock");
         copy_dir(&fixture("stock"), &dir);
         copy_dir(&repo().join("lambdas"), &dir.join("lambdas"));
+        copy_dir(&repo().join("tests/handlers"), &dir.join("tests/handlers"));
         std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
         let manifest = dir.join("infra/Cargo.toml");
         let text = std::fs::read_to_string(&manifest).unwrap();
@@ -94,6 +95,11 @@ impl Project {
         }
     }
 
+    /// The stock project's first bundle (`wsgen.out` as `stock_bundled` left it).
+    pub fn bundled(&self) -> PathBuf {
+        self.dir.with_file_name("bundled")
+    }
+
     /// The stock fixture, bundled (release) once per test run and shared: building the
     /// seven handlers is the most expensive step of the suite.
     pub fn stock_bundled() -> &'static Project {
@@ -102,6 +108,8 @@ impl Project {
             let p = Project::stock();
             let run = p.wsgen(&["bundle"]);
             assert_eq!(run.code, 0, "{}", run.stderr);
+            // A copy the tests read, whatever later runs (wsgen dev's watch) rebuild.
+            copy_dir(&p.dir.join("wsgen.out"), &p.bundled());
             p
         })
     }

@@ -1,9 +1,9 @@
 //! `wsgen dev` on the stock handlers: real WebSocket clients (tokio-tungstenite), the
 //! real handler binaries behind the local Lambda Runtime API, the official SDK's
-//! `@connections` client, and the connections table in moto's DynamoDB.
+//! `@connections` client, and the connections table in wsgen dev's embedded DynamoDB.
 
 use crate::cli::Project;
-use crate::engine::{aws_env, moto, sdk_config};
+use crate::engine::aws_env;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
+use wsgen::cli::dev::dynamodb::store::Store;
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -19,6 +20,8 @@ type Socket =
 struct Dev {
     child: Child,
     address: String,
+    /// The embedded DynamoDB's endpoint.
+    dynamodb: String,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
@@ -27,17 +30,15 @@ impl Dev {
     /// Starts `wsgen dev --json` and waits for its `ready` line (the first run builds
     /// the seven stock handlers).
     fn start(p: &Project, args: &[&str]) -> Dev {
+        Dev::start_with(p, args, &[])
+    }
+
+    fn start_with(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Dev {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsgen"));
         aws_env(&mut cmd);
+        cmd.envs(env.iter().copied());
         let mut child = cmd
-            .args([
-                "dev",
-                "--port",
-                "0",
-                "--json",
-                "--dynamodb-endpoint",
-                &moto().endpoint,
-            ])
+            .args(["dev", "--port", "0", "--json"])
             .args(args)
             .current_dir(&p.dir)
             .env("CARGO_TARGET_DIR", &p.target)
@@ -59,6 +60,7 @@ impl Dev {
         let mut dev = Dev {
             child,
             address: String::new(),
+            dynamodb: String::new(),
             lines,
             seen: Vec::new(),
         };
@@ -67,6 +69,7 @@ impl Dev {
         });
         let v: Value = serde_json::from_str(&ready).unwrap();
         dev.address = v["address"].as_str().unwrap().to_string();
+        dev.dynamodb = v["dynamodb"].as_str().unwrap_or_default().to_string();
         dev
     }
 
@@ -111,6 +114,40 @@ async fn connect(url: &str) -> Socket {
         .0
 }
 
+/// The processes whose parent is `pid` (from /proc).
+fn children(pid: u32) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{name}/stat")).ok()?;
+            // pid (comm) state ppid ...: comm may hold spaces, so split after the ')'.
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            (ppid == pid.to_string()).then_some(name)
+        })
+        .collect()
+}
+
+/// Ctrl-C, and a clean exit.
+fn stop(mut dev: Dev) {
+    Command::new("kill")
+        .args(["-INT", &dev.child.id().to_string()])
+        .status()
+        .unwrap();
+    let exit = dev.child.wait().unwrap();
+    dev.drain();
+    assert!(exit.success(), "{exit:?}\n{}", dev.seen.join("\n"));
+}
+
+/// The HTTP status of a refused handshake.
+async fn refused(url: &str) -> u16 {
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("{url}: {e}"),
+        Ok(_) => panic!("{url}: the handshake was accepted"),
+    }
+}
+
 async fn send(s: &mut Socket, v: Value) {
     s.send(Message::text(v.to_string())).await.unwrap();
 }
@@ -149,8 +186,18 @@ async fn whoami(s: &mut Socket) -> String {
     v["connectionId"].as_str().unwrap().to_string()
 }
 
-async fn connection_ids(table: &str) -> Vec<String> {
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk_config("us-east-1").await);
+/// SDK configuration for a local endpoint.
+async fn local_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::Credentials::for_tests())
+        .load()
+        .await
+}
+
+async fn connection_ids(endpoint: &str, table: &str) -> Vec<String> {
+    let ddb = aws_sdk_dynamodb::Client::new(&local_config(endpoint).await);
     let out = ddb.scan().table_name(table).send().await.unwrap();
     let mut ids: Vec<String> = out
         .items()
@@ -163,27 +210,41 @@ async fn connection_ids(table: &str) -> Vec<String> {
 
 /// Waits until the table holds exactly `want` (the handlers write asynchronously to
 /// the client's view).
-async fn table_becomes(table: &str, mut want: Vec<String>) {
+async fn table_becomes((endpoint, table): (&str, &str), mut want: Vec<String>) {
     want.sort();
     for _ in 0..100 {
-        if connection_ids(table).await == want {
+        if connection_ids(endpoint, table).await == want {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(connection_ids(table).await, want);
+    assert_eq!(connection_ids(endpoint, table).await, want);
 }
 
 #[test]
 fn the_stock_app_runs_locally_as_on_api_gateway() {
     // The release zips the runtime test bundles too: no second build of the handlers.
     let p = Project::stock_bundled();
-    let mut dev = Dev::start(p, &["--idle-timeout", "6s", "--profile", "release"]);
+    // One stage (the other API's is tested below): served at the root path too.
+    let mut dev = Dev::start(
+        p,
+        &[
+            "--idle-timeout",
+            "6s",
+            "--profile",
+            "release",
+            "--stage",
+            "live",
+            "--schedule-interval",
+            "1s",
+        ],
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let base = format!("ws://{}", dev.address);
-    let table = "Stock-Connections";
+    let dynamodb = dev.dynamodb.clone();
+    let table = (dynamodb.as_str(), "Stock-Connections");
     let callback = format!("http://{}/live", dev.address);
-    rt.block_on(async {
+    let idg = rt.block_on(async {
         // Three clients, one through the root path (one API, one stage).
         let mut a = connect(&format!("{base}/live")).await;
         let mut b = connect(&format!("{base}/live")).await;
@@ -226,8 +287,30 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
             .unwrap();
         assert!(text(&mut a).await.contains("messages are JSON objects"));
 
+        // A handler that crashes: API Gateway's error frame, and the next invocation
+        // gets a fresh instance. Past the function's timeout (1 s) the instance is
+        // killed: an error too. Past the route's integration timeout (300 ms on
+        // `hurry`): "Endpoint request timed out".
+        let error_message = |frame: String| -> String {
+            let v: Value = serde_json::from_str(&frame).unwrap();
+            v["message"].as_str().unwrap_or_default().to_string()
+        };
+        send(&mut a, serde_json::json!({"action": "crash"})).await;
+        assert_eq!(error_message(text(&mut a).await), "Internal server error");
+        send(&mut a, serde_json::json!({"action": "sleep", "ms": 10})).await;
+        assert_eq!(text(&mut a).await, r#"{"slept":10}"#);
+        send(&mut a, serde_json::json!({"action": "sleep", "ms": 1500})).await;
+        assert_eq!(error_message(text(&mut a).await), "Internal server error");
+        send(&mut a, serde_json::json!({"action": "hurry", "ms": 800})).await;
+        assert_eq!(
+            error_message(text(&mut a).await),
+            "Endpoint request timed out"
+        );
+        send(&mut a, serde_json::json!({"action": "hurry"})).await;
+        assert_eq!(text(&mut a).await, r#"{"slept":0}"#);
+
         // @connections through the official SDK client.
-        let config = sdk_config("us-east-1").await;
+        let config = local_config(&callback).await;
         let connections = wsgen_handler::Connections::new(&config, &callback);
         let info = connections
             .get(&ida)
@@ -274,10 +357,47 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
         .unwrap();
         table_becomes(table, vec![]).await;
 
+        // The ticker's schedule (every second here) pushes prices to subscribers.
+        let mut f = connect(&format!("{base}/live")).await;
+        send(
+            &mut f,
+            serde_json::json!({"action": "subscribe", "symbol": "AMZN"}),
+        )
+        .await;
+        assert_eq!(text(&mut f).await, r#"{"subscribed":"AMZN"}"#);
+        let update: Value = serde_json::from_str(&text(&mut f).await).unwrap();
+        assert_eq!(
+            (update["type"].as_str(), update["symbol"].as_str()),
+            (Some("price"), Some("AMZN")),
+            "{update}"
+        );
+        f.close(None).await.unwrap();
+        table_becomes(table, vec![]).await;
+
+        // A TCP connection dropped without a close frame: $disconnect with 1006.
+        let mut g = connect(&format!("{base}/live")).await;
+        let idg = whoami(&mut g).await;
+        drop(g);
+        table_becomes(table, vec![]).await;
+
         // An idle connection is closed after --idle-timeout with 1001.
         let mut d = connect(&format!("{base}/live")).await;
         let (code, reason) = close_code(&mut d).await;
         assert_eq!((code, reason.as_str()), (CloseCode::Away, "Going away"));
+        table_becomes(table, vec![]).await;
+
+        // Churn: 2,000 connections opened and closed, 25 at a time.
+        let url = format!("{base}/live");
+        for _ in 0..80 {
+            let batch = (0..25).map(|_| async {
+                let mut s = connect(&url).await;
+                s.close(None).await.unwrap();
+                while let Some(Ok(_)) = s.next().await {}
+            });
+            futures_util::future::join_all(batch).await;
+        }
+        table_becomes(table, vec![]).await;
+        idg
     });
     dev.drain();
     let disconnects: Vec<&String> = dev
@@ -285,6 +405,42 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
         .iter()
         .filter(|l| l.contains(r#""route":"$disconnect""#))
         .collect();
+    assert!(
+        dev.seen.iter().any(|l| l.contains(r#""type":"schedule""#)
+            && l.contains(r#""function":"Ticker""#)
+            && l.contains(r#""status":200"#)),
+        "{}",
+        dev.seen.join("\n")
+    );
+    let misbehave: Vec<&String> = dev
+        .seen
+        .iter()
+        .filter(|l| l.contains("Misbehave"))
+        .collect();
+    assert!(
+        misbehave.iter().any(|l| l.contains("crashed"))
+            && misbehave.iter().any(|l| l.contains("timed out after 1")),
+        "{misbehave:?}"
+    );
+    assert!(
+        disconnects
+            .iter()
+            .any(|l| l.contains(&idg) && l.contains("1006 Connection lost")),
+        "a dropped TCP connection: {disconnects:?}"
+    );
+    let connects = dev
+        .seen
+        .iter()
+        .filter(|l| l.contains(r#""route":"$connect""#) && l.contains(r#""status":200"#))
+        .count();
+    assert!(connects >= 2_000, "{connects} connects");
+    // However many connections came and went, the handlers' processes stay within
+    // their pools (reserved concurrency, else 10 per function).
+    let handler_pids = children(dev.child.id());
+    assert!(
+        !handler_pids.is_empty() && handler_pids.len() <= 9 * 10,
+        "{handler_pids:?}"
+    );
     for reason in [
         "1000 Connection deleted",
         "1009 Message too big",
@@ -297,18 +453,234 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
         );
     }
 
-    // Ctrl-C: open connections are closed with 1001, their $disconnect runs, the table
-    // ends empty and wsgen exits 0.
+    // Ctrl-C: open connections are closed with 1001, their $disconnect runs, wsgen
+    // exits 0, and the embedded DynamoDB's data on disk has the table empty.
     let mut e = rt.block_on(connect(&format!("{base}/live")));
-    let status = Command::new("kill")
-        .args(["-INT", &dev.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    rt.block_on(async {
+    let ide = rt.block_on(async {
+        let id = whoami(&mut e).await;
+        table_becomes(table, vec![id.clone()]).await;
+        let status = Command::new("kill")
+            .args(["-INT", &dev.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
         assert_eq!(close_code(&mut e).await.0, CloseCode::Away);
-        table_becomes(table, vec![]).await;
+        id
     });
     let exit = dev.child.wait().unwrap();
+    dev.drain();
     assert!(exit.success(), "{exit:?}\n{}", dev.seen.join("\n"));
+    // No handler process outlives wsgen dev.
+    let alive: Vec<&String> = handler_pids
+        .iter()
+        .filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .collect();
+    assert!(
+        alive.is_empty(),
+        "handler processes left running: {alive:?}"
+    );
+    assert!(
+        dev.seen
+            .iter()
+            .any(|l| l.contains(r#""route":"$disconnect""#)
+                && l.contains(&ide)
+                && l.contains(r#""status":200"#)),
+        "{}",
+        dev.seen.join("\n")
+    );
+    {
+        let store = Store::open(&p.dir.join("wsgen.out/dev/dynamodb")).unwrap();
+        let connections = &store.tables["Stock-Connections"];
+        assert!(connections.items.is_empty(), "{:?}", connections.items);
+    }
+
+    // The other API: its $connect has a Lambda REQUEST authorizer on `?token=`.
+    let mut dev = Dev::start(
+        p,
+        &[
+            "--profile",
+            "release",
+            "--stage",
+            "secure",
+            "--max-connection-duration",
+            "4s",
+        ],
+    );
+    let base = format!("ws://{}/secure", dev.address);
+    rt.block_on(async {
+        // No token: 401 without invoking the authorizer. A wrong one: 403.
+        assert_eq!(refused(&base).await, 401);
+        assert_eq!(refused(&format!("{base}?token=")).await, 401);
+        assert_eq!(refused(&format!("{base}?token=guess")).await, 403);
+        // alice's token: connected, and later events carry the authorizer's context.
+        let mut s = connect(&format!("{base}?token=alice-token")).await;
+        send(&mut s, serde_json::json!({"action": "whoAmI"})).await;
+        let me: Value = serde_json::from_str(&text(&mut s).await).unwrap();
+        assert_eq!(me["authorizer"]["principalId"], "alice", "{me}");
+        assert_eq!(me["authorizer"]["user"], "alice", "{me}");
+        assert!(me["authorizer"]["integrationLatency"].is_u64(), "{me}");
+        // The maximum connection duration (4 s here) closes it with 1001, however busy.
+        let (code, reason) = close_code(&mut s).await;
+        assert_eq!((code, reason.as_str()), (CloseCode::Away, "Going away"));
+    });
+    dev.drain();
+    let connects: Vec<&String> = dev
+        .seen
+        .iter()
+        .filter(|l| l.contains(r#""route":"$connect""#))
+        .collect();
+    assert!(
+        connects[0].contains(r#""status":401"#) && connects[0].contains("not invoked"),
+        "{connects:?}"
+    );
+    assert!(connects[2].contains(r#""status":403"#), "{connects:?}");
+    stop(dev);
+
+    // Watch mode: the project changes under a running wsgen dev.
+    let mut dev = Dev::start(p, &["--profile", "release", "--stage", "live"]);
+    let base = format!("ws://{}/live", dev.address);
+    let mut w = rt.block_on(connect(&base));
+    let id = rt.block_on(whoami(&mut w));
+    // A handler that does not compile: reported, and the last good build serves on.
+    let whoami_src = p.dir.join("lambdas/whoami/src/lib.rs");
+    let good = std::fs::read_to_string(&whoami_src).unwrap();
+    std::fs::write(&whoami_src, format!("{good}\nfn broken( {{")).unwrap();
+    let failed = dev.wait_for(Duration::from_secs(600), |l| {
+        l.contains(r#""event":"build-failed""#)
+    });
+    assert!(
+        failed.contains("still serving the last good build"),
+        "{failed}"
+    );
+    assert!(
+        dev.seen.iter().any(|l| l.contains("whoami/src/lib.rs")),
+        "cargo's error names the file: {}",
+        dev.seen.join("\n")
+    );
+    assert_eq!(rt.block_on(whoami(&mut w)), id);
+    // A new version of the handler and a new route: both served, the socket kept.
+    std::fs::write(
+        &whoami_src,
+        good.replace(
+            r#"serde_json::json!({ "connectionId": req.connection_id })"#,
+            r#"serde_json::json!({ "connectionId": req.connection_id, "version": 2 })"#,
+        ),
+    )
+    .unwrap();
+    let infra = p.dir.join("infra/src/main.rs");
+    let app = std::fs::read_to_string(&infra).unwrap();
+    std::fs::write(
+        &infra,
+        app.replace(
+            r#"("whoAmI", &whoami),"#,
+            r#"("whoAmI", &whoami), ("ping", &whoami),"#,
+        ),
+    )
+    .unwrap();
+    let reloaded = dev.wait_for(Duration::from_secs(900), |l| {
+        l.contains(r#""event":"reloaded""#)
+    });
+    assert!(
+        reloaded.contains("WhoAmI") && reloaded.contains("1 connection(s) kept"),
+        "{reloaded}"
+    );
+    rt.block_on(async {
+        send(&mut w, serde_json::json!({"action": "whoAmI"})).await;
+        let me: Value = serde_json::from_str(&text(&mut w).await).unwrap();
+        assert_eq!(
+            (me["connectionId"].as_str(), me["version"].as_i64()),
+            (Some(id.as_str()), Some(2)),
+            "{me}"
+        );
+        send(&mut w, serde_json::json!({"action": "ping"})).await;
+        let me: Value = serde_json::from_str(&text(&mut w).await).unwrap();
+        assert_eq!(me["version"], 2, "{me}");
+    });
+    stop(dev);
+}
+
+/// A backend for the HTTP integrations: records what it gets.
+async fn backend() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+) {
+    use axum::routing::post;
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>> = Default::default();
+    let record = |path: &'static str| {
+        let seen = seen.clone();
+        move |headers: axum::http::HeaderMap, body: String| {
+            let seen = seen.clone();
+            async move {
+                let id = headers
+                    .get("x-connection-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                seen.lock()
+                    .unwrap()
+                    .push((path.to_string(), id, body.clone()));
+                match path {
+                    "/messages" => (axum::http::StatusCode::OK, r#"{"id":7}"#.to_string()),
+                    "/echo" => (axum::http::StatusCode::OK, format!("echo: {body}")),
+                    "/slow" => {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                        (axum::http::StatusCode::OK, "late".to_string())
+                    }
+                    _ => (axum::http::StatusCode::OK, String::new()),
+                }
+            }
+        }
+    };
+    let app = axum::Router::new()
+        .route("/connect", post(record("/connect")))
+        .route("/messages", post(record("/messages")))
+        .route("/echo", post(record("/echo")))
+        .route("/slow", post(record("/slow")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+#[test]
+fn http_http_proxy_and_mock_integrations_are_served() {
+    let p = Project::new("gateway", "dev");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, seen) = rt.block_on(backend());
+    let dev = Dev::start_with(&p, &["--no-watch"], &[("BACKEND_URL", &url)]);
+    let base = format!("ws://{}/test", dev.address);
+    rt.block_on(async {
+        let mut s = connect(&base).await;
+        // HTTP with templates: the request template makes the body, the request
+        // parameter a header, the response template the reply.
+        send(
+            &mut s,
+            serde_json::json!({"action": "send", "message": {"text": "hi"}}),
+        )
+        .await;
+        assert_eq!(text(&mut s).await, r#"{"stored":7}"#);
+        // HTTP_PROXY: the message as is, the backend's body back.
+        send(&mut s, serde_json::json!({"action": "echo", "n": 1})).await;
+        assert_eq!(text(&mut s).await, r#"echo: {"action":"echo","n":1}"#);
+        // MOCK: the response template.
+        send(&mut s, serde_json::json!({"action": "ping"})).await;
+        let pong: Value = serde_json::from_str(&text(&mut s).await).unwrap();
+        let id = pong["pong"].as_str().unwrap().to_string();
+        assert_eq!(id.len(), 12, "{pong}");
+        // A backend slower than the integration's timeout: API Gateway's error frame.
+        send(&mut s, serde_json::json!({"action": "slow"})).await;
+        let error: Value = serde_json::from_str(&text(&mut s).await).unwrap();
+        assert_eq!(error["message"], "Endpoint request timed out", "{error}");
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen[0].0, "/connect");
+        assert_eq!(
+            (seen[1].0.as_str(), seen[1].1.as_str(), seen[1].2.as_str()),
+            (
+                "/messages",
+                id.as_str(),
+                format!(r#"{{"from":"{id}","message":{{"text":"hi"}}}}"#).as_str()
+            )
+        );
+    });
+    stop(dev);
 }

@@ -4,6 +4,7 @@ mod apps;
 mod cli;
 mod deploy;
 mod dev;
+mod dynamodb;
 mod engine;
 mod properties;
 mod runtime;

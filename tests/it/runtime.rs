@@ -102,15 +102,15 @@ async fn invoke(bootstrap: &Path, env: &[(&str, String)], event: Value) -> Value
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bundled_stock_handler_serves_an_invocation() {
     let p = tokio::task::block_in_place(Project::stock_bundled);
-    let manifest: Value = serde_json::from_str(&p.read("wsgen.out/manifest.json")).unwrap();
+    let bundled = p.bundled();
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundled.join("manifest.json")).unwrap())
+            .unwrap();
     let mut bootstraps = BTreeMap::new();
     let runs = tempfile::tempdir().unwrap();
     for asset in manifest["assets"].as_object().unwrap().values() {
         let bin = asset["bin"].as_str().unwrap().to_string();
-        let zip = p.path(&format!(
-            "wsgen.out/{}",
-            asset["bundle"]["file"].as_str().unwrap()
-        ));
+        let zip = bundled.join(asset["bundle"]["file"].as_str().unwrap());
         let entries = zip_entries(&zip);
         assert_eq!(entries.len(), 1);
         let exe = runs.path().join(&bin);
@@ -122,7 +122,9 @@ async fn every_bundled_stock_handler_serves_an_invocation() {
     assert_eq!(
         bootstraps.keys().map(String::as_str).collect::<Vec<_>>(),
         [
+            "authorizer",
             "default",
+            "misbehave",
             "onconnect",
             "ondisconnect",
             "sendmessage",
@@ -174,6 +176,26 @@ async fn every_bundled_stock_handler_serves_an_invocation() {
     )
     .await;
     assert_eq!(out["body"], r#"{"connectionId":"c1"}"#);
+
+    // The authorizer: a REQUEST event in, a policy out.
+    let digest = "alice=9c220f200955d76c0a38d308225e0ef10c5f971acaf2f8d1d8f732affa5bd1dc";
+    let arn = "arn:aws:execute-api:us-east-1:123456789012:abc/live/$connect";
+    for (token, effect) in [("alice-token", "Allow"), ("wrong", "Deny")] {
+        let out = invoke(
+            &bootstraps["authorizer"],
+            &[("TOKEN_SHA256", digest.to_string())],
+            json!({
+                "type": "REQUEST", "methodArn": arn, "headers": {}, "queryStringParameters": {"token": token},
+                "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "connectionId": "c9=", "stage": "live", "apiId": "abc"},
+            }),
+        )
+        .await;
+        assert_eq!(
+            out["policyDocument"]["Statement"][0]["Effect"], effect,
+            "{out}"
+        );
+        assert_eq!(out["policyDocument"]["Statement"][0]["Resource"][0], arn);
+    }
 
     let msg = r#"{"action":"sendto","connectionId":"c2","message":"Hi! :)"}"#;
     let out = invoke(

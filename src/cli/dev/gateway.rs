@@ -4,7 +4,10 @@
 //! ends) and the `@connections` management API at `/<stage>/@connections/{id}`.
 
 use super::lambda::{LambdaService, Logs};
-use super::model::{select_route, DevApi, DevRoute};
+use super::model::{
+    select_route, Authorization, DevApi, DevAuthorizer, DevRoute, DEFAULT_INTEGRATION_TIMEOUT_MS,
+    LOCAL_ACCOUNT, LOCAL_REGION,
+};
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path as UrlPath, RawQuery, State};
@@ -52,11 +55,25 @@ pub struct Served {
     pub stage: String,
 }
 
-pub struct Gateway {
+/// What is served where; replaced as a whole when the app is reloaded.
+pub struct Routing {
     /// By URL path segment (the stage name).
     pub stages: BTreeMap<String, Served>,
     /// Served at `/` too (one API with one stage).
     pub root: Option<String>,
+}
+
+impl Routing {
+    pub fn new(stages: BTreeMap<String, Served>) -> Routing {
+        let root = (stages.len() == 1)
+            .then(|| stages.keys().next().cloned())
+            .flatten();
+        Routing { stages, root }
+    }
+}
+
+pub struct Gateway {
+    routing: std::sync::RwLock<Arc<Routing>>,
     pub lambda: Arc<LambdaService>,
     pub config: GatewayConfig,
     /// `127.0.0.1:PORT`.
@@ -67,6 +84,8 @@ pub struct Gateway {
     /// Connection tasks (until their `$disconnect` returns) and message invocations
     /// still running: shutdown waits for them before the handlers are stopped.
     in_flight: AtomicUsize,
+    /// Warnings already shown.
+    warned: Mutex<std::collections::BTreeSet<&'static str>>,
 }
 
 /// Counts one piece of work in `Gateway::in_flight` while it lives.
@@ -101,6 +120,8 @@ struct Peer {
     connected_at: SystemTime,
     source_ip: String,
     user_agent: Option<String>,
+    /// `requestContext.authorizer` of every event, from the `$connect` authorizer.
+    authorizer: Option<Value>,
 }
 
 enum Outbound {
@@ -116,12 +137,8 @@ impl Gateway {
         domain: String,
         logs: Logs,
     ) -> Arc<Gateway> {
-        let root = (stages.len() == 1)
-            .then(|| stages.keys().next().cloned())
-            .flatten();
         Arc::new(Gateway {
-            stages,
-            root,
+            routing: std::sync::RwLock::new(Arc::new(Routing::new(stages))),
             lambda,
             config,
             domain,
@@ -129,6 +146,7 @@ impl Gateway {
             connections: Mutex::new(HashMap::new()),
             ids: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            warned: Mutex::new(Default::default()),
         })
     }
 
@@ -151,6 +169,30 @@ impl Gateway {
                     .delete(any_stage_delete),
             )
             .with_state(self.clone())
+    }
+
+    /// What is served now.
+    pub fn routing(&self) -> Arc<Routing> {
+        self.routing
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Serves `stages` from now on. Open connections keep going: their next messages
+    /// use the new routes (a connection whose stage is gone keeps its old routes).
+    pub fn set_stages(&self, stages: BTreeMap<String, Served>) {
+        *self.routing.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Routing::new(stages));
+    }
+
+    /// The current version of a connection's stage.
+    fn current(&self, served: &Served) -> Served {
+        self.routing()
+            .stages
+            .get(&served.stage)
+            .filter(|s| s.api.logical_id == served.api.logical_id)
+            .cloned()
+            .unwrap_or_else(|| served.clone())
     }
 
     /// Open connections.
@@ -228,11 +270,23 @@ impl Gateway {
         if event_type == "MESSAGE" {
             ctx["messageId"] = json!(self.new_id());
         }
+        if let Some(a) = &peer.authorizer {
+            ctx["authorizer"] = a.clone();
+        }
         ctx.as_object().cloned().unwrap_or_default()
     }
 
     /// Invokes a route's integration and returns the handler's response.
     async fn invoke(&self, route: &DevRoute, event: Value) -> Result<Value, IntegrationError> {
+        if let Some(http) = &route.http {
+            let http = http.clone();
+            let call = async move { super::integration::run(&http, &event).await };
+            return match tokio::time::timeout(Duration::from_millis(route.timeout_ms), call).await {
+                Err(_) => Err(IntegrationError::TimedOut),
+                Ok(Err(e)) => Err(IntegrationError::Failed(e)),
+                Ok(Ok(answer)) => Ok(json!({"statusCode": answer.status, "body": answer.body})),
+            };
+        }
         let Some(function) = &route.function else {
             return Err(IntegrationError::Failed(format!(
                 "the {} integration of route {} is not served by wsgen dev yet",
@@ -240,17 +294,43 @@ impl Gateway {
                 route.key
             )));
         };
+        self.invoke_function(function, event, route.timeout_ms)
+            .await
+    }
+
+    /// Invokes a function, waiting at most `timeout_ms` for its answer.
+    async fn invoke_function(
+        &self,
+        function: &str,
+        event: Value,
+        timeout_ms: u64,
+    ) -> Result<Value, IntegrationError> {
         let lambda = self.lambda.clone();
-        let function = function.clone();
+        let function = function.to_string();
         // The function keeps running after the integration times out, as on AWS.
         let call = tokio::spawn(async move { lambda.invoke(&function, &event).await });
-        match tokio::time::timeout(Duration::from_millis(route.timeout_ms), call).await {
+        match tokio::time::timeout(Duration::from_millis(timeout_ms), call).await {
             Err(_) => Err(IntegrationError::TimedOut),
             Ok(Err(e)) => Err(IntegrationError::Failed(format!(
                 "the invocation task failed: {e}"
             ))),
             Ok(Ok(Err(e))) => Err(IntegrationError::Failed(e.to_string())),
             Ok(Ok(Ok(body))) => Ok(serde_json::from_slice(&body).unwrap_or(Value::Null)),
+        }
+    }
+
+    fn warn_once(&self, warning: &'static str) {
+        if self
+            .warned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(warning)
+        {
+            if self.logs.json {
+                eprintln!("{}", json!({"type": "warning", "message": warning}));
+            } else {
+                eprintln!("warning: {warning}");
+            }
         }
     }
 
@@ -305,8 +385,8 @@ fn millis(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
 
-/// `23/Nov/2026:04:50:04 +0000`, as API Gateway writes `requestTime`.
-fn request_time(t: SystemTime) -> String {
+/// The civil date and time of `t` (UTC): (year, month 1-12, day, seconds of the day).
+fn civil(t: SystemTime) -> (i64, i64, i64, i64) {
     let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -319,12 +399,29 @@ fn request_time(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rem)
+}
+
+/// `23/Nov/2026:04:50:04 +0000`, as API Gateway writes `requestTime`.
+fn request_time(t: SystemTime) -> String {
+    let (year, month, day, rem) = civil(t);
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     format!(
         "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
         MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `2026-11-23T04:50:04Z`, as EventBridge writes `time`.
+pub fn iso_time(t: SystemTime) -> String {
+    let (year, month, day, rem) = civil(t);
+    format!(
+        "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -345,7 +442,8 @@ async fn ws_root(
     query: RawQuery,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
 ) -> Response {
-    match gw.root.clone() {
+    let root = gw.routing().root.clone();
+    match root {
         Some(stage) => connect(gw, stage, ws, headers, query, addr).await,
         None => not_found(&gw),
     }
@@ -363,7 +461,12 @@ async fn ws_stage(
 }
 
 fn not_found(gw: &Gateway) -> Response {
-    let stages: Vec<String> = gw.stages.keys().map(|s| format!("/{s}")).collect();
+    let stages: Vec<String> = gw
+        .routing()
+        .stages
+        .keys()
+        .map(|s| format!("/{s}"))
+        .collect();
     (
         StatusCode::NOT_FOUND,
         format!("no WebSocket stage here; stages: {}\n", stages.join(", ")),
@@ -421,7 +524,7 @@ async fn connect(
     query: RawQuery,
     addr: SocketAddr,
 ) -> Response {
-    let Some(served) = gw.stages.get(&stage).cloned() else {
+    let Some(served) = gw.routing().stages.get(&stage).cloned() else {
         return not_found(&gw);
     };
     let started = Instant::now();
@@ -436,14 +539,36 @@ async fn connect(
         .get("sec-websocket-protocol")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let peer = Peer {
+    let mut peer = Peer {
         id: id.clone(),
         connected_at,
         source_ip: source_ip.clone(),
         user_agent: user_agent.clone(),
+        authorizer: None,
     };
     let mut accepted_protocol = None;
     if let Some(route) = served.api.routes.get("$connect") {
+        let (qs, mqs) = query_maps(query.0.as_deref());
+        match &route.authorization {
+            Authorization::Lambda(a) => {
+                match authorize(&gw, &served, &peer, a, &headers, &qs, &mqs).await {
+                    Ok(context) => peer.authorizer = Some(context),
+                    Err((status, detail)) => {
+                        gw.log("$connect", &id, status.as_u16(), started.elapsed(), &detail);
+                        let body = match status {
+                            StatusCode::UNAUTHORIZED => "Unauthorized\n",
+                            StatusCode::FORBIDDEN => "Forbidden\n",
+                            _ => "Internal server error\n",
+                        };
+                        return (status, body).into_response();
+                    }
+                }
+            }
+            Authorization::Iam => gw.warn_once(
+                "routes with AWS_IAM authorization are not checked by wsgen dev: every handshake is let through",
+            ),
+            Authorization::None => {}
+        }
         let mut header_map = Map::new();
         let mut multi = Map::new();
         for (k, v) in &headers {
@@ -456,7 +581,6 @@ async fn connect(
                 .expect("array")
                 .push(json!(v));
         }
-        let (qs, mqs) = query_maps(query.0.as_deref());
         let mut event = json!({
             "headers": header_map,
             "multiValueHeaders": multi,
@@ -516,12 +640,181 @@ async fn connect(
     ws.on_upgrade(move |socket| async move { serve(gw2, served, peer, socket).await })
 }
 
+/// Runs a `$connect` route's Lambda REQUEST authorizer as API Gateway does: a
+/// missing identity source is 401 without invoking it, a failed invocation 500 (401
+/// when it fails with `Unauthorized`), a policy that does not allow
+/// `execute-api:Invoke` on the route 403. Returns `requestContext.authorizer` for
+/// the connection's events: the principal and the context.
+async fn authorize(
+    gw: &Gateway,
+    served: &Served,
+    peer: &Peer,
+    authorizer: &DevAuthorizer,
+    headers: &HeaderMap,
+    qs: &Value,
+    mqs: &Value,
+) -> Result<Value, (StatusCode, String)> {
+    for source in &authorizer.identity_sources {
+        let value = if let Some(name) = source.strip_prefix("route.request.header.") {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        } else if let Some(name) = source.strip_prefix("route.request.querystring.") {
+            qs.get(name).and_then(Value::as_str).map(str::to_string)
+        } else {
+            // Stage variables and context values: not modelled locally.
+            continue;
+        };
+        if value.is_none_or(|v| v.is_empty()) {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                format!("identity source {source} is missing: the authorizer is not invoked"),
+            ));
+        }
+    }
+    let Some(function) = &authorizer.function else {
+        return Err((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("authorizer {} has no Lambda function", authorizer.name),
+        ));
+    };
+    let method_arn = format!(
+        "arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{}/{}/$connect",
+        served.api.id, served.stage
+    );
+    let (mut single, mut multi) = (Map::new(), Map::new());
+    for (k, v) in headers {
+        let v = v.to_str().unwrap_or("").to_string();
+        single.insert(k.as_str().to_string(), json!(v));
+        multi
+            .entry(k.as_str().to_string())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .expect("array")
+            .push(json!(v));
+    }
+    let event = json!({
+        "type": "REQUEST",
+        "methodArn": method_arn,
+        "headers": single,
+        "multiValueHeaders": multi,
+        "queryStringParameters": if qs.is_null() { json!({}) } else { qs.clone() },
+        "multiValueQueryStringParameters": if mqs.is_null() { json!({}) } else { mqs.clone() },
+        "stageVariables": {},
+        "requestContext": gw.request_context(served, "$connect", "CONNECT", peer),
+    });
+    let started = Instant::now();
+    let answer = gw
+        .invoke_function(function, event, DEFAULT_INTEGRATION_TIMEOUT_MS)
+        .await
+        .map_err(|e| {
+            let status = if e.to_string().contains("Unauthorized") {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            (status, format!("authorizer {}: {e}", authorizer.name))
+        })?;
+    let bad = |why: &str| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("authorizer {} answered {why}", authorizer.name),
+        )
+    };
+    let statements = match answer.pointer("/policyDocument/Statement") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => return Err(bad("without a policyDocument with a Statement")),
+    };
+    let matching = |effect: &str| {
+        statements.iter().any(|st| {
+            st.get("Effect").and_then(Value::as_str) == Some(effect)
+                && strings(st.get("Action"))
+                    .iter()
+                    .any(|a| glob(a, "execute-api:Invoke"))
+                && strings(st.get("Resource"))
+                    .iter()
+                    .any(|r| glob(r, &method_arn))
+        })
+    };
+    if matching("Deny") || !matching("Allow") {
+        return Err((
+            StatusCode::FORBIDDEN,
+            format!(
+                "authorizer {} did not allow execute-api:Invoke on {method_arn}",
+                authorizer.name
+            ),
+        ));
+    }
+    let mut context = Map::new();
+    if let Some(p) = answer.get("principalId") {
+        context.insert("principalId".into(), p.clone());
+    }
+    context.insert(
+        "integrationLatency".into(),
+        json!(started.elapsed().as_millis() as u64),
+    );
+    match answer.get("context") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                if v.is_object() || v.is_array() {
+                    return Err(bad(&format!(
+                        "a context value `{k}` that is not a string, number or boolean"
+                    )));
+                }
+                context.insert(k.clone(), v.clone());
+            }
+        }
+        Some(_) => return Err(bad("a context that is not an object")),
+    }
+    Ok(Value::Object(context))
+}
+
+/// A policy's `Action` or `Resource`: one string or a list.
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// IAM's wildcard match: `*` any run of characters, `?` one character.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
 async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: WebSocket) {
     let Peer {
         id,
         connected_at,
         source_ip,
         user_agent,
+        ..
     } = peer.clone();
     use futures_util::{SinkExt, StreamExt};
     let _in_flight = InFlight::new(&gw);
@@ -586,13 +879,13 @@ async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: WebSocket) 
                 Some(Ok(Message::Text(t))) => {
                     idle_deadline = Instant::now() + gw.config.idle_timeout;
                     *last_active.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
-                    spawn_message(&gw, &served, &peer, t.to_string(), false, tx.clone());
+                    spawn_message(&gw, &gw.current(&served), &peer, t.to_string(), false, tx.clone());
                 }
                 Some(Ok(Message::Binary(b))) => {
                     idle_deadline = Instant::now() + gw.config.idle_timeout;
                     *last_active.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
                     let body = aws_smithy_types::base64::encode(&b);
-                    spawn_message(&gw, &served, &peer, body, true, tx.clone());
+                    spawn_message(&gw, &gw.current(&served), &peer, body, true, tx.clone());
                 }
                 Some(Ok(_)) => {} // ping and pong: answered by the WebSocket layer
             },
@@ -611,6 +904,7 @@ async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: WebSocket) 
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&id);
+    let served = gw.current(&served);
     if let Some(route) = served.api.routes.get("$disconnect") {
         let started = Instant::now();
         let mut ctx = gw.request_context(&served, "$disconnect", "DISCONNECT", &peer);
@@ -827,4 +1121,32 @@ async fn connection_delete(
     };
     let _ = tx.send(Outbound::Close(NORMAL, "Connection deleted".into()));
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_as_api_gateway_and_eventbridge_write_them() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_409_404);
+        assert_eq!(request_time(t), "23/Nov/2026:04:50:04 +0000");
+        assert_eq!(iso_time(t), "2026-11-23T04:50:04Z");
+    }
+
+    #[test]
+    fn policy_wildcards() {
+        assert!(glob("execute-api:*", "execute-api:Invoke"));
+        assert!(glob("*", "anything"));
+        assert!(glob(
+            "arn:aws:execute-api:*:*:abc/*/$connect",
+            "arn:aws:execute-api:us-east-1:0:abc/live/$connect"
+        ));
+        assert!(glob("a?c", "abc"));
+        assert!(!glob(
+            "arn:aws:execute-api:*:*:other/*",
+            "arn:aws:execute-api:us-east-1:0:abc/live/$connect"
+        ));
+        assert!(!glob("abc", "abcd"));
+    }
 }

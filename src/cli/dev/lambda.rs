@@ -71,7 +71,9 @@ impl Logs {
 
 /// The functions of the app, ready to invoke.
 pub struct LambdaService {
-    pools: BTreeMap<String, Arc<Pool>>,
+    pools: std::sync::RwLock<BTreeMap<String, Arc<Pool>>>,
+    env: Vec<(String, String)>,
+    logs: Logs,
 }
 
 impl LambdaService {
@@ -82,34 +84,66 @@ impl LambdaService {
         env: Vec<(String, String)>,
         logs: Logs,
     ) -> LambdaService {
-        let pools = functions
-            .into_iter()
-            .map(|(f, exe)| {
-                let max = f
-                    .reserved_concurrency
-                    .map(|c| c as usize)
-                    .unwrap_or(DEFAULT_CONCURRENCY)
-                    .max(1);
-                (
-                    f.logical_id.clone(),
-                    Arc::new(Pool {
-                        slots: Arc::new(Semaphore::new(max)),
-                        idle: Mutex::new(Vec::new()),
-                        env: env.clone(),
-                        logs: logs.clone(),
-                        function: f,
-                        exe,
-                        started: AtomicU64::new(0),
-                    }),
-                )
-            })
-            .collect();
-        LambdaService { pools }
+        let service = LambdaService {
+            pools: Default::default(),
+            env,
+            logs,
+        };
+        service.replace(functions);
+        service
+    }
+
+    fn pool(&self, function: DevFunction, exe: PathBuf) -> Arc<Pool> {
+        let max = function
+            .reserved_concurrency
+            .map(|c| c as usize)
+            .unwrap_or(DEFAULT_CONCURRENCY)
+            .max(1);
+        Arc::new(Pool {
+            slots: Arc::new(Semaphore::new(max)),
+            idle: Mutex::new(Vec::new()),
+            env: self.env.clone(),
+            logs: self.logs.clone(),
+            function,
+            exe,
+            started: AtomicU64::new(0),
+        })
+    }
+
+    /// Serves `functions` from now on: a function whose configuration or executable
+    /// changed gets new instances (invocations already running finish on the old
+    /// ones, which then stop), an unchanged one keeps its instances. Returns the
+    /// logical ids of the functions that changed, were added or were removed.
+    pub fn replace(&self, functions: Vec<(DevFunction, PathBuf)>) -> Vec<String> {
+        let mut pools = self.pools.write().unwrap_or_else(|e| e.into_inner());
+        let mut changed = Vec::new();
+        let mut next = BTreeMap::new();
+        for (f, exe) in functions {
+            let id = f.logical_id.clone();
+            match pools.get(&id) {
+                Some(p) if p.function == f && p.exe == exe => {
+                    next.insert(id, p.clone());
+                }
+                _ => {
+                    changed.push(id.clone());
+                    next.insert(id, self.pool(f, exe));
+                }
+            }
+        }
+        changed.extend(pools.keys().filter(|k| !next.contains_key(*k)).cloned());
+        *pools = next;
+        changed
     }
 
     /// Invokes function `logical_id` with `event`.
     pub async fn invoke(&self, logical_id: &str, event: &Value) -> Result<Bytes, InvokeError> {
-        let Some(pool) = self.pools.get(logical_id) else {
+        let pool = self
+            .pools
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(logical_id)
+            .cloned();
+        let Some(pool) = pool else {
             return Err(InvokeError::Crashed(format!("no function {logical_id}")));
         };
         pool.invoke(event).await
@@ -117,7 +151,12 @@ impl LambdaService {
 
     /// Stops every instance.
     pub fn shutdown(&self) {
-        for p in self.pools.values() {
+        for p in self
+            .pools
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
             p.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
     }

@@ -3,14 +3,18 @@
 //! Lambda Runtime API, and serves every WebSocket stage on 127.0.0.1 with API Gateway's
 //! behaviour and the `@connections` API.
 
+pub mod dynamodb;
 pub mod gateway;
+pub mod integration;
 pub mod lambda;
 pub mod model;
+mod watch;
 
 use super::bundle::{bundle, BuildProfile, BundleOptions};
+use super::project::Project;
 use super::{CliError, Ui};
 use crate::assembly::CloudAssembly;
-use gateway::{Gateway, GatewayConfig, Served};
+use gateway::{Gateway, GatewayConfig, Routing, Served};
 use lambda::{LambdaService, Logs};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -32,8 +36,17 @@ pub struct DevOptions {
     /// Serve only this stage. Default: every stage.
     pub stage: Option<String>,
     pub gateway: GatewayConfig,
-    /// A DynamoDB-compatible endpoint for the app's tables.
+    /// An external DynamoDB-compatible endpoint for the app's tables. Default: the
+    /// embedded one, with its data under `wsgen.out/dev/dynamodb/`.
     pub dynamodb_endpoint: Option<String>,
+    /// The embedded DynamoDB's port. Default: `port + 1` (any free port when `port`
+    /// is 0).
+    pub dynamodb_port: Option<u16>,
+    /// Run scheduled functions this often. Default: each rule's `rate(...)`
+    /// (`cron(...)` rules are not run).
+    pub schedule_interval: Option<Duration>,
+    /// Rebuild and reload on changes to the project. Default: on.
+    pub watch: bool,
     /// Logs as JSON lines.
     pub json: bool,
 }
@@ -47,6 +60,9 @@ impl Default for DevOptions {
             stage: None,
             gateway: GatewayConfig::default(),
             dynamodb_endpoint: None,
+            dynamodb_port: None,
+            schedule_interval: None,
+            watch: true,
             json: false,
         }
     }
@@ -62,6 +78,25 @@ fn host_arch() -> &'static str {
 }
 
 pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
+    let project = Project::discover(opts.project.as_deref())?;
+    let built = build(opts, ui)?;
+    // Not the CLI's usual runtime: Ctrl-C here shuts down gracefully.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(serve(opts, ui, &project, built))
+}
+
+/// The app as built for the host: its assembly and each function's executable (by
+/// asset fingerprint).
+struct Built {
+    out: PathBuf,
+    assembly: CloudAssembly,
+    executables: BTreeMap<String, PathBuf>,
+}
+
+fn build(opts: &DevOptions, ui: &Ui) -> Result<Built, CliError> {
     let bundled = bundle(
         &BundleOptions {
             project: opts.project.clone(),
@@ -70,9 +105,7 @@ pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
         },
         ui,
     )?;
-    let out = &bundled.out;
-    // Each function's executable, from its zip (by fingerprint).
-    let bin_dir = out.join("dev").join("bin");
+    let bin_dir = bundled.out.join("dev").join("bin");
     let mut executables = BTreeMap::new();
     for a in &bundled.assets {
         let exe = bin_dir.join(&a.fingerprint);
@@ -81,12 +114,11 @@ pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
         }
         executables.insert(a.fingerprint.clone(), exe);
     }
-    // Not the CLI's usual runtime: Ctrl-C here shuts down gracefully.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(serve(opts, ui, &bundled.assembly, &executables))
+    Ok(Built {
+        out: bundled.out,
+        assembly: bundled.assembly,
+        executables,
+    })
 }
 
 fn extract_bootstrap(zip: &Path, exe: &Path) -> Result<(), CliError> {
@@ -104,11 +136,100 @@ fn extract_bootstrap(zip: &Path, exe: &Path) -> Result<(), CliError> {
     super::files::write_atomically(exe, &data, Some(0o755))
 }
 
+/// What `wsgen dev` serves of an app.
+struct Loaded {
+    stages: BTreeMap<String, Served>,
+    functions: Vec<(model::DevFunction, PathBuf)>,
+    tables: Vec<model::DevTable>,
+    schedules: Vec<model::DevSchedule>,
+}
+
+/// Reads the app to serve from the built templates.
+fn load(opts: &DevOptions, built: &Built, domain: &str) -> Result<Loaded, CliError> {
+    let mut loaded = Loaded {
+        stages: BTreeMap::new(),
+        functions: Vec::new(),
+        tables: Vec::new(),
+        schedules: Vec::new(),
+    };
+    for (stack, template) in &built.assembly.templates {
+        let template: Value = serde_json::to_value(template).expect("json");
+        let app = model::read(stack, &template, domain);
+        for (id, f) in app.functions {
+            let key = template
+                .pointer(&format!("/Resources/{id}/Properties/Code/S3Key"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let Some(exe) = built.executables.get(key.trim_end_matches(".zip")) else {
+                return Err(CliError::Bundle(format!(
+                    "function {stack}/{id} has no bundled handler (S3Key {key})"
+                )));
+            };
+            loaded.functions.push((f, exe.clone()));
+        }
+        loaded.tables.extend(app.tables.into_values());
+        loaded.schedules.extend(app.schedules);
+        for api in app.apis.into_values() {
+            for stage in &api.stages {
+                if opts.stage.as_ref().is_some_and(|s| s != stage) {
+                    continue;
+                }
+                if let Some(other) = loaded.stages.get(stage) {
+                    return Err(CliError::Usage(format!(
+                        "stage `{stage}` belongs to both {} and {}: serve one with --stage, or rename a stage",
+                        other.api.logical_id, api.logical_id
+                    )));
+                }
+                loaded.stages.insert(
+                    stage.clone(),
+                    Served {
+                        api: api.clone(),
+                        stage: stage.clone(),
+                    },
+                );
+            }
+        }
+    }
+    if loaded.stages.is_empty() {
+        return Err(CliError::Usage(match &opts.stage {
+            Some(s) => format!("the app has no stage `{s}`"),
+            None => "the app has no WebSocket API stage to serve".into(),
+        }));
+    }
+    Ok(loaded)
+}
+
+/// Where the app's tables live.
+enum Tables {
+    None,
+    Embedded(dynamodb::Dynamo),
+    External(String),
+}
+
+impl Tables {
+    async fn ensure(&self, ui: &Ui, tables: &[model::DevTable]) -> Result<(), CliError> {
+        match self {
+            Tables::None => Ok(()),
+            Tables::External(endpoint) => ensure_tables(endpoint, tables).await,
+            Tables::Embedded(db) => {
+                for t in tables {
+                    let def = dynamodb::store::def_from_template(&t.name, &t.properties)
+                        .map_err(CliError::Usage)?;
+                    if let Some(note) = db.ensure(def).map_err(CliError::Usage)? {
+                        ui.warn(&note);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 async fn serve(
     opts: &DevOptions,
     ui: &Ui,
-    assembly: &CloudAssembly,
-    executables: &BTreeMap<String, PathBuf>,
+    project: &Project,
+    built: Built,
 ) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
         .await
@@ -122,53 +243,7 @@ async fn serve(
         .local_addr()
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let domain = addr.to_string();
-
-    let mut stages: BTreeMap<String, Served> = BTreeMap::new();
-    let mut functions = Vec::new();
-    let mut tables = Vec::new();
-    for (stack, template) in &assembly.templates {
-        let template: Value = serde_json::to_value(template).expect("json");
-        let app = model::read(stack, &template, &domain);
-        for (id, f) in app.functions {
-            let key = template
-                .pointer(&format!("/Resources/{id}/Properties/Code/S3Key"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let Some(exe) = executables.get(key.trim_end_matches(".zip")) else {
-                return Err(CliError::Bundle(format!(
-                    "function {stack}/{id} has no bundled handler (S3Key {key})"
-                )));
-            };
-            functions.push((f, exe.clone()));
-        }
-        tables.extend(app.tables.into_values());
-        for api in app.apis.into_values() {
-            for stage in &api.stages {
-                if opts.stage.as_ref().is_some_and(|s| s != stage) {
-                    continue;
-                }
-                if let Some(other) = stages.get(stage) {
-                    return Err(CliError::Usage(format!(
-                        "stage `{stage}` belongs to both {} and {}: serve one with --stage, or rename a stage",
-                        other.api.logical_id, api.logical_id
-                    )));
-                }
-                stages.insert(
-                    stage.clone(),
-                    Served {
-                        api: api.clone(),
-                        stage: stage.clone(),
-                    },
-                );
-            }
-        }
-    }
-    if stages.is_empty() {
-        return Err(CliError::Usage(match &opts.stage {
-            Some(s) => format!("the app has no stage `{s}`"),
-            None => "the app has no WebSocket API stage to serve".into(),
-        }));
-    }
+    let loaded = load(opts, &built, &domain)?;
 
     let mut env = vec![
         ("AWS_ACCESS_KEY_ID".to_string(), "local".to_string()),
@@ -178,29 +253,61 @@ async fn serve(
             format!("http://{domain}"),
         ),
     ];
-    if !tables.is_empty() {
-        let Some(endpoint) = &opts.dynamodb_endpoint else {
-            let names: Vec<&str> = tables.iter().map(|t| t.logical_id.as_str()).collect();
-            return Err(CliError::Usage(format!(
-                "the app has DynamoDB tables ({}) and this wsgen dev has no embedded DynamoDB yet: pass --dynamodb-endpoint URL (DynamoDB Local, or moto's server)",
-                names.join(", ")
-            )));
-        };
-        ensure_tables(endpoint, &tables).await?;
+    // Tables added later (watch mode) go to the same place.
+    let tables = match (&opts.dynamodb_endpoint, loaded.tables.is_empty()) {
+        (Some(endpoint), _) => Tables::External(endpoint.clone()),
+        (None, true) => Tables::None,
+        (None, false) => {
+            let (db, endpoint) = embedded_dynamodb(opts, ui, &built.out).await?;
+            env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint));
+            Tables::Embedded(db)
+        }
+    };
+    if let Tables::External(endpoint) = &tables {
         env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.clone()));
     }
+    tables.ensure(ui, &loaded.tables).await?;
+    let tables = Arc::new(tables);
 
+    let dynamodb = env
+        .iter()
+        .find(|(k, _)| k == "AWS_ENDPOINT_URL_DYNAMODB")
+        .map(|(_, v)| v.clone());
     let logs = Logs { json: opts.json };
-    let lambda = Arc::new(LambdaService::new(functions, env, logs.clone()));
+    let lambda = Arc::new(LambdaService::new(loaded.functions, env, logs.clone()));
     let gw = Gateway::new(
-        stages,
+        loaded.stages,
         lambda.clone(),
         opts.gateway.clone(),
         domain.clone(),
         logs,
     );
-    announce(ui, opts.json, &gw, &domain);
+    announce(ui, opts.json, &gw.routing(), &domain, dynamodb.as_deref());
+    if opts.watch && !opts.json {
+        ui.info(&format!(
+            "watching {} for changes (--no-watch to stop)",
+            project.dir.display()
+        ));
+    }
 
+    let scheduler = Arc::new(std::sync::Mutex::new(start_schedules(
+        ui,
+        opts,
+        &lambda,
+        loaded.schedules,
+    )));
+    let watcher = if opts.watch {
+        Some(watch::start(
+            project,
+            opts.clone(),
+            domain.clone(),
+            gw.clone(),
+            scheduler.clone(),
+            tables.clone(),
+        )?)
+    } else {
+        None
+    };
     let router = gw.router();
     let shutdown_gw = gw.clone();
     let server = axum::serve(
@@ -218,15 +325,112 @@ async fn serve(
     server
         .await
         .map_err(|e| CliError::Usage(format!("the local gateway failed: {e}")))?;
+    if let Some(w) = watcher {
+        w.stop();
+    }
+    for task in scheduler
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain(..)
+    {
+        task.abort();
+    }
     lambda.shutdown();
+    if let Tables::Embedded(db) = &*tables {
+        db.sync();
+    }
     ui.done("wsgen dev stopped");
     Ok(())
 }
 
+/// Invokes each scheduled function on its rule's rate (or `interval`) with an
+/// EventBridge "Scheduled Event", as the rule's target would be.
+fn start_schedules(
+    ui: &Ui,
+    opts: &DevOptions,
+    lambda: &Arc<LambdaService>,
+    schedules: Vec<model::DevSchedule>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for s in schedules {
+        let Some(every) = opts.schedule_interval.or(s.every) else {
+            ui.warn(&format!(
+                "{} ({}) is not run locally: only rate(...) schedules are; pass --schedule-interval to run it",
+                s.rule, s.expression
+            ));
+            continue;
+        };
+        if !opts.json {
+            ui.info(&format!(
+                "  schedule {}: {} every {}",
+                s.rule,
+                s.function,
+                humantime(every)
+            ));
+        }
+        let (lambda, json) = (lambda.clone(), opts.json);
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let started = std::time::Instant::now();
+                let event = match &s.input {
+                    Some(input) => serde_json::from_str(input).unwrap_or(Value::String(input.clone())),
+                    None => scheduled_event(&s.rule),
+                };
+                let result = lambda.invoke(&s.function, &event).await;
+                let (status, detail) = match &result {
+                    Ok(_) => (200, String::new()),
+                    Err(e) => (500, e.to_string()),
+                };
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                if json {
+                    eprintln!(
+                        "{}",
+                        serde_json::json!({"type": "schedule", "rule": s.rule, "function": s.function, "status": status, "ms": ms, "detail": detail})
+                    );
+                } else {
+                    eprintln!("schedule {} -> {} {status} {ms:.1} ms {detail}", s.rule, s.function);
+                }
+            }
+        }));
+    }
+    tasks
+}
+
+/// EventBridge's event for a scheduled rule.
+fn scheduled_event(rule: &str) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    serde_json::json!({
+        "version": "0",
+        "id": format!("{:08x}-0000-4000-8000-{:012x}", now.as_secs() as u32, now.subsec_nanos()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": model::LOCAL_ACCOUNT,
+        "time": gateway::iso_time(std::time::SystemTime::now()),
+        "region": model::LOCAL_REGION,
+        "resources": [format!("arn:aws:events:{}:{}:rule/{rule}", model::LOCAL_REGION, model::LOCAL_ACCOUNT)],
+        "detail": {},
+    })
+}
+
+fn humantime(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => format!("{} ms", d.as_millis()),
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 /// Prints what is served (on stderr; with `--json` one `ready` line).
-fn announce(ui: &Ui, json: bool, gw: &Gateway, domain: &str) {
+fn announce(ui: &Ui, json: bool, routing: &Routing, domain: &str, dynamodb: Option<&str>) {
     if json {
-        let stages: BTreeMap<&String, Value> = gw
+        let stages: BTreeMap<&String, Value> = routing
             .stages
             .iter()
             .map(|(name, s)| {
@@ -243,13 +447,13 @@ fn announce(ui: &Ui, json: bool, gw: &Gateway, domain: &str) {
             .collect();
         eprintln!(
             "{}",
-            serde_json::json!({"type": "ready", "address": domain, "stages": stages})
+            serde_json::json!({"type": "ready", "address": domain, "stages": stages, "dynamodb": dynamodb})
         );
         return;
     }
     ui.done(&format!("wsgen dev listening on {domain} (loopback only)"));
-    for (name, s) in &gw.stages {
-        let root = if gw.root.as_deref() == Some(name.as_str()) {
+    for (name, s) in &routing.stages {
+        let root = if routing.root.as_deref() == Some(name.as_str()) {
             format!(" (also ws://{domain}/)")
         } else {
             String::new()
@@ -274,6 +478,42 @@ fn announce(ui: &Ui, json: bool, gw: &Gateway, domain: &str) {
         }
     }
     ui.info("Ctrl-C stops (running $disconnect for every open connection)");
+}
+
+/// Starts the embedded DynamoDB (data under `wsgen.out/dev/dynamodb/`); returns it and
+/// its endpoint URL.
+async fn embedded_dynamodb(
+    opts: &DevOptions,
+    ui: &Ui,
+    out: &Path,
+) -> Result<(dynamodb::Dynamo, String), CliError> {
+    let dir = out.join("dev").join("dynamodb");
+    let store = dynamodb::store::Store::open(&dir).map_err(CliError::Usage)?;
+    let db = dynamodb::Dynamo::new(store);
+    let port = opts.dynamodb_port.unwrap_or(if opts.port == 0 {
+        0
+    } else {
+        opts.port.saturating_add(1)
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            CliError::Usage(format!(
+                "cannot listen on 127.0.0.1:{port} for the embedded DynamoDB: {e} (pick another with --dynamodb-port, or 0 for any free port)"
+            ))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    tokio::spawn(dynamodb::serve(db.clone(), listener));
+    let endpoint = format!("http://{addr}");
+    if !opts.json {
+        ui.info(&format!(
+            "DynamoDB (embedded, data in {}): {endpoint}",
+            dir.display()
+        ));
+    }
+    Ok((db, endpoint))
 }
 
 /// Creates the app's tables in the DynamoDB endpoint when they are missing.

@@ -18,6 +18,35 @@ pub struct DevApp {
     pub apis: BTreeMap<String, DevApi>,
     pub functions: BTreeMap<String, DevFunction>,
     pub tables: BTreeMap<String, DevTable>,
+    pub schedules: Vec<DevSchedule>,
+}
+
+/// An `AWS::Events::Rule` with a schedule that targets a function.
+#[derive(Debug, Clone)]
+pub struct DevSchedule {
+    /// The rule's logical id.
+    pub rule: String,
+    pub expression: String,
+    /// The period of a `rate(...)` expression; `None` for `cron(...)`.
+    pub every: Option<std::time::Duration>,
+    /// The target function's logical id.
+    pub function: String,
+    /// The target's `Input` (the event), when it sets one.
+    pub input: Option<String>,
+}
+
+/// The period of `rate(N minute|minutes|hour|hours|day|days)`.
+pub fn rate(expression: &str) -> Option<std::time::Duration> {
+    let inner = expression.trim().strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.trim().split_once(' ')?;
+    let n: u64 = n.parse().ok()?;
+    let secs = match unit.trim() {
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 3600,
+        "day" | "days" => 86_400,
+        _ => return None,
+    };
+    (n > 0).then(|| std::time::Duration::from_secs(n * secs))
 }
 
 #[derive(Debug, Clone)]
@@ -35,14 +64,54 @@ pub struct DevRoute {
     pub key: String,
     /// The Lambda function (logical id) of an AWS_PROXY integration.
     pub function: Option<String>,
-    /// The integration type when it is not a Lambda proxy (not served yet).
+    /// The integration type when it is not a Lambda proxy.
     pub other_integration: Option<String>,
+    /// An HTTP, HTTP_PROXY or MOCK integration.
+    pub http: Option<HttpIntegration>,
     pub timeout_ms: u64,
     /// Has a route response: the handler's body goes back to the caller.
     pub two_way: bool,
+    /// The route's authorization (only `$connect` has one).
+    pub authorization: Authorization,
 }
 
-#[derive(Debug, Clone)]
+/// An HTTP, HTTP_PROXY or MOCK integration, as the template describes it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HttpIntegration {
+    /// `HTTP`, `HTTP_PROXY` or `MOCK`.
+    pub kind: String,
+    pub uri: String,
+    pub method: String,
+    /// By template selection key.
+    pub request_templates: BTreeMap<String, String>,
+    pub template_selection: Option<String>,
+    /// `WHEN_NO_MATCH` (the default), `WHEN_NO_TEMPLATES` or `NEVER`.
+    pub passthrough: String,
+    /// `integration.request.header.X` -> `context.Y`, `route.request.body.Z` or `'literal'`.
+    pub request_parameters: BTreeMap<String, String>,
+    /// The `$default` integration response's templates.
+    pub response_templates: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Authorization {
+    None,
+    /// `AWS_IAM`: SigV4-signed handshakes (not checked locally).
+    Iam,
+    Lambda(DevAuthorizer),
+}
+
+/// A Lambda REQUEST authorizer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DevAuthorizer {
+    pub name: String,
+    /// The function's logical id.
+    pub function: Option<String>,
+    /// `route.request.header.X` and `route.request.querystring.Y`.
+    pub identity_sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct DevFunction {
     pub logical_id: String,
     /// The local function name (`{stack}-{logical id}`).
@@ -213,6 +282,13 @@ impl Resolver<'_> {
     }
 }
 
+/// A map of strings (templates, parameters), references resolved.
+fn strings_of(v: Option<&Value>, r: &Resolver) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), r.resolve(v))).collect())
+        .unwrap_or_default()
+}
+
 /// The logical id named by `{"Ref": id}`.
 fn ref_of(v: Option<&Value>) -> Option<String> {
     v?.get("Ref")?.as_str().map(str::to_string)
@@ -262,6 +338,35 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
         .collect();
 
     let integrations: BTreeMap<String, Value> = of_type("AWS::ApiGatewayV2::Integration").collect();
+    let authorizers: BTreeMap<String, DevAuthorizer> = of_type("AWS::ApiGatewayV2::Authorizer")
+        .map(|(id, p)| {
+            let authorizer = DevAuthorizer {
+                name: p
+                    .get("Name")
+                    .map(|v| r.resolve(v))
+                    .unwrap_or_else(|| id.clone()),
+                function: lambda_of(p.get("AuthorizerUri")),
+                identity_sources: p
+                    .get("IdentitySource")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|v| r.resolve(v))
+                    .collect(),
+            };
+            (id, authorizer)
+        })
+        .collect();
+    let mut responses: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (_, p) in of_type("AWS::ApiGatewayV2::IntegrationResponse") {
+        if p.get("IntegrationResponseKey").and_then(Value::as_str) != Some("$default") {
+            continue;
+        }
+        if let Some(integration) = ref_of(p.get("IntegrationId")) {
+            let templates = strings_of(p.get("ResponseTemplates"), &r);
+            responses.insert(integration, templates);
+        }
+    }
     let with_response: Vec<String> = of_type("AWS::ApiGatewayV2::RouteResponse")
         .filter_map(|(_, p)| ref_of(p.get("RouteId")))
         .collect();
@@ -277,7 +382,42 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
                 .or_else(|| Some(t.clone()));
             ref_of(target.as_ref())
         });
+        let integration_id = integration.clone();
         let integration = integration.and_then(|i| integrations.get(&i));
+        let http = integration
+            .filter(|i| {
+                matches!(
+                    i.get("IntegrationType").and_then(Value::as_str),
+                    Some("HTTP" | "HTTP_PROXY" | "MOCK")
+                )
+            })
+            .map(|i| HttpIntegration {
+                kind: i
+                    .get("IntegrationType")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                uri: i
+                    .get("IntegrationUri")
+                    .map(|v| r.resolve(v))
+                    .unwrap_or_default(),
+                method: i
+                    .get("IntegrationMethod")
+                    .map(|v| r.resolve(v).to_ascii_uppercase())
+                    .unwrap_or_else(|| "POST".into()),
+                request_templates: strings_of(i.get("RequestTemplates"), &r),
+                template_selection: i.get("TemplateSelectionExpression").map(|v| r.resolve(v)),
+                passthrough: i
+                    .get("PassthroughBehavior")
+                    .map(|v| r.resolve(v))
+                    .unwrap_or_else(|| "WHEN_NO_MATCH".into()),
+                request_parameters: strings_of(i.get("RequestParameters"), &r),
+                response_templates: integration_id
+                    .as_ref()
+                    .and_then(|id| responses.get(id))
+                    .cloned()
+                    .unwrap_or_default(),
+            });
         let (function, other, timeout_ms) = match integration {
             Some(i) => {
                 let ty = i
@@ -298,14 +438,23 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
         };
         let two_way =
             p.get("RouteResponseSelectionExpression").is_some() || with_response.contains(&id);
+        let authorization = match p.get("AuthorizationType").and_then(Value::as_str) {
+            Some("AWS_IAM") => Authorization::Iam,
+            Some("CUSTOM") => ref_of(p.get("AuthorizerId"))
+                .and_then(|a| authorizers.get(&a).cloned())
+                .map_or(Authorization::None, Authorization::Lambda),
+            _ => Authorization::None,
+        };
         api.routes.insert(
             key.clone(),
             DevRoute {
                 key,
                 function,
                 other_integration: other,
+                http,
                 timeout_ms,
                 two_way,
+                authorization,
             },
         );
     }
@@ -354,10 +503,36 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
             )
         })
         .collect();
+    let schedules = of_type("AWS::Events::Rule")
+        .filter(|(_, p)| p.get("State").and_then(Value::as_str).unwrap_or("ENABLED") == "ENABLED")
+        .flat_map(|(id, p)| {
+            let expression = p
+                .get("ScheduleExpression")
+                .map(|v| r.resolve(v))
+                .unwrap_or_default();
+            p.get("Targets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|t| {
+                    let function = t.pointer("/Arn/Fn::GetAtt/0")?.as_str()?.to_string();
+                    Some(DevSchedule {
+                        rule: id.clone(),
+                        every: rate(&expression),
+                        expression: expression.clone(),
+                        function,
+                        input: t.get("Input").map(|v| r.resolve(v)),
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|s| !s.expression.is_empty())
+        .collect();
     DevApp {
         apis,
         functions,
         tables,
+        schedules,
     }
 }
 
@@ -416,6 +591,17 @@ pub fn select_route(expression: &str, body: &str) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn rate_expressions() {
+        use std::time::Duration;
+        assert_eq!(rate("rate(1 minute)"), Some(Duration::from_secs(60)));
+        assert_eq!(rate("rate(5 minutes)"), Some(Duration::from_secs(300)));
+        assert_eq!(rate("rate(2 hours)"), Some(Duration::from_secs(7200)));
+        assert_eq!(rate("rate(1 day)"), Some(Duration::from_secs(86_400)));
+        assert_eq!(rate("rate(0 minutes)"), None);
+        assert_eq!(rate("cron(0 12 * * ? *)"), None);
+    }
 
     #[test]
     fn route_selection_expressions() {

@@ -1,0 +1,962 @@
+//! wsgen dev's embedded DynamoDB: the same operations, through the official SDK,
+//! against it and against moto's DynamoDB, with the same results; and what only it
+//! does (persistence across restarts and crashes, TTL expiry, clear refusals).
+
+use crate::engine::moto;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, PutRequest,
+    ReturnValue, ScalarAttributeType, Select, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use wsgen::cli::dev::dynamodb::{store::Store, Dynamo};
+
+/// Starts an embedded endpoint on a free port; returns its URL.
+async fn embedded(store: Store) -> (Dynamo, String) {
+    let db = Dynamo::new(store);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(wsgen::cli::dev::dynamodb::serve(db.clone(), listener));
+    (db, url)
+}
+
+async fn client(endpoint: &str, region: &str) -> Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::Credentials::for_tests())
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+/// An attribute value as comparable JSON (sets sorted).
+fn av(v: &AttributeValue) -> Value {
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        json!(v)
+    };
+    match v {
+        AttributeValue::S(s) => json!({ "S": s }),
+        AttributeValue::N(n) => json!({ "N": n }),
+        AttributeValue::Bool(b) => json!({ "BOOL": b }),
+        AttributeValue::Null(_) => json!({ "NULL": true }),
+        AttributeValue::Ss(s) => json!({ "SS": sorted(s) }),
+        AttributeValue::Ns(s) => json!({ "NS": sorted(s) }),
+        AttributeValue::B(b) => json!({ "B": aws_smithy_types::base64::encode(b.as_ref()) }),
+        AttributeValue::L(l) => json!({ "L": l.iter().map(av).collect::<Vec<_>>() }),
+        AttributeValue::M(m) => json!({ "M": item(m) }),
+        other => json!({ "?": format!("{other:?}") }),
+    }
+}
+
+fn item(m: &HashMap<String, AttributeValue>) -> Value {
+    let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, av(v))).collect();
+    json!(sorted)
+}
+
+fn items(list: &[HashMap<String, AttributeValue>], sort: bool) -> Value {
+    let mut v: Vec<Value> = list.iter().map(item).collect();
+    if sort {
+        v.sort_by_key(|x| x.to_string());
+    }
+    json!(v)
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: &str) -> AttributeValue {
+    AttributeValue::N(v.into())
+}
+
+/// The error code of a failed call, or the result as JSON.
+fn outcome<T, E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug>(
+    r: Result<T, aws_sdk_dynamodb::error::SdkError<E>>,
+    ok: impl FnOnce(T) -> Value,
+) -> Value {
+    match r {
+        Ok(v) => ok(v),
+        Err(e) => {
+            let code = e
+                .as_service_error()
+                .and_then(|s| s.code())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{e:?}"));
+            json!({ "error": code })
+        }
+    }
+}
+
+fn key_schema(hash: &str, range: Option<&str>) -> Vec<KeySchemaElement> {
+    let mut k = vec![KeySchemaElement::builder()
+        .attribute_name(hash)
+        .key_type(KeyType::Hash)
+        .build()
+        .unwrap()];
+    if let Some(r) = range {
+        k.push(
+            KeySchemaElement::builder()
+                .attribute_name(r)
+                .key_type(KeyType::Range)
+                .build()
+                .unwrap(),
+        );
+    }
+    k
+}
+
+fn attr(name: &str, t: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(t)
+        .build()
+        .unwrap()
+}
+
+/// The conformance script: every operation handlers use, with the results that
+/// should not depend on the implementation (errors by code, scans as sets).
+async fn script(c: &Client) -> Vec<(&'static str, Value)> {
+    let mut out: Vec<(&'static str, Value)> = Vec::new();
+    let r = c
+        .create_table()
+        .table_name("Things")
+        .set_key_schema(Some(key_schema("pk", Some("sk"))))
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .attribute_definitions(attr("sk", ScalarAttributeType::N))
+        .attribute_definitions(attr("grp", ScalarAttributeType::S))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("byGroup")
+                .set_key_schema(Some(key_schema("grp", Some("sk"))))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    out.push((
+        "create",
+        outcome(r, |o| {
+            let d = o.table_description().unwrap();
+            json!([
+                d.table_name(),
+                d.table_status().map(|s| s.as_str().to_string())
+            ])
+        }),
+    ));
+    let r = c
+        .create_table()
+        .table_name("Events")
+        .set_key_schema(Some(key_schema("room", Some("at"))))
+        .attribute_definitions(attr("room", ScalarAttributeType::S))
+        .attribute_definitions(attr("at", ScalarAttributeType::S))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    out.push(("create events", outcome(r, |_| json!("ok"))));
+    let r = c
+        .create_table()
+        .table_name("Things")
+        .set_key_schema(Some(key_schema("pk", None)))
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    out.push(("create again", outcome(r, |_| json!("ok"))));
+
+    for i in 1..=6 {
+        let mut req = c
+            .put_item()
+            .table_name("Things")
+            .item("pk", s("a"))
+            .item("sk", n(&i.to_string()))
+            .item("grp", s(if i % 2 == 0 { "even" } else { "odd" }))
+            .item("data", s(&format!("item {i}")))
+            .item(
+                "info",
+                AttributeValue::M(HashMap::from([
+                    ("color".to_string(), s("blue")),
+                    ("size".to_string(), n("10")),
+                ])),
+            )
+            .item("tags", AttributeValue::L(vec![s("x"), s("y"), s("z")]))
+            .item("strs", AttributeValue::Ss(vec!["p".into(), "q".into()]))
+            .item("nums", AttributeValue::Ns(vec!["1".into(), "2".into()]));
+        if i == 6 {
+            req = req.item("flag", AttributeValue::Bool(true));
+        }
+        out.push(("put", outcome(req.send().await, |_| json!("ok"))));
+    }
+    for (room, at) in [
+        ("lobby", "2024-01-01T10:00"),
+        ("lobby", "2024-02-01T10:00"),
+        ("lobby", "2025-01-01T10:00"),
+        ("other", "2024-01-05T10:00"),
+    ] {
+        let r = c
+            .put_item()
+            .table_name("Events")
+            .item("room", s(room))
+            .item("at", s(at))
+            .send()
+            .await;
+        out.push(("put event", outcome(r, |_| json!("ok"))));
+    }
+    let r = c
+        .put_item()
+        .table_name("Things")
+        .item("pk", s("a"))
+        .item("sk", n("1"))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await;
+    out.push(("put if absent", outcome(r, |_| json!("ok"))));
+    let r = c
+        .put_item()
+        .table_name("Things")
+        .item("pk", s("b"))
+        .item("sk", n("1"))
+        .item("data", s("b1"))
+        .condition_expression("attribute_not_exists(pk)")
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await;
+    out.push((
+        "put new if absent",
+        outcome(r, |o| json!(o.attributes().map(item))),
+    ));
+    let r = c
+        .put_item()
+        .table_name("Things")
+        .item("pk", s("b"))
+        .item("sk", n("1"))
+        .item("data", s("b1 again"))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await;
+    out.push(("put over", outcome(r, |o| json!(o.attributes().map(item)))));
+    let r = c
+        .put_item()
+        .table_name("Things")
+        .item("sk", n("1"))
+        .send()
+        .await;
+    out.push(("put without key", outcome(r, |_| json!("ok"))));
+    let r = c
+        .put_item()
+        .table_name("Things")
+        .item("pk", n("1"))
+        .item("sk", n("1"))
+        .send()
+        .await;
+    out.push(("put wrong key type", outcome(r, |_| json!("ok"))));
+    let r = c
+        .put_item()
+        .table_name("Missing")
+        .item("pk", s("a"))
+        .send()
+        .await;
+    out.push(("put missing table", outcome(r, |_| json!("ok"))));
+
+    // GetItem, with projections.
+    let get = |pk: &str, sk: &str| {
+        c.get_item()
+            .table_name("Things")
+            .key("pk", s(pk))
+            .key("sk", n(sk))
+    };
+    out.push((
+        "get",
+        outcome(get("a", "1").send().await, |o| json!(o.item().map(item))),
+    ));
+    out.push((
+        "get absent",
+        outcome(get("a", "99").send().await, |o| json!(o.item().map(item))),
+    ));
+    let r = get("a", "2")
+        .projection_expression("info.color, tags[1], #d")
+        .expression_attribute_names("#d", "data")
+        .send()
+        .await;
+    out.push(("get projected", outcome(r, |o| json!(o.item().map(item)))));
+    let r = c
+        .get_item()
+        .table_name("Things")
+        .key("pk", s("a"))
+        .send()
+        .await;
+    out.push(("get partial key", outcome(r, |_| json!("ok"))));
+    let r = get("a", "2").projection_expression("name").send().await;
+    out.push(("get reserved word", outcome(r, |_| json!("ok"))));
+    let r = get("a", "2")
+        .projection_expression("pk")
+        .expression_attribute_names("#unused", "x")
+        .send()
+        .await;
+    out.push(("get unused name", outcome(r, |_| json!("ok"))));
+
+    // UpdateItem: SET with arithmetic and if_not_exists, REMOVE, ADD, DELETE.
+    let r = c
+        .update_item()
+        .table_name("Things")
+        .key("pk", s("a"))
+        .key("sk", n("1"))
+        .update_expression("SET hits = if_not_exists(hits, :zero) + :one, info.color = :red REMOVE #d, tags[0] ADD nums :ns, #total :five DELETE strs :p")
+        .expression_attribute_names("#d", "data")
+        .expression_attribute_names("#total", "total")
+        .expression_attribute_values(":zero", n("0"))
+        .expression_attribute_values(":one", n("1"))
+        .expression_attribute_values(":red", s("red"))
+        .expression_attribute_values(":ns", AttributeValue::Ns(vec!["3".into()]))
+        .expression_attribute_values(":five", n("5"))
+        .expression_attribute_values(":p", AttributeValue::Ss(vec!["p".into()]))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    out.push((
+        "update all new",
+        outcome(r, |o| json!(o.attributes().map(item))),
+    ));
+    let r = c
+        .update_item()
+        .table_name("Things")
+        .key("pk", s("a"))
+        .key("sk", n("1"))
+        .update_expression("SET hits = hits + :one, tags = list_append(tags, :more)")
+        .expression_attribute_values(":one", n("1"))
+        .expression_attribute_values(":more", AttributeValue::L(vec![s("w")]))
+        .return_values(ReturnValue::UpdatedNew)
+        .send()
+        .await;
+    out.push((
+        "update updated new",
+        outcome(r, |o| json!(o.attributes().map(item))),
+    ));
+    let r = c
+        .update_item()
+        .table_name("Things")
+        .key("pk", s("a"))
+        .key("sk", n("1"))
+        .update_expression("SET hits = hits - :two")
+        .expression_attribute_values(":two", n("2.5"))
+        .return_values(ReturnValue::UpdatedOld)
+        .send()
+        .await;
+    out.push((
+        "update updated old",
+        outcome(r, |o| json!(o.attributes().map(item))),
+    ));
+    let r = c
+        .update_item()
+        .table_name("Things")
+        .key("pk", s("a"))
+        .key("sk", n("1"))
+        .update_expression("DELETE strs :q")
+        .expression_attribute_values(":q", AttributeValue::Ss(vec!["q".into()]))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    out.push((
+        "update delete last",
+        outcome(r, |o| json!(o.attributes().map(item))),
+    ));
+    let r = c
+        .update_item()
+        .table_name("Things")
+        .key("pk", s("new"))
+        .key("sk", n("7"))
+        .update_expression("SET greeting = :g")
+        .expression_attribute_values(":g", s("hello"))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    out.push((
+        "update creates",
+        outcome(r, |o| json!(o.attributes().map(item))),
+    ));
+    let r = c
+        .update_item()
+        .table_name("Things")
+        .key("pk", s("gone"))
+        .key("sk", n("7"))
+        .update_expression("SET greeting = :g")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":g", s("hello"))
+        .send()
+        .await;
+    out.push(("update if exists", outcome(r, |_| json!("ok"))));
+    let r = c
+        .update_item()
+        .table_name("Things")
+        .key("pk", s("a"))
+        .key("sk", n("2"))
+        .update_expression("SET grp = :g")
+        .condition_expression("size(tags) > :two AND contains(strs, :p) AND attribute_type(info, :m) AND grp IN (:even, :odd) AND NOT (sk < :zero OR flag = :t)")
+        .expression_attribute_values(":g", s("odd"))
+        .expression_attribute_values(":two", n("2"))
+        .expression_attribute_values(":p", s("p"))
+        .expression_attribute_values(":m", s("M"))
+        .expression_attribute_values(":even", s("even"))
+        .expression_attribute_values(":odd", s("odd"))
+        .expression_attribute_values(":zero", n("0"))
+        .expression_attribute_values(":t", AttributeValue::Bool(true))
+        .return_values(ReturnValue::UpdatedOld)
+        .send()
+        .await;
+    out.push((
+        "update conditions",
+        outcome(r, |o| json!(o.attributes().map(item))),
+    ));
+    let r = c
+        .update_item()
+        .table_name("Things")
+        .key("pk", s("a"))
+        .key("sk", n("2"))
+        .update_expression("SET pk = :x")
+        .expression_attribute_values(":x", s("z"))
+        .send()
+        .await;
+    out.push(("update key", outcome(r, |_| json!("ok"))));
+    let r = c
+        .update_item()
+        .table_name("Things")
+        .key("pk", s("a"))
+        .key("sk", n("2"))
+        .update_expression("SET x = :x")
+        .expression_attribute_values(":x", s("z"))
+        .expression_attribute_values(":unused", s("z"))
+        .send()
+        .await;
+    out.push(("update unused value", outcome(r, |_| json!("ok"))));
+    let r = c
+        .update_item()
+        .table_name("Things")
+        .key("pk", s("a"))
+        .key("sk", n("2"))
+        .update_expression("SET x = :missing")
+        .send()
+        .await;
+    out.push(("update undefined value", outcome(r, |_| json!("ok"))));
+
+    // Query: key conditions, order, pages, filters, the index.
+    let r = c
+        .query()
+        .table_name("Things")
+        .key_condition_expression("pk = :a AND sk BETWEEN :lo AND :hi")
+        .expression_attribute_values(":a", s("a"))
+        .expression_attribute_values(":lo", n("2"))
+        .expression_attribute_values(":hi", n("4"))
+        .projection_expression("sk")
+        .send()
+        .await;
+    out.push((
+        "query between",
+        outcome(r, |o| {
+            json!([items(o.items(), false), o.count(), o.scanned_count()])
+        }),
+    ));
+    let mut pages = Vec::new();
+    let mut start = None;
+    loop {
+        let r = c
+            .query()
+            .table_name("Things")
+            .key_condition_expression("pk = :a AND sk > :one")
+            .expression_attribute_values(":a", s("a"))
+            .expression_attribute_values(":one", n("1"))
+            .scan_index_forward(false)
+            .limit(2)
+            .projection_expression("sk")
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        pages.push(items(r.items(), false));
+        match r.last_evaluated_key() {
+            Some(k) if !r.items().is_empty() => start = Some(k.clone()),
+            _ => break,
+        }
+        assert!(pages.len() < 10);
+    }
+    // The pages' items in order (whether an empty last page follows differs).
+    let flat: Vec<Value> = pages
+        .iter()
+        .flat_map(|p| p.as_array().cloned().unwrap_or_default())
+        .collect();
+    out.push(("query pages backwards", json!(flat)));
+    let r = c
+        .query()
+        .table_name("Things")
+        .key_condition_expression("pk = :a")
+        .filter_expression("grp = :odd")
+        .expression_attribute_values(":a", s("a"))
+        .expression_attribute_values(":odd", s("odd"))
+        .select(Select::Count)
+        .send()
+        .await;
+    out.push((
+        "query count filtered",
+        outcome(r, |o| {
+            json!([o.count(), o.scanned_count(), o.items().len()])
+        }),
+    ));
+    let r = c
+        .query()
+        .table_name("Things")
+        .index_name("byGroup")
+        .key_condition_expression("grp = :g AND sk >= :three")
+        .expression_attribute_values(":g", s("even"))
+        .expression_attribute_values(":three", n("3"))
+        .projection_expression("pk, sk")
+        .send()
+        .await;
+    out.push(("query index", outcome(r, |o| items(o.items(), false))));
+    let r = c
+        .query()
+        .table_name("Events")
+        .key_condition_expression("room = :r AND begins_with(#at, :y)")
+        .expression_attribute_names("#at", "at")
+        .expression_attribute_values(":r", s("lobby"))
+        .expression_attribute_values(":y", s("2024-"))
+        .send()
+        .await;
+    out.push(("query begins_with", outcome(r, |o| items(o.items(), false))));
+    let r = c
+        .query()
+        .table_name("Things")
+        .key_condition_expression("sk = :one")
+        .expression_attribute_values(":one", n("1"))
+        .send()
+        .await;
+    out.push(("query without partition key", outcome(r, |_| json!("ok"))));
+    let r = c
+        .query()
+        .table_name("Things")
+        .index_name("nope")
+        .key_condition_expression("pk = :a")
+        .expression_attribute_values(":a", s("a"))
+        .send()
+        .await;
+    out.push(("query missing index", outcome(r, |_| json!("ok"))));
+
+    // Scan in pages, with a filter.
+    let mut all = Vec::new();
+    let mut start = None;
+    for _ in 0..20 {
+        let r = c
+            .scan()
+            .table_name("Things")
+            .limit(3)
+            .filter_expression("attribute_exists(grp)")
+            .projection_expression("pk, sk")
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        all.extend(r.items().iter().cloned());
+        match r.last_evaluated_key() {
+            Some(k) => start = Some(k.clone()),
+            None => break,
+        }
+    }
+    out.push(("scan pages", items(&all, true)));
+
+    // Batches.
+    let r = c
+        .batch_write_item()
+        .request_items(
+            "Things",
+            vec![
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .item("pk", s("c"))
+                            .item("sk", n("1"))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .item("pk", s("c"))
+                            .item("sk", n("2"))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+                WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .key("pk", s("b"))
+                            .key("sk", n("1"))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            ],
+        )
+        .send()
+        .await;
+    out.push((
+        "batch write",
+        outcome(r, |o| json!(o.unprocessed_items().map(|u| u.len()))),
+    ));
+    let r = c
+        .batch_get_item()
+        .request_items(
+            "Things",
+            KeysAndAttributes::builder()
+                .keys(HashMap::from([
+                    ("pk".into(), s("c")),
+                    ("sk".into(), n("1")),
+                ]))
+                .keys(HashMap::from([
+                    ("pk".into(), s("c")),
+                    ("sk".into(), n("2")),
+                ]))
+                .keys(HashMap::from([
+                    ("pk".into(), s("b")),
+                    ("sk".into(), n("1")),
+                ]))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await;
+    out.push((
+        "batch get",
+        outcome(r, |o| {
+            let got: BTreeMap<&String, Value> = o
+                .responses()
+                .unwrap()
+                .iter()
+                .map(|(t, v)| (t, items(v, true)))
+                .collect();
+            json!(got)
+        }),
+    ));
+
+    // DeleteItem.
+    let r = c
+        .delete_item()
+        .table_name("Things")
+        .key("pk", s("c"))
+        .key("sk", n("1"))
+        .condition_expression("attribute_exists(nothing)")
+        .send()
+        .await;
+    out.push(("delete if", outcome(r, |_| json!("ok"))));
+    let r = c
+        .delete_item()
+        .table_name("Things")
+        .key("pk", s("c"))
+        .key("sk", n("1"))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await;
+    out.push(("delete", outcome(r, |o| json!(o.attributes().map(item)))));
+    let r = c
+        .delete_item()
+        .table_name("Things")
+        .key("pk", s("c"))
+        .key("sk", n("1"))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await;
+    out.push((
+        "delete again",
+        outcome(r, |o| json!(o.attributes().map(item))),
+    ));
+
+    let r = c.describe_table().table_name("Things").send().await;
+    out.push((
+        "describe",
+        outcome(r, |o| {
+            let t = o.table().unwrap();
+            json!({
+                "keys": t.key_schema().iter().map(|k| format!("{}:{}", k.attribute_name(), k.key_type().as_str())).collect::<Vec<_>>(),
+                "indexes": t.global_secondary_indexes().iter().map(|i| i.index_name().unwrap_or_default().to_string()).collect::<Vec<_>>(),
+                "items": t.item_count(),
+                "status": t.table_status().map(|s| s.as_str().to_string()),
+            })
+        }),
+    ));
+    let r = c.list_tables().send().await;
+    // DynamoDB lists names in order (moto in creation order): compare them sorted.
+    out.push((
+        "list",
+        outcome(r, |o| {
+            let mut names = o.table_names().to_vec();
+            names.sort();
+            json!(names)
+        }),
+    ));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_embedded_dynamodb_answers_like_moto() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, url) = embedded(Store::open(dir.path()).unwrap()).await;
+    let ours = script(&client(&url, "us-east-1").await).await;
+    // A region of its own keeps moto's tables apart from the other tests'.
+    let theirs = script(&client(&moto().endpoint, "ap-southeast-4").await).await;
+    assert_eq!(ours.len(), theirs.len());
+    let mut differences = Vec::new();
+    // Where moto is known to differ from DynamoDB: a missing index is a
+    // ValidationException ("The table does not have the specified index") on AWS.
+    let moto_differs = ["query missing index"];
+    for ((step, a), (_, b)) in ours.iter().zip(&theirs) {
+        if a != b && !moto_differs.contains(step) {
+            differences.push(format!("{step}:\n  wsgen: {a}\n  moto:  {b}"));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    // And the answers are the right ones, not only the same ones.
+    let find = |step: &str| &ours.iter().find(|(s, _)| *s == step).unwrap().1;
+    assert_eq!(
+        find("put if absent"),
+        &json!({"error": "ConditionalCheckFailedException"})
+    );
+    assert_eq!(
+        find("put missing table"),
+        &json!({"error": "ResourceNotFoundException"})
+    );
+    assert_eq!(
+        find("get reserved word"),
+        &json!({"error": "ValidationException"})
+    );
+    assert_eq!(
+        find("query missing index"),
+        &json!({"error": "ValidationException"})
+    );
+    assert_eq!(
+        find("query pages backwards"),
+        &json!([{"sk": {"N": "6"}}, {"sk": {"N": "5"}}, {"sk": {"N": "4"}}, {"sk": {"N": "3"}}, {"sk": {"N": "2"}}])
+    );
+    let updated = find("update all new");
+    assert_eq!(updated["hits"], json!({"N": "1"}));
+    assert_eq!(updated["info"]["M"]["color"], json!({"S": "red"}));
+    assert_eq!(updated["tags"], json!({"L": [{"S": "y"}, {"S": "z"}]}));
+    assert_eq!(updated["nums"], json!({"NS": ["1", "2", "3"]}));
+    assert_eq!(updated["strs"], json!({"SS": ["q"]}));
+    assert_eq!(updated["total"], json!({"N": "5"}));
+    assert!(updated.get("data").is_none());
+    assert_eq!(find("update updated old"), &json!({"hits": {"N": "2"}}));
+    assert!(find("update delete last").get("strs").is_none());
+    // Items 1, 3 and 5, and 2 which "update conditions" moved to odd.
+    assert_eq!(find("query count filtered"), &json!([4, 6, 0]));
+}
+
+/// A key of the Things-like tables the tests below use.
+fn key(pk: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([("pk".to_string(), s(pk))])
+}
+
+async fn simple_table(c: &Client, name: &str) {
+    c.create_table()
+        .table_name(name)
+        .set_key_schema(Some(key_schema("pk", None)))
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn data_survives_restarts_and_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    // A runtime per run of the endpoint: dropping it stops the server and closes the
+    // store, as the end of a process does.
+    let runtime = || tokio::runtime::Runtime::new().unwrap();
+    runtime().block_on(async {
+        let (_db, url) = embedded(Store::open(dir.path()).unwrap()).await;
+        let c = client(&url, "us-east-1").await;
+        simple_table(&c, "Kept").await;
+        for id in ["a", "b", "c"] {
+            c.put_item()
+                .table_name("Kept")
+                .item("pk", s(id))
+                .item("n", n("1.50"))
+                .send()
+                .await
+                .unwrap();
+        }
+        c.delete_item()
+            .table_name("Kept")
+            .set_key(Some(key("b")))
+            .send()
+            .await
+            .unwrap();
+        // One process at a time.
+        let second = Store::open(dir.path()).err().unwrap();
+        assert!(second.contains("another wsgen dev"), "{second}");
+        // No clean shutdown: the log alone holds these writes (as after a crash).
+    });
+    // A crash in the middle of a write leaves a torn last line: it is ignored.
+    let wal = dir.path().join("wal.jsonl");
+    let mut log = std::fs::read_to_string(&wal).unwrap();
+    assert_eq!(log.lines().count(), 5, "{log}");
+    log.push_str(r#"{"op":"put","table":"Kept","item":{"pk":{"S":"torn"#);
+    std::fs::write(&wal, log).unwrap();
+
+    runtime().block_on(async {
+        let (_db, url) = embedded(Store::open(dir.path()).unwrap()).await;
+        let c = client(&url, "us-east-1").await;
+        let scan = c.scan().table_name("Kept").send().await.unwrap();
+        assert_eq!(
+            items(scan.items(), true),
+            json!([{"n": {"N": "1.5"}, "pk": {"S": "a"}}, {"n": {"N": "1.5"}, "pk": {"S": "c"}}])
+        );
+    });
+    // Opening compacted the log into the snapshot.
+    assert_eq!(std::fs::read_to_string(&wal).unwrap(), "");
+    assert!(dir.path().join("snapshot.json").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_items_are_deleted_and_limits_and_unsupported_operations_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, url) = embedded(Store::open(dir.path()).unwrap()).await;
+    let c = client(&url, "us-east-1").await;
+    simple_table(&c, "Sessions").await;
+    c.update_time_to_live()
+        .table_name("Sessions")
+        .time_to_live_specification(
+            aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expires")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ttl = c
+        .describe_time_to_live()
+        .table_name("Sessions")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
+        Some("expires")
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for (id, at) in [("past", now - 10), ("future", now + 3600)] {
+        c.put_item()
+            .table_name("Sessions")
+            .item("pk", s(id))
+            .item("expires", n(&at.to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+    c.put_item()
+        .table_name("Sessions")
+        .item("pk", s("forever"))
+        .item("expires", s("not a number"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(db.expire(now as f64).unwrap(), 1);
+    let left = c.scan().table_name("Sessions").send().await.unwrap();
+    let mut ids: Vec<&str> = left
+        .items()
+        .iter()
+        .map(|i| i["pk"].as_s().unwrap().as_str())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["forever", "future"]);
+    // The sweeper runs every second on its own.
+    c.put_item()
+        .table_name("Sessions")
+        .item("pk", s("soon"))
+        .item("expires", n(&now.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let mut gone = false;
+    for _ in 0..50 {
+        let got = c
+            .get_item()
+            .table_name("Sessions")
+            .set_key(Some(key("soon")))
+            .send()
+            .await
+            .unwrap();
+        if got.item().is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the expired item was not swept");
+
+    // Items over 400 KB are refused.
+    let big = c
+        .put_item()
+        .table_name("Sessions")
+        .item("pk", s("big"))
+        .item("blob", s(&"x".repeat(401 * 1024)))
+        .send()
+        .await
+        .unwrap_err();
+    let big = big.into_service_error();
+    assert_eq!(big.meta().code(), Some("ValidationException"));
+    assert!(big
+        .meta()
+        .message()
+        .unwrap()
+        .contains("maximum allowed size"));
+
+    // An operation the embedded engine does not implement says so, and what to do.
+    let e = c
+        .transact_write_items()
+        .transact_items(
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .put(
+                    aws_sdk_dynamodb::types::Put::builder()
+                        .table_name("Sessions")
+                        .item("pk", s("t"))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(e.meta().code(), Some("UnknownOperationException"));
+    let message = e.meta().message().unwrap();
+    assert!(
+        message.contains("TransactWriteItems") && message.contains("--dynamodb-endpoint"),
+        "{message}"
+    );
+    // Legacy parameters are named with their replacement.
+    let e = c
+        .scan()
+        .table_name("Sessions")
+        .attributes_to_get("pk")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.meta().message().unwrap().contains("ProjectionExpression"));
+}
