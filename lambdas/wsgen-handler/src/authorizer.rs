@@ -42,21 +42,8 @@ impl AuthorizerRequest {
         let e: ApiGatewayCustomAuthorizerRequestTypeRequest = serde_json::from_value(event)?;
         Ok(AuthorizerRequest {
             method_arn: e.method_arn.unwrap_or_default(),
-            headers: e
-                .headers
-                .iter()
-                .filter_map(|(k, v)| {
-                    Some((
-                        k.as_str().to_ascii_lowercase(),
-                        v.to_str().ok()?.to_string(),
-                    ))
-                })
-                .collect(),
-            query: e
-                .query_string_parameters
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            headers: crate::request::header_map(&e.headers),
+            query: crate::request::query_map(&e.query_string_parameters),
         })
     }
 }

@@ -70,21 +70,8 @@ impl WsRequest {
             )),
             Some(b) => Some(Body::Text(b)),
         };
-        let query = e
-            .query_string_parameters
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let headers = e
-            .headers
-            .iter()
-            .filter_map(|(k, v)| {
-                Some((
-                    k.as_str().to_ascii_lowercase(),
-                    v.to_str().ok()?.to_string(),
-                ))
-            })
-            .collect();
+        let query = query_map(&e.query_string_parameters);
+        let headers = header_map(&e.headers);
         let authorizer = serde_json::to_value(&ctx.authorizer).unwrap_or(serde_json::Value::Null);
         let authorizer = match authorizer {
             serde_json::Value::Object(mut m) => {
@@ -165,4 +152,23 @@ impl WsRequest {
             _ => format!("https://{domain}/{}", self.stage),
         }
     }
+}
+
+/// A query string as a map (the last value of a repeated parameter).
+pub(crate) fn query_map(q: &aws_lambda_events::query_map::QueryMap) -> BTreeMap<String, String> {
+    q.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Headers by lower-case name (values that are not text are left out).
+pub(crate) fn header_map(h: &aws_lambda_events::http::HeaderMap) -> BTreeMap<String, String> {
+    h.iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().ok()?.to_string(),
+            ))
+        })
+        .collect()
 }

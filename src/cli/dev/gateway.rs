@@ -474,6 +474,22 @@ fn not_found(gw: &Gateway) -> Response {
         .into_response()
 }
 
+/// The handshake's headers as events carry them: `headers` and `multiValueHeaders`.
+fn header_maps(headers: &HeaderMap) -> (Map<String, Value>, Map<String, Value>) {
+    let (mut single, mut multi) = (Map::new(), Map::new());
+    for (k, v) in headers {
+        let v = v.to_str().unwrap_or("").to_string();
+        single.insert(k.as_str().to_string(), json!(v));
+        multi
+            .entry(k.as_str().to_string())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .expect("array")
+            .push(json!(v));
+    }
+    (single, multi)
+}
+
 fn query_maps(query: Option<&str>) -> (Value, Value) {
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
@@ -569,18 +585,7 @@ async fn connect(
             ),
             Authorization::None => {}
         }
-        let mut header_map = Map::new();
-        let mut multi = Map::new();
-        for (k, v) in &headers {
-            let v = v.to_str().unwrap_or("").to_string();
-            header_map.insert(k.as_str().to_string(), json!(v));
-            multi
-                .entry(k.as_str().to_string())
-                .or_insert_with(|| json!([]))
-                .as_array_mut()
-                .expect("array")
-                .push(json!(v));
-        }
+        let (header_map, multi) = header_maps(&headers);
         let mut event = json!({
             "headers": header_map,
             "multiValueHeaders": multi,
@@ -683,17 +688,7 @@ async fn authorize(
         "arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{}/{}/$connect",
         served.api.id, served.stage
     );
-    let (mut single, mut multi) = (Map::new(), Map::new());
-    for (k, v) in headers {
-        let v = v.to_str().unwrap_or("").to_string();
-        single.insert(k.as_str().to_string(), json!(v));
-        multi
-            .entry(k.as_str().to_string())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-            .expect("array")
-            .push(json!(v));
-    }
+    let (single, multi) = header_maps(headers);
     let event = json!({
         "type": "REQUEST",
         "methodArn": method_arn,

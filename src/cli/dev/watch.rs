@@ -56,14 +56,26 @@ pub fn start(
             "cannot watch the project ({e}); run with --no-watch"
         ))
     })?;
-    watcher
-        .watch(&project.dir, RecursiveMode::Recursive)
-        .map_err(|e| {
+    // The project's own files, and each top-level directory but build output: a
+    // recursive watch of target/ would cost a watch per directory cargo made.
+    let filter = Ignored::new(project);
+    let mut paths = vec![(project.dir.clone(), RecursiveMode::NonRecursive)];
+    let entries =
+        std::fs::read_dir(&project.dir).map_err(CliError::io("cannot read", &project.dir))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() && !filter.ignores(&path) {
+            paths.push((path, RecursiveMode::Recursive));
+        }
+    }
+    for (path, mode) in paths {
+        watcher.watch(&path, mode).map_err(|e| {
             CliError::Usage(format!(
                 "cannot watch {} ({e}); run with --no-watch",
-                project.dir.display()
+                path.display()
             ))
         })?;
+    }
     let task = tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
             // Wait until the burst of writes is over.

@@ -506,21 +506,36 @@ fn list_tables(s: &mut Store, request: &Value) -> Answer {
     Ok(out)
 }
 
+/// A write's ConditionExpression against the item it replaces (none: an empty one).
+fn check_condition(cond: Option<&Cond>, old: Option<&Item>) -> Result<(), DdbError> {
+    match cond {
+        Some(c) if !eval(old.unwrap_or(&Item::new()), c) => Err(check_failed()),
+        _ => Ok(()),
+    }
+}
+
+/// For PutItem and DeleteItem: the request's ReturnValues (`NONE` or `ALL_OLD`) and
+/// the item at `key`, once the ConditionExpression holds.
+fn precondition<'r>(
+    t: &Table,
+    key: &Key,
+    request: &'r Value,
+) -> Result<(&'r str, Option<Item>), DdbError> {
+    let mut ph = Placeholders::new(request);
+    let cond = condition(request, "ConditionExpression", &mut ph)?;
+    all_used(&ph)?;
+    let rv = return_values(request, &["NONE", "ALL_OLD"])?;
+    let old = t.items.get(key).cloned();
+    check_condition(cond.as_ref(), old.as_ref())?;
+    Ok((rv, old))
+}
+
 fn put_item(s: &mut Store, request: &Value) -> Answer {
     refuse_legacy(request)?;
     let t = table(s, request)?;
     let item = item_arg(request, "Item")?;
     let key = check_key(t, &item, false)?;
-    let mut ph = Placeholders::new(request);
-    let cond = condition(request, "ConditionExpression", &mut ph)?;
-    all_used(&ph)?;
-    let rv = return_values(request, &["NONE", "ALL_OLD"])?;
-    let old = t.items.get(&key).cloned();
-    if let Some(c) = &cond {
-        if !eval(old.as_ref().unwrap_or(&Item::new()), c) {
-            return Err(check_failed());
-        }
-    }
+    let (rv, old) = precondition(t, &key, request)?;
     let name = t.def.table_name.clone();
     s.put(&name, item).map_err(internal)?;
     Ok(match (rv, old) {
@@ -554,16 +569,7 @@ fn delete_item(s: &mut Store, request: &Value) -> Answer {
     let t = table(s, request)?;
     let key_item = item_arg(request, "Key")?;
     let key = check_key(t, &key_item, true)?;
-    let mut ph = Placeholders::new(request);
-    let cond = condition(request, "ConditionExpression", &mut ph)?;
-    all_used(&ph)?;
-    let rv = return_values(request, &["NONE", "ALL_OLD"])?;
-    let old = t.items.get(&key).cloned();
-    if let Some(c) = &cond {
-        if !eval(old.as_ref().unwrap_or(&Item::new()), c) {
-            return Err(check_failed());
-        }
-    }
+    let (rv, old) = precondition(t, &key, request)?;
     let name = t.def.table_name.clone();
     if old.is_some() {
         s.delete(&name, key_item).map_err(internal)?;
@@ -594,11 +600,7 @@ fn update_item(s: &mut Store, request: &Value) -> Answer {
         &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
     )?;
     let old = t.items.get(&key).cloned();
-    if let Some(c) = &cond {
-        if !eval(old.as_ref().unwrap_or(&Item::new()), c) {
-            return Err(check_failed());
-        }
-    }
+    check_condition(cond.as_ref(), old.as_ref())?;
     let mut new = old.clone().unwrap_or_else(|| key_item.clone());
     let touched = update.as_ref().map(|u| u.attributes()).unwrap_or_default();
     if let Some(k) = t.keys.names().find(|k| touched.contains(*k)) {
