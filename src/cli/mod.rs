@@ -11,6 +11,7 @@ pub mod dev;
 mod diff;
 mod error;
 mod files;
+pub mod new;
 pub(crate) mod project;
 pub mod stacks;
 mod synth;
@@ -23,6 +24,7 @@ pub use bootstrap::{
 pub use deploy::{deploy, DeployOptions, DeployResult};
 pub use destroy::{destroy, DestroyOptions, DestroyResult};
 pub use diff::{diff, DiffOptions, DiffResult};
+pub use new::{new, Blueprint, NewOptions, NewResult};
 pub use stacks::Approval;
 
 pub use bundle::{
@@ -62,6 +64,27 @@ enum Command {
     Diff(DiffArgs),
     /// Run the app locally: every WebSocket stage on 127.0.0.1 with the real handlers.
     Dev(DevArgs),
+    /// Create a project from a blueprint (default: chat).
+    New(NewArgs),
+}
+
+#[derive(Args, Debug)]
+struct NewArgs {
+    /// The directory to create (its last component is the project's name).
+    #[arg(required_unless_present = "list")]
+    dir: Option<PathBuf>,
+    /// The blueprint (see --list).
+    #[arg(long, short, default_value = new::DEFAULT_BLUEPRINT)]
+    blueprint: String,
+    /// The project's name (a crate name). Default: DIR's last component.
+    #[arg(long)]
+    name: Option<String>,
+    /// Add the project's files to a directory that has files (never overwriting any).
+    #[arg(long)]
+    force: bool,
+    /// List the blueprints.
+    #[arg(long, conflicts_with_all = ["dir", "name", "force"])]
+    list: bool,
 }
 
 #[derive(Args, Debug)]
@@ -388,6 +411,35 @@ pub fn run() -> i32 {
                     0
                 }
                 Err(e) => ui.fail(&e, a.json),
+            }
+        }
+        Command::New(a) => {
+            if a.list {
+                return match new::blueprints() {
+                    Ok(list) => {
+                        for b in list {
+                            println!("{:<10} {}", b.name, b.description);
+                        }
+                        0
+                    }
+                    Err(e) => ui.fail(&e, false),
+                };
+            }
+            let opts = NewOptions {
+                dir: a.dir.unwrap_or_default(),
+                blueprint: a.blueprint,
+                name: a.name,
+                force: a.force,
+            };
+            match new::new(&opts, &ui) {
+                Ok(r) => {
+                    let cd = r.dir.display();
+                    ui.info(&format!(
+                        "next: cd {cd} && wsgen dev     (cargo test runs its tests)"
+                    ));
+                    0
+                }
+                Err(e) => ui.fail(&e, false),
             }
         }
         Command::Dev(a) => {

@@ -114,7 +114,7 @@ impl Project {
         })
     }
 
-    fn empty() -> Project {
+    pub fn empty() -> Project {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         Project {
@@ -122,6 +122,15 @@ impl Project {
             dir,
             target: fixture_target(),
         }
+    }
+
+    /// The same temporary directory, seen from its subdirectory `name` (a project
+    /// `wsgen new` made there), building in the stock project's target directory
+    /// (where the handlers' dependencies are built).
+    pub fn new_project(mut self, name: &str) -> Project {
+        self.dir = self.dir.join(name);
+        self.target = fixture_target().with_file_name("fixtures-stock");
+        self
     }
 
     pub fn wsgen(&self, args: &[&str]) -> Run {

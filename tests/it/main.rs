@@ -6,6 +6,7 @@ mod deploy;
 mod dev;
 mod dynamodb;
 mod engine;
+mod new;
 mod properties;
 mod runtime;
 mod support;

@@ -26,6 +26,8 @@ use tokio::sync::mpsc;
 /// API Gateway's limits for WebSocket APIs.
 pub const MAX_MESSAGE: usize = 128 * 1024;
 pub const MAX_FRAME: usize = 32 * 1024;
+/// Each connection's initial read buffer.
+const READ_BUFFER: usize = 4 * 1024;
 /// Close codes API Gateway uses.
 const GOING_AWAY: u16 = 1001;
 const TOO_BIG: u16 = 1009;
@@ -637,7 +639,12 @@ async fn connect(
         }
     }
     gw.log("$connect", &id, 200, started.elapsed(), "");
-    let mut ws = ws.max_message_size(MAX_MESSAGE).max_frame_size(MAX_FRAME);
+    // A small read buffer (it grows for big messages): tungstenite's default of 128 KiB
+    // per connection is most of an idle connection's memory.
+    let mut ws = ws
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_FRAME)
+        .read_buffer_size(READ_BUFFER);
     if let Some(p) = accepted_protocol {
         ws = ws.protocols([p]);
     }

@@ -1,0 +1,23 @@
+//! The app: direct messages. `{"action":"whoAmI"}` answers with the caller's connection
+//! id; `{"action":"sendMessage","connectionId":"...","message":"Hi! :)"}` delivers the
+//! message to that connection (the caller gets `{"delivered":"<id>"}`, or an error for a
+//! connection that is gone). No table: the ids are the address book.
+
+use wsgen::prelude::*;
+
+/// The app, with handler crate paths relative to `app`'s project directory.
+pub fn build(app: &App) {
+    let stack = app.stack("{{Name}}");
+    let whoami = stack.rust_function("WhoAmI", "lambdas/whoami");
+    let sendto = stack.rust_function("SendMessage", "lambdas/sendto");
+    let default = stack
+        .rust_function("Default", "lambdas/default")
+        .env("ACTIONS", "whoAmI,sendMessage");
+    let api = stack.websocket_api("Api");
+    for (key, f) in [("whoAmI", &whoami), ("sendMessage", &sendto), ("$default", &default)] {
+        let _ = api.add_route(key).integration(f).two_way();
+    }
+    let live = api.stage("live");
+    live.grant_manage_connections(&sendto);
+    stack.output("WebSocketUrl", live.url());
+}

@@ -1,0 +1,17 @@
+//! The app synthesizes, and has the routes the clients expect.
+
+#[test]
+fn the_app_has_an_echo_route() {
+    let app = wsgen::App::at(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    infra::build(&app);
+    let assembly = app.assemble().expect("the app is valid");
+    let template = serde_json::to_value(&assembly.templates["{{Name}}"]).unwrap();
+    let routes: Vec<&str> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Route")
+        .filter_map(|r| r["Properties"]["RouteKey"].as_str())
+        .collect();
+    assert_eq!(routes, ["$default"]);
+}

@@ -1,0 +1,39 @@
+//! The app: server push. Clients send `{"action":"subscribe","symbol":"AMZN"}` (or
+//! `unsubscribe`); every minute the ticker function posts
+//! `{"type":"price","symbol":"AMZN","price":...}` to each symbol's subscribers. The
+//! connections table holds each connection's subscriptions.
+
+use wsgen::prelude::*;
+
+/// The app, with handler crate paths relative to `app`'s project directory.
+pub fn build(app: &App) {
+    let stack = app.stack("{{Name}}");
+    let table = stack.connections_table("Connections").ttl("expiresAt");
+    let function = |id: &str, path: &str| {
+        stack
+            .rust_function(id, path)
+            .env("TABLE_NAME", table.name())
+    };
+    let connect = function("OnConnect", "lambdas/onconnect").env("CONNECTION_TTL_SECONDS", "7200");
+    let disconnect = function("OnDisconnect", "lambdas/ondisconnect");
+    let ticker = function("Ticker", "lambdas/ticker")
+        .env("SYMBOLS", "AMZN,GOOG,MSFT")
+        .schedule(Schedule::rate(Duration::from_secs(60)));
+    let default = stack
+        .rust_function("Default", "lambdas/default")
+        .env("ACTIONS", "subscribe,unsubscribe");
+    table.grant_write(&connect);
+    table.grant_write(&disconnect);
+    table.grant_read_write(&ticker);
+    let api = stack
+        .websocket_api("TickerApi")
+        .on_connect(&connect)
+        .on_disconnect(&disconnect);
+    for (key, f) in [("subscribe", &ticker), ("unsubscribe", &ticker), ("$default", &default)] {
+        let _ = api.add_route(key).integration(f).two_way();
+    }
+    let live = api.stage("live");
+    live.grant_manage_connections(&ticker);
+    let _ = ticker.env("CALLBACK_URL", live.callback_url());
+    stack.output("WebSocketUrl", live.url());
+}

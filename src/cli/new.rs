@@ -1,0 +1,392 @@
+//! `wsgen new`: a starter project from a blueprint (`blueprints/<name>` of the wsgen
+//! source this binary was built from): the workspace, the infra crate, the handler
+//! crates copied from `lambdas/` (the tested ones), a README, a `.gitignore`, the
+//! lockfile (so it builds offline from the cargo cache).
+//!
+//! Nothing is half-written: the project is rendered into a temporary directory beside
+//! DIR and moved into place at the end. With `--force` into a directory that has
+//! files, only the files it does not have are added: the user's files are never
+//! overwritten or deleted.
+
+use super::{CliError, Ui};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The blueprint `wsgen new` uses unless told otherwise.
+pub const DEFAULT_BLUEPRINT: &str = "chat";
+
+#[derive(Debug, Clone)]
+pub struct NewOptions {
+    pub dir: PathBuf,
+    /// Default: [`DEFAULT_BLUEPRINT`].
+    pub blueprint: String,
+    /// The project's name. Default: DIR's last component.
+    pub name: Option<String>,
+    /// Add to a directory that has files (never overwriting them).
+    pub force: bool,
+}
+
+#[derive(Debug)]
+pub struct NewResult {
+    pub dir: PathBuf,
+    pub name: String,
+    pub blueprint: String,
+    /// The files written, relative to DIR, sorted.
+    pub written: Vec<String>,
+    /// Files DIR already had that the blueprint also has (kept as they were).
+    pub kept: Vec<String>,
+}
+
+/// A blueprint: its name and one-line description.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blueprint {
+    pub name: String,
+    pub description: String,
+    /// Crates of `lambdas/` the project gets.
+    pub handlers: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct BlueprintToml {
+    description: String,
+    handlers: Vec<String>,
+}
+
+/// The wsgen source this binary was built from (blueprints, handler crates, and the
+/// path the new projects depend on).
+pub fn source_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn blueprints_dir() -> Result<PathBuf, CliError> {
+    let dir = source_dir().join("blueprints");
+    if !dir.is_dir() {
+        return Err(CliError::Usage(format!(
+            "the wsgen source this binary was built from is gone ({} is missing): reinstall wsgen from its source",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// Every blueprint, by name.
+pub fn blueprints() -> Result<Vec<Blueprint>, CliError> {
+    let dir = blueprints_dir()?;
+    let mut list = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(CliError::io("cannot read", &dir))? {
+        let path = entry.map_err(CliError::io("cannot read", &dir))?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let manifest = path.join("blueprint.toml");
+        if name.starts_with('_') || !manifest.is_file() {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(&manifest).map_err(CliError::io("cannot read", &manifest))?;
+        let b: BlueprintToml = toml::from_str(&text)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", manifest.display())))?;
+        list.push(Blueprint {
+            name,
+            description: b.description,
+            handlers: b.handlers,
+        });
+    }
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(list)
+}
+
+/// Why `name` is not a valid crate name (cargo's rules), if it is not.
+pub fn name_problem(name: &str) -> Option<String> {
+    const KEYWORDS: &[&str] = &[
+        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+        "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
+        "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait",
+        "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
+        "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
+        "gen",
+    ];
+    const RESERVED: &[&str] = &["test", "core", "std", "alloc", "proc_macro", "proc-macro"];
+    let first = name.chars().next();
+    if name.is_empty() {
+        Some("the name is empty".into())
+    } else if name.len() > 64 {
+        Some(format!("`{name}` is longer than 64 characters"))
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Some(format!(
+            "`{name}` has characters other than ASCII letters, digits, `-` and `_`"
+        ))
+    } else if !first.is_some_and(|c| c.is_ascii_alphabetic()) {
+        Some(format!("`{name}` does not start with a letter"))
+    } else if KEYWORDS.contains(&name) || RESERVED.contains(&name) {
+        Some(format!(
+            "`{name}` is a Rust keyword or a reserved crate name"
+        ))
+    } else {
+        None
+    }
+}
+
+/// `my-chat` -> `MyChat`: the stack's name.
+fn camel(name: &str) -> String {
+    name.split(['-', '_'])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// A file of the new project.
+struct File {
+    bytes: Vec<u8>,
+    /// A copy keeps its source's modification time (as `cp -p`): a target directory
+    /// that already built the same crate finds it up to date.
+    modified: Option<std::time::SystemTime>,
+}
+
+/// The files of the project, by relative path.
+fn render(blueprint: &Blueprint, name: &str) -> Result<BTreeMap<String, File>, CliError> {
+    let source = source_dir();
+    let blueprints = blueprints_dir()?;
+    let wsgen = format!(
+        "wsgen = {{ path = {}, default-features = false }}",
+        toml_string(&source.to_string_lossy())
+    );
+    let mut files = BTreeMap::new();
+    let substitute = |text: String| {
+        text.replace("{{name}}", name)
+            .replace("{{Name}}", &camel(name))
+            .replace("{{wsgen}}", &wsgen)
+    };
+    for layer in [blueprints.join("_common"), blueprints.join(&blueprint.name)] {
+        for (rel, bytes, _) in read_tree(&layer)? {
+            if rel == "blueprint.toml" {
+                continue;
+            }
+            let bytes = match String::from_utf8(bytes) {
+                Ok(text) => substitute(text).into_bytes(),
+                Err(e) => e.into_bytes(),
+            };
+            files.insert(
+                rel,
+                File {
+                    bytes,
+                    modified: None,
+                },
+            );
+        }
+    }
+    let lambdas = source.join("lambdas");
+    for handler in blueprint
+        .handlers
+        .iter()
+        .map(String::as_str)
+        .chain(["wsgen-handler"])
+    {
+        let dir = lambdas.join(handler);
+        if !dir.join("Cargo.toml").is_file() {
+            return Err(CliError::Usage(format!(
+                "blueprint {} names handler crate `{handler}`, which {} does not have",
+                blueprint.name,
+                lambdas.display()
+            )));
+        }
+        for (rel, bytes, modified) in read_tree(&dir)? {
+            files.insert(format!("lambdas/{handler}/{rel}"), File { bytes, modified });
+        }
+    }
+    // The versions wsgen's own tests build with, so the project builds offline.
+    let lock = source.join("Cargo.lock");
+    if let Ok(bytes) = std::fs::read(&lock) {
+        let modified = None;
+        files.insert("Cargo.lock".into(), File { bytes, modified });
+    }
+    Ok(files)
+}
+
+fn keep_time(path: &Path, file: &File) -> Result<(), CliError> {
+    if let Some(t) = file.modified {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_modified(t))
+            .map_err(CliError::io("cannot set the time of", path))?;
+    }
+    Ok(())
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Every file under `dir` (build output left out), by relative path with `/`
+/// separators, with its modification time.
+#[allow(clippy::type_complexity)]
+fn read_tree(
+    dir: &Path,
+) -> Result<Vec<(String, Vec<u8>, Option<std::time::SystemTime>)>, CliError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(CliError::io("cannot read", &d))? {
+            let path = entry.map_err(CliError::io("cannot read", &d))?.path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name == "target" || name == "wsgen.out" {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("under dir")
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let bytes = std::fs::read(&path).map_err(CliError::io("cannot read", &path))?;
+                let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                out.push((rel, bytes, modified));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn new(opts: &NewOptions, ui: &Ui) -> Result<NewResult, CliError> {
+    let all = blueprints()?;
+    let Some(blueprint) = all.iter().find(|b| b.name == opts.blueprint) else {
+        let names: Vec<&str> = all.iter().map(|b| b.name.as_str()).collect();
+        return Err(CliError::Usage(format!(
+            "there is no blueprint `{}`: pick one of {} (see wsgen new --list)",
+            opts.blueprint,
+            names.join(", ")
+        )));
+    };
+    let name = match &opts.name {
+        Some(n) => n.clone(),
+        None => opts
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    if let Some(problem) = name_problem(&name) {
+        return Err(CliError::Usage(format!(
+            "{problem}: a project name must be a valid crate name (ASCII letters, digits, `-` and `_`, starting with a letter, not a Rust keyword); pass one with --name"
+        )));
+    }
+    let existing = match std::fs::read_dir(&opts.dir) {
+        Ok(mut entries) => entries.next().is_some(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => {
+            return Err(CliError::Usage(format!(
+                "cannot read {}: {e}",
+                opts.dir.display()
+            )))
+        }
+    };
+    if existing && !opts.force {
+        return Err(CliError::Usage(format!(
+            "{} is not empty: pick a new directory, or pass --force to add the project's files to it (files it has are kept, never overwritten)",
+            opts.dir.display()
+        )));
+    }
+    let files = render(blueprint, &name)?;
+
+    let mut written = Vec::new();
+    let mut kept = Vec::new();
+    if existing {
+        // Add what is missing, each file written whole (temporary file, then rename).
+        for (rel, file) in &files {
+            let path = opts.dir.join(rel);
+            if path.exists() {
+                kept.push(rel.clone());
+                continue;
+            }
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(CliError::io("cannot create", parent))?;
+            }
+            super::files::write_atomically(&path, &file.bytes, None)?;
+            keep_time(&path, file)?;
+            written.push(rel.clone());
+        }
+    } else {
+        // Render beside DIR, then move it into place in one rename.
+        let parent = match opts.dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(CliError::io("cannot create", &parent))?;
+        let staging = parent.join(format!(".wsgen-new-{}-{}", std::process::id(), name));
+        let result = (|| {
+            for (rel, file) in &files {
+                let path = staging.join(rel);
+                if let Some(p) = path.parent() {
+                    std::fs::create_dir_all(p).map_err(CliError::io("cannot create", p))?;
+                }
+                std::fs::write(&path, &file.bytes).map_err(CliError::io("cannot write", &path))?;
+                keep_time(&path, file)?;
+            }
+            // An empty DIR that exists is replaced by the rendered one.
+            if opts.dir.exists() {
+                std::fs::remove_dir(&opts.dir)
+                    .map_err(CliError::io("cannot replace", &opts.dir))?;
+            }
+            std::fs::rename(&staging, &opts.dir).map_err(CliError::io("cannot create", &opts.dir))
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        written = files.keys().cloned().collect();
+    }
+    ui.done(&format!(
+        "created {} ({} blueprint, {} files){}",
+        opts.dir.display(),
+        blueprint.name,
+        written.len(),
+        if kept.is_empty() {
+            String::new()
+        } else {
+            format!("; kept {} file(s) it already had", kept.len())
+        }
+    ));
+    Ok(NewResult {
+        dir: opts.dir.clone(),
+        name,
+        blueprint: blueprint.name.clone(),
+        written,
+        kept,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crate_names() {
+        for ok in ["my-chat", "chat", "a_b", "x1"] {
+            assert_eq!(name_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "", "1chat", "-chat", "my chat", "chät", "fn", "test", "self",
+        ] {
+            assert!(name_problem(bad).is_some(), "{bad}");
+        }
+        assert!(name_problem(&"a".repeat(65)).is_some());
+        assert_eq!(camel("my-chat_app"), "MyChatApp");
+    }
+}

@@ -1,0 +1,294 @@
+//! `wsgen new`: the blueprints, the files a project gets, refusals that write nothing,
+//! `--force` that never overwrites, and a generated project that synthesizes, lints
+//! and runs under `wsgen dev`.
+
+use crate::cli::Project;
+use crate::support::cfn_lint;
+use futures_util::{SinkExt, StreamExt};
+use std::path::Path;
+
+/// Every file below `dir`, relative, sorted (the `lambdas/` copies summarized).
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(
+                    path.strip_prefix(dir)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn blueprints_are_listed() {
+    let p = Project::empty();
+    let run = p.wsgen(&["new", "--list"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!("new-list", run.stdout);
+}
+
+#[test]
+fn a_project_has_the_blueprint_the_handlers_and_a_lockfile() {
+    let p = Project::empty();
+    let run = p.wsgen(&["new", "my-chat"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!("new-chat-stderr", run.stderr);
+    let dir = p.dir.join("my-chat");
+    insta::assert_snapshot!("new-chat-tree", tree(&dir).join("\n"));
+    let infra = std::fs::read_to_string(dir.join("infra/Cargo.toml")).unwrap();
+    assert!(infra.contains("name = \"my-chat-infra\""), "{infra}");
+    let repo = crate::support::repo();
+    assert!(
+        infra.contains(&format!(
+            "wsgen = {{ path = \"{}\", default-features = false }}",
+            repo.display()
+        )),
+        "{infra}"
+    );
+    let lib = std::fs::read_to_string(dir.join("infra/src/lib.rs")).unwrap();
+    assert!(lib.contains("app.stack(\"MyChat\")"), "{lib}");
+    // The handlers are the repository's tested crates, byte for byte.
+    for file in [
+        "lambdas/sendmessage/src/lib.rs",
+        "lambdas/wsgen-handler/src/store.rs",
+    ] {
+        assert_eq!(
+            std::fs::read(dir.join(file)).unwrap(),
+            std::fs::read(repo.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_refused_and_nothing_is_written() {
+    let p = Project::empty();
+    let run = p.wsgen(&["new", "1chat"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("does not start with a letter") && run.stderr.contains("--name"),
+        "{}",
+        run.stderr
+    );
+    let run = p.wsgen(&["new", "dir", "--name", "fn"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("keyword"), "{}", run.stderr);
+    let run = p.wsgen(&["new", "x", "--blueprint", "nope"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("pick one of auth-chat, chat, direct, echo, ticker"),
+        "{}",
+        run.stderr
+    );
+    assert!(tree(&p.dir).is_empty(), "{:?}", tree(&p.dir));
+
+    // A directory with files: refused without --force; with it, only what is missing
+    // is added and the user's files stay as they were.
+    std::fs::create_dir(p.dir.join("mine")).unwrap();
+    std::fs::write(p.dir.join("mine/README.md"), "my notes\n").unwrap();
+    std::fs::write(p.dir.join("mine/todo.txt"), "x\n").unwrap();
+    let run = p.wsgen(&["new", "mine", "--blueprint", "echo"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("not empty") && run.stderr.contains("--force"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(tree(&p.dir.join("mine")), ["README.md", "todo.txt"]);
+    let run = p.wsgen(&["new", "mine", "--blueprint", "echo", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("kept 1 file(s)"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(p.dir.join("mine/README.md")).unwrap(),
+        "my notes\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.dir.join("mine/todo.txt")).unwrap(),
+        "x\n"
+    );
+    assert!(p.dir.join("mine/infra/src/lib.rs").is_file());
+}
+
+/// `wsgen dev --json` on a generated project; its URL base (`ws://127.0.0.1:P/live`).
+struct Dev {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Dev {
+    fn start(p: &Project, extra: &[&str]) -> Dev {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsgen"))
+            .args([
+                "dev",
+                "--port",
+                "0",
+                "--json",
+                "--no-watch",
+                "--profile",
+                "release",
+            ])
+            .args(extra)
+            .current_dir(&p.dir)
+            .env("CARGO_TARGET_DIR", &p.target)
+            .env("CARGO_TERM_QUIET", "true")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        let ready = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.contains(r#""type":"ready""#))
+            .expect("wsgen dev is ready");
+        // Keep reading stderr so that wsgen dev never blocks on it.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let v: serde_json::Value = serde_json::from_str(&ready).unwrap();
+        let base = format!("ws://{}/live", v["address"].as_str().unwrap());
+        Dev { child, base }
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str) -> Socket {
+    tokio_tungstenite::connect_async(url)
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+        .0
+}
+
+async fn send(s: &mut Socket, text: &str) {
+    s.send(tokio_tungstenite::tungstenite::Message::text(text))
+        .await
+        .unwrap();
+}
+
+async fn receive(s: &mut Socket) -> String {
+    loop {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(30), s.next())
+            .await
+            .expect("a message within 30 s")
+            .expect("open")
+            .expect("a frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            return t.to_string();
+        }
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// Each blueprint's protocol, as its README tells a user to try it.
+async fn exercise(blueprint: &str, base: &str) {
+    match blueprint {
+        "echo" => {
+            let mut s = connect(base).await;
+            send(&mut s, "hello, echo").await;
+            assert_eq!(receive(&mut s).await, "hello, echo");
+        }
+        "chat" | "auth-chat" => {
+            let url = if blueprint == "auth-chat" {
+                // No token: 401 without the authorizer; a wrong one: 403.
+                for (query, status) in [("", 401), ("?token=guess", 403)] {
+                    match tokio_tungstenite::connect_async(format!("{base}{query}")).await {
+                        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+                            assert_eq!(r.status().as_u16(), status, "{query}")
+                        }
+                        other => panic!("{query}: {:?}", other.map(|_| "connected")),
+                    }
+                }
+                format!("{base}?token=demo-token")
+            } else {
+                base.to_string()
+            };
+            let (mut a, mut b) = (connect(&url).await, connect(&url).await);
+            send(&mut a, r#"{"action":"sendmessage","data":"hello"}"#).await;
+            assert_eq!(receive(&mut b).await, "hello");
+            send(&mut a, r#"{"action":"dance"}"#).await;
+            assert!(receive(&mut a).await.contains("sendmessage"));
+        }
+        "direct" => {
+            let (mut a, mut b) = (connect(base).await, connect(base).await);
+            send(&mut a, r#"{"action":"whoAmI"}"#).await;
+            let id = json(&receive(&mut a).await)["connectionId"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let message = serde_json::json!({"action": "sendMessage", "connectionId": id, "message": "Hi! :)"});
+            send(&mut b, &message.to_string()).await;
+            assert_eq!(receive(&mut a).await, "Hi! :)");
+            assert_eq!(json(&receive(&mut b).await)["delivered"], id.as_str());
+        }
+        "ticker" => {
+            let mut s = connect(base).await;
+            send(&mut s, r#"{"action":"subscribe","symbol":"amzn"}"#).await;
+            assert_eq!(receive(&mut s).await, r#"{"subscribed":"AMZN"}"#);
+            let update = json(&receive(&mut s).await);
+            assert_eq!(
+                (update["type"].as_str(), update["symbol"].as_str()),
+                (Some("price"), Some("AMZN"))
+            );
+        }
+        other => panic!("no protocol check for blueprint {other}"),
+    }
+}
+
+#[test]
+fn every_blueprint_tests_synthesizes_lints_and_runs_its_protocol() {
+    // The handlers build where the stock ones did: the same crates (copied with their
+    // modification times) with the same dependencies, so only new crates compile.
+    let _ = Project::stock_bundled();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for blueprint in ["echo", "chat", "direct", "ticker", "auth-chat"] {
+        let name = format!("bp-{blueprint}");
+        let p = Project::empty();
+        let run = p.wsgen(&["new", &name, "--blueprint", blueprint]);
+        assert_eq!(run.code, 0, "{blueprint}: {}", run.stderr);
+        let p = p.new_project(&name);
+        // Its own tests (the handlers' and the app's), in a debug build.
+        let test = std::process::Command::new("cargo")
+            .args(["test", "--offline", "--quiet"])
+            .current_dir(&p.dir)
+            .env("CARGO_TARGET_DIR", p.target.with_file_name("fixtures-new"))
+            .output()
+            .unwrap();
+        assert!(
+            test.status.success(),
+            "{blueprint}: cargo test\n{}\n{}",
+            String::from_utf8_lossy(&test.stdout),
+            String::from_utf8_lossy(&test.stderr)
+        );
+        let run = p.wsgen(&["synth", "-q"]);
+        assert_eq!(run.code, 0, "{blueprint}: {}", run.stderr);
+        let stack = name
+            .split('-')
+            .map(|w| w[..1].to_uppercase() + &w[1..])
+            .collect::<String>();
+        cfn_lint(&[p.path(&format!("wsgen.out/{stack}.template.json"))]);
+        let dev = Dev::start(&p, &["--schedule-interval", "1s"]);
+        rt.block_on(exercise(blueprint, &dev.base));
+    }
+}
