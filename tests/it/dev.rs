@@ -329,6 +329,13 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
             wsgen_handler::Delivery::Gone,
             "410 GoneException for an unknown id"
         );
+        // Over 128 KB: refused (413 on AWS), and nothing reaches the client.
+        let too_big = connections.post(&idb, vec![b'x'; 129 * 1024]).await;
+        assert!(
+            format!("{too_big:?}").contains("413")
+                || format!("{too_big:?}").contains("PayloadTooLarge"),
+            "{too_big:?}"
+        );
 
         // DELETE closes the connection and its $disconnect runs.
         assert_eq!(
@@ -346,6 +353,29 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
         // A message over 128 KB closes with 1009.
         a.send(Message::text("x".repeat(130 * 1024))).await.unwrap();
         assert_eq!(close_code(&mut a).await.0, CloseCode::Size);
+        table_becomes(table, vec![idb.clone()]).await;
+
+        // One frame over 32 KB (a message well under 128 KB) closes with 1009 too.
+        let mut h = connect(&format!("{base}/live")).await;
+        h.send(Message::text("y".repeat(40 * 1024))).await.unwrap();
+        assert_eq!(close_code(&mut h).await.0, CloseCode::Size);
+        table_becomes(table, vec![idb.clone()]).await;
+
+        // A subprotocol the $connect handler does not echo is not accepted.
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                format!("{base}/live"),
+            )
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", "chat.v1".parse().unwrap());
+        let refused = tokio_tungstenite::connect_async(request).await;
+        assert!(
+            format!("{:?}", refused.as_ref().err()).contains("SubProtocol"),
+            "{:?}",
+            refused.map(|(_, r)| r)
+        );
         table_becomes(table, vec![idb.clone()]).await;
 
         // A client's own close.
@@ -470,11 +500,30 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
     let exit = dev.child.wait().unwrap();
     dev.drain();
     assert!(exit.success(), "{exit:?}\n{}", dev.seen.join("\n"));
-    // No handler process outlives wsgen dev.
-    let alive: Vec<&String> = handler_pids
-        .iter()
-        .filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
-        .collect();
+    // No handler process outlives wsgen dev (killed as it exits: give the kernel a
+    // moment, and count a zombie awaiting its reaper as gone).
+    let running = |pid: &String| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let state = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .next()?
+                    .to_string();
+                Some(state != "Z" && state != "X")
+            })
+            .unwrap_or(false)
+    };
+    let mut alive: Vec<&String> = handler_pids.iter().filter(|p| running(p)).collect();
+    for _ in 0..50 {
+        if alive.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        alive.retain(|p| running(p));
+    }
     assert!(
         alive.is_empty(),
         "handler processes left running: {alive:?}"

@@ -124,6 +124,8 @@ fn bad_input_is_refused_and_nothing_is_written() {
 /// `wsgen dev --json` on a generated project; its URL base (`ws://127.0.0.1:P/live`).
 struct Dev {
     child: std::process::Child,
+    /// `127.0.0.1:P`.
+    address: String,
     base: String,
 }
 
@@ -156,8 +158,13 @@ impl Dev {
         // Keep reading stderr so that wsgen dev never blocks on it.
         std::thread::spawn(move || for _ in lines.by_ref() {});
         let v: serde_json::Value = serde_json::from_str(&ready).unwrap();
-        let base = format!("ws://{}/live", v["address"].as_str().unwrap());
-        Dev { child, base }
+        let address = v["address"].as_str().unwrap().to_string();
+        let base = format!("ws://{address}/live");
+        Dev {
+            child,
+            address,
+            base,
+        }
     }
 }
 
@@ -288,7 +295,188 @@ fn every_blueprint_tests_synthesizes_lints_and_runs_its_protocol() {
             .map(|w| w[..1].to_uppercase() + &w[1..])
             .collect::<String>();
         cfn_lint(&[p.path(&format!("wsgen.out/{stack}.template.json"))]);
-        let dev = Dev::start(&p, &["--schedule-interval", "1s"]);
+        // The chat project's tables go to an external DynamoDB (moto) instead of the
+        // embedded one: created there, and the handlers pointed at it.
+        let moto = crate::engine::moto().endpoint.clone();
+        let mut args = vec!["--schedule-interval", "1s"];
+        if blueprint == "chat" {
+            args.extend(["--dynamodb-endpoint", moto.as_str()]);
+        }
+        let dev = Dev::start(&p, &args);
         rt.block_on(exercise(blueprint, &dev.base));
+        if blueprint == "chat" {
+            let tables = rt.block_on(async {
+                let ddb =
+                    aws_sdk_dynamodb::Client::new(&crate::engine::sdk_config("us-east-1").await);
+                ddb.list_tables()
+                    .send()
+                    .await
+                    .unwrap()
+                    .table_names()
+                    .to_vec()
+            });
+            assert!(
+                tables.contains(&"BpChat-Connections".to_string()),
+                "{tables:?}"
+            );
+        }
     }
+}
+
+/// Headless Chromium driven over the DevTools protocol (a WebSocket of JSON messages).
+struct Chromium {
+    child: std::process::Child,
+    _profile: tempfile::TempDir,
+    socket: Socket,
+    next_id: u64,
+}
+
+impl Chromium {
+    async fn start() -> Chromium {
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("Debian's chromium (bash .ci/run installs it)");
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| l.split("DevTools listening on ").nth(1).map(str::to_string))
+            .expect("chromium prints its DevTools URL");
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Chromium {
+            child,
+            _profile: profile,
+            socket: connect(url.trim()).await,
+            next_id: 0,
+        }
+    }
+
+    /// Sends a command (to a page's session, or to the browser) and returns its result.
+    async fn call(
+        &mut self,
+        session: Option<&str>,
+        method: &str,
+        params: serde_json::Value,
+    ) -> serde_json::Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut command = serde_json::json!({"id": id, "method": method, "params": params});
+        if let Some(s) = session {
+            command["sessionId"] = s.into();
+        }
+        send(&mut self.socket, &command.to_string()).await;
+        loop {
+            let reply = json(&receive(&mut self.socket).await);
+            if reply["id"] == id {
+                assert!(reply.get("error").is_none(), "{method}: {reply}");
+                return reply["result"].clone();
+            }
+        }
+    }
+
+    /// Opens `url` in a new page; returns the page's session.
+    async fn open(&mut self, url: &str) -> String {
+        let target = self
+            .call(None, "Target.createTarget", serde_json::json!({"url": url}))
+            .await;
+        let attached = self
+            .call(
+                None,
+                "Target.attachToTarget",
+                serde_json::json!({"targetId": target["targetId"], "flatten": true}),
+            )
+            .await;
+        attached["sessionId"].as_str().unwrap().to_string()
+    }
+
+    async fn eval(&mut self, session: &str, expression: &str) -> serde_json::Value {
+        let r = self
+            .call(
+                Some(session),
+                "Runtime.evaluate",
+                serde_json::json!({"expression": expression, "returnByValue": true}),
+            )
+            .await;
+        r["result"]["value"].clone()
+    }
+
+    /// Waits (up to 20 s) until `expression` is true in the page.
+    async fn wait_for(&mut self, session: &str, expression: &str) {
+        for _ in 0..200 {
+            if self.eval(session, expression).await == serde_json::Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let body = self.eval(session, "document.body.innerText").await;
+        panic!("not true within 20 s: {expression}\npage: {body}");
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_chat_page_works_in_headless_chromium() {
+    let _ = Project::stock_bundled();
+    let p = Project::empty();
+    let run = p.wsgen(&["new", "bp-web"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let p = p.new_project("bp-web");
+    let dev = Dev::start(&p, &[]);
+    let page = format!("http://{}/", dev.address);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut browser = Chromium::start().await;
+        let (a, b) = (browser.open(&page).await, browser.open(&page).await);
+        let connected = r#"document.getElementById("status").textContent === "connected""#;
+        browser.wait_for(&a, connected).await;
+        browser.wait_for(&b, connected).await;
+        // Type into the first page and press Enter.
+        browser
+            .eval(&a, r#"document.getElementById("message").focus()"#)
+            .await;
+        browser
+            .call(Some(&a), "Input.insertText", serde_json::json!({"text": "hello from a browser"}))
+            .await;
+        for kind in ["keyDown", "keyUp"] {
+            browser
+                .call(
+                    Some(&a),
+                    "Input.dispatchKeyEvent",
+                    serde_json::json!({"type": kind, "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13, "text": "\r"}),
+                )
+                .await;
+        }
+        // It appears in the other page, and as the sender's own in the first.
+        let shown = |class: &str| {
+            format!(
+                r##"[...document.querySelectorAll("#log li")].some(li => li.textContent === "hello from a browser" && li.className === "{class}")"##
+            )
+        };
+        browser.wait_for(&b, &shown("")).await;
+        browser.wait_for(&a, &shown("mine")).await;
+    });
 }

@@ -18,6 +18,7 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -81,6 +82,8 @@ pub struct Gateway {
     /// `127.0.0.1:PORT`.
     pub domain: String,
     pub logs: Logs,
+    /// The project's `web/index.html`, served at `/` to browsers.
+    pub page: Option<PathBuf>,
     connections: Mutex<HashMap<String, Connection>>,
     ids: AtomicU64,
     /// Connection tasks (until their `$disconnect` returns) and message invocations
@@ -138,6 +141,7 @@ impl Gateway {
         config: GatewayConfig,
         domain: String,
         logs: Logs,
+        page: Option<PathBuf>,
     ) -> Arc<Gateway> {
         Arc::new(Gateway {
             routing: std::sync::RwLock::new(Arc::new(Routing::new(stages))),
@@ -145,6 +149,7 @@ impl Gateway {
             config,
             domain,
             logs,
+            page,
             connections: Mutex::new(HashMap::new()),
             ids: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
@@ -437,13 +442,38 @@ fn error_frame(message: &str, connection_id: &str, request_id: &str) -> Message 
     ))
 }
 
+/// The page's tag that carries the socket URL; empty in the file (the page then asks
+/// for one, or takes `?url=`), filled in by `wsgen dev`.
+pub const URL_META: &str = r#"<meta name="wsgen-websocket-url" content="">"#;
+
+/// `web/index.html` with the URL of the root stage (else the first one) filled in.
+fn page(gw: &Gateway) -> Option<Response> {
+    let html = std::fs::read_to_string(gw.page.as_ref()?).ok()?;
+    let routing = gw.routing();
+    let stage = routing
+        .root
+        .clone()
+        .or_else(|| routing.stages.keys().next().cloned())?;
+    let url = format!("ws://{}/{stage}", gw.domain);
+    let filled = html.replace(
+        URL_META,
+        &format!(r#"<meta name="wsgen-websocket-url" content="{url}">"#),
+    );
+    Some(axum::response::Html(filled).into_response())
+}
+
 async fn ws_root(
     State(gw): State<Arc<Gateway>>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
     headers: HeaderMap,
     query: RawQuery,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
 ) -> Response {
+    // A browser asking for the page, not for a socket.
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return page(&gw).unwrap_or_else(|| rejection.into_response()),
+    };
     let root = gw.routing().root.clone();
     match root {
         Some(stage) => connect(gw, stage, ws, headers, query, addr).await,

@@ -281,8 +281,12 @@ async fn serve(
         opts.gateway.clone(),
         domain.clone(),
         logs,
+        Some(project.dir.join("web").join("index.html")).filter(|p| p.is_file()),
     );
     announce(ui, opts.json, &gw.routing(), &domain, dynamodb.as_deref());
+    if let (Some(_), false) = (&gw.page, opts.json) {
+        ui.info(&format!("  web/index.html: http://{domain}/"));
+    }
     if opts.watch && !opts.json {
         ui.info(&format!(
             "watching {} for changes (--no-watch to stop)",
