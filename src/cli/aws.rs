@@ -5,6 +5,7 @@ use super::CliError;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use std::time::{Duration, SystemTime};
 
@@ -28,6 +29,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Attempts per request (throttling and transient errors back off exponentially),
 /// unless `AWS_MAX_ATTEMPTS` says otherwise.
 const MAX_ATTEMPTS: u32 = 6;
+/// Attempts of the first request (STS GetCallerIdentity), which checks the endpoint.
+const CHECK_ATTEMPTS: u32 = 2;
 /// Default pause between polls of a change set or of a stack's events.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -74,8 +77,15 @@ impl Aws {
         check_credentials(&config).await?;
         let sts = aws_sdk_sts::Client::new(&config);
         let target = target_of(&config);
+        // A refused connection or a wrong endpoint is not worth six attempts: say so
+        // within a second or two.
         let identity = sts
             .get_caller_identity()
+            .customize()
+            .config_override(
+                aws_sdk_sts::config::Config::builder()
+                    .retry_config(RetryConfig::standard().with_max_attempts(CHECK_ATTEMPTS)),
+            )
             .send()
             .await
             .map_err(|e| aws_error(&target, "ask STS who the credentials belong to", e))?;
@@ -106,10 +116,9 @@ impl Aws {
     }
 
     /// Turns an SDK error of `action` into a [`CliError`].
-    pub fn error<E, R>(&self, action: &str, err: SdkError<E, R>) -> CliError
+    pub fn error<E>(&self, action: &str, err: SdkError<E, HttpResponse>) -> CliError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         aws_error(&self.target, action, err)
     }
@@ -170,18 +179,31 @@ const CREDENTIAL_CODES: &[&str] = &[
 
 /// Turns an SDK error into a [`CliError`]: unreachable endpoints, rejected credentials
 /// and service errors (with AWS's code and message) each read differently.
-pub fn aws_error<E, R>(target: &str, action: &str, err: SdkError<E, R>) -> CliError
+pub fn aws_error<E>(target: &str, action: &str, err: SdkError<E, HttpResponse>) -> CliError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => CliError::Unreachable {
+        SdkError::DispatchFailure(_) => CliError::Unreachable {
             target: target.to_string(),
-            detail: DisplayErrorContext(&err).to_string(),
+            detail: root_cause(&err),
         },
-        SdkError::ServiceError(_) => {
-            let code = err.code().unwrap_or("Unknown").to_string();
+        SdkError::TimeoutError(_) => CliError::Unreachable {
+            target: target.to_string(),
+            detail: "no answer in time".into(),
+        },
+        SdkError::ServiceError(e) => {
+            let status = e.raw().status().as_u16();
+            let Some(code) = err.code().map(str::to_string) else {
+                // Not an AWS error: something else answers at the endpoint.
+                return CliError::Aws {
+                    action: action.to_string(),
+                    code: format!("HTTP {status}"),
+                    message: format!(
+                        "{target} answered without an AWS error code: is it an AWS endpoint (or an AWS-compatible engine)?"
+                    ),
+                };
+            };
             let message = err.message().unwrap_or_default().to_string();
             if CREDENTIAL_CODES.contains(&code.as_str()) {
                 CliError::CredentialsRejected { code, message }
@@ -199,6 +221,16 @@ where
             message: DisplayErrorContext(&err).to_string(),
         },
     }
+}
+
+/// The innermost cause of an error, which is the one that says what went wrong
+/// (`Connection refused (os error 111)`, `dns error: ...`), without the layers above it.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// The error code of a service error, if the error is one.

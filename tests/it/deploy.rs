@@ -21,6 +21,42 @@ fn wsgen(p: &Project, region: &str, args: &[&str]) -> Run {
     p.wsgen_with(&all, aws_env)
 }
 
+/// `wsgen` on a terminal (util-linux `script` gives it a pseudo-terminal), with
+/// `answer` typed in; the run's output is the terminal's (stdout and stderr together,
+/// with the answer echoed where the terminal echoed it).
+fn wsgen_tty(p: &Project, region: &str, args: &[&str], answer: &str) -> Run {
+    use std::io::Write;
+    let quoted: Vec<String> = [env!("CARGO_BIN_EXE_wsgen")]
+        .iter()
+        .chain(args)
+        .chain(&["--region", region, "--endpoint-url", &moto().endpoint])
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &quoted.join(" "), "/dev/null"])
+        .current_dir(&p.dir)
+        .env("CARGO_TARGET_DIR", &p.target)
+        .env("CARGO_TERM_QUIET", "true")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    aws_env(&mut cmd);
+    let mut child = cmd.spawn().expect("util-linux `script`");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 fn json(run: &Run) -> Value {
     serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
@@ -190,17 +226,32 @@ fn deploy_lifecycle_against_moto() {
         "{}",
         run.stderr
     );
-    let run = wsgen(
-        &p,
-        region,
-        &["deploy", "--require-approval", "never", "--json"],
+    // On a terminal wsgen asks: no leaves the stack as it is, yes deploys.
+    let run = wsgen_tty(&p, region, &["deploy"], "n\n");
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("? 1 change above widens access. Deploy Chat? [y/N] "),
+        "{}",
+        run.stdout
     );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(json(&run)["stacks"]["Chat"]["outcome"], "updated");
-    assert_eq!(
-        json(&run)["uploaded"],
-        serde_json::json!([]),
-        "no handler changed"
+    assert!(
+        run.stdout
+            .contains("error: not deployed: Chat is unchanged"),
+        "{}",
+        run.stdout
+    );
+    let run = wsgen_tty(&p, region, &["deploy"], "y\n");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("assets: all in the bucket already"),
+        "no handler changed: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Chat: UPDATE_COMPLETE"),
+        "{}",
+        run.stdout
     );
     let send = functions
         .iter()
@@ -289,6 +340,16 @@ fn deploy_lifecycle_against_moto() {
     let run = wsgen(&p, region, &["destroy"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("destroying Chat in account 123456789012 in eu-west-1 needs confirmation, and this is not an interactive terminal: pass --yes"), "{}", run.stderr);
+    assert_eq!(rt.block_on(chat_functions(&lambda)).len(), 4);
+    let run = wsgen_tty(&p, region, &["destroy"], "\n");
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "? Delete stack Chat in account 123456789012 in eu-west-1? [y/N] error: not destroyed: Chat"
+        ),
+        "{}",
+        run.stdout
+    );
     assert_eq!(rt.block_on(chat_functions(&lambda)).len(), 4);
     let run = wsgen(&p, region, &["destroy", "--yes", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -480,9 +541,9 @@ fn configuration_errors_are_one_clear_line() {
     );
     assert_eq!(unreachable.code, 1);
     assert!(
-        unreachable
-            .stderr
-            .contains(&format!("error: cannot reach {endpoint}: ")),
+        unreachable.stderr.contains(&format!(
+            "error: cannot reach {endpoint}: Connection refused (os error 111)\n"
+        )),
         "{}",
         unreachable.stderr
     );
@@ -495,6 +556,26 @@ fn configuration_errors_are_one_clear_line() {
         .as_str()
         .unwrap()
         .starts_with("cannot reach"));
+
+    // Something that is not AWS at the endpoint: its HTTP status, and what to check.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let web = format!("http://{}", listener.local_addr().unwrap());
+    {
+        let _guard = rt.enter();
+        wsgen_handler::testing::serve_http(listener, |_| async { (404, vec![], vec![]) });
+    }
+    let not_aws = p.wsgen_with(
+        &["bootstrap", "--region", "us-east-1", "--endpoint-url", &web],
+        aws_env,
+    );
+    assert_eq!(not_aws.code, 1);
+    assert_eq!(
+        not_aws.stderr,
+        format!("error: could not ask STS who the credentials belong to: HTTP 404: {web} answered without an AWS error code: is it an AWS endpoint (or an AWS-compatible engine)?\n")
+    );
 
     let unknown = p.wsgen_with(&["deploy", "Nope", "--region", "us-east-1"], aws_env);
     assert_eq!(unknown.code, 2);
@@ -873,5 +954,110 @@ mod recorded {
             "the AWS credentials were rejected (ExpiredToken): The security token included in the request is expired"
         );
         assert!(e.help().unwrap().contains("aws sso login"));
+    }
+
+    /// The recorded responses served over loopback to the real binary, which answers
+    /// the STS check and then follows a deletion that never ends: Ctrl-C stops watching
+    /// and says that the deletion goes on in CloudFormation.
+    #[test]
+    fn ctrl_c_while_watching_says_the_operation_goes_on() {
+        use std::io::Read;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+        use std::sync::Arc;
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let deleting = Arc::new(AtomicBool::new(false));
+        let polls = Arc::new(AtomicUsize::new(0));
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        {
+            let _guard = rt.enter();
+            let (deleting, polls) = (deleting.clone(), polls.clone());
+            wsgen_handler::testing::serve_http(listener, move |r| {
+                let body = String::from_utf8_lossy(&r.body).into_owned();
+                let action = body
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("Action="))
+                    .unwrap_or("?")
+                    .to_string();
+                let (status, xml) = match action.as_str() {
+                    "GetCallerIdentity" => (200, "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/dev</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId></ResponseMetadata></GetCallerIdentityResponse>".to_string()),
+                    "DescribeStacks" if deleting.load(SeqCst) => {
+                        polls.fetch_add(1, SeqCst);
+                        stack("DELETE_IN_PROGRESS", "")
+                    }
+                    "DescribeStacks" => stack("CREATE_COMPLETE", ""),
+                    "ListStackResources" => ok("ListStackResources", "<StackResourceSummaries><member><LogicalResourceId>Connections</LogicalResourceId><PhysicalResourceId>Chat-Connections-1ABC</PhysicalResourceId><ResourceType>AWS::DynamoDB::Table</ResourceType><LastUpdatedTimestamp>2026-11-23T04:00:00.000Z</LastUpdatedTimestamp><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member></StackResourceSummaries>"),
+                    "GetTemplate" => get_template(&template()),
+                    "DescribeStackEvents" if deleting.load(SeqCst) => events(&[
+                        event("e2", "Chat", "AWS::CloudFormation::Stack", "DELETE_IN_PROGRESS", "User Initiated"),
+                        event("e1", "Chat", "AWS::CloudFormation::Stack", "CREATE_COMPLETE", ""),
+                    ]),
+                    "DescribeStackEvents" => events(&[event("e1", "Chat", "AWS::CloudFormation::Stack", "CREATE_COMPLETE", "")]),
+                    "DeleteStack" => {
+                        deleting.store(true, SeqCst);
+                        empty("DeleteStack")
+                    }
+                    other => error(400, "InvalidAction", &format!("not recorded: {other}")),
+                };
+                async move {
+                    (
+                        status,
+                        vec![("content-type".to_string(), "text/xml".to_string())],
+                        xml.into_bytes(),
+                    )
+                }
+            });
+        }
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wsgen"));
+        cmd.args([
+            "destroy",
+            "Chat",
+            "--yes",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &endpoint,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+        crate::engine::aws_env(&mut cmd);
+        let mut child = cmd.spawn().unwrap();
+        let start = std::time::Instant::now();
+        // The second poll comes after the first events are shown.
+        while polls.load(SeqCst) < 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "wsgen never watched the deletion"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "wsgen ended before the deletion did"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(status.code(), Some(130), "{stderr}");
+        assert!(
+            stderr.contains("interrupted: stopped watching Chat: its deletion goes on in CloudFormation. Run the same wsgen command again to wait for it"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("DELETE_IN_PROGRESS"),
+            "the watch showed the events: {stderr}"
+        );
     }
 }
