@@ -44,12 +44,15 @@ pub struct Blueprint {
     pub description: String,
     /// Crates of `lambdas/` the project gets.
     pub handlers: Vec<String>,
+    /// The app's route keys, which the project's infra test expects.
+    pub routes: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
 struct BlueprintToml {
     description: String,
     handlers: Vec<String>,
+    routes: Vec<String>,
 }
 
 /// The wsgen source this binary was built from (blueprints, handler crates, and the
@@ -91,6 +94,7 @@ pub fn blueprints() -> Result<Vec<Blueprint>, CliError> {
             name,
             description: b.description,
             handlers: b.handlers,
+            routes: b.routes,
         });
     }
     list.sort_by(|a, b| a.name.cmp(&b.name));
@@ -160,11 +164,16 @@ fn render(blueprint: &Blueprint, name: &str) -> Result<BTreeMap<String, File>, C
         "wsgen = {{ path = {}, default-features = false }}",
         toml_string(&source.to_string_lossy())
     );
+    // The route keys as a Rust array, sorted as the test sorts what it finds.
+    let mut routes: Vec<&str> = blueprint.routes.iter().map(String::as_str).collect();
+    routes.sort();
+    let routes = format!("{routes:?}");
     let mut files = BTreeMap::new();
     let substitute = |text: String| {
         text.replace("{{name}}", name)
             .replace("{{Name}}", &camel(name))
             .replace("{{wsgen}}", &wsgen)
+            .replace("{{routes}}", &routes)
     };
     for layer in [blueprints.join("_common"), blueprints.join(&blueprint.name)] {
         for (rel, bytes, _) in read_tree(&layer)? {

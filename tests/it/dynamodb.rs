@@ -305,11 +305,13 @@ async fn script(c: &Client) -> Vec<(&'static str, Value)> {
     out.push(("get unused name", outcome(r, |_| json!("ok"))));
 
     // UpdateItem: SET with arithmetic and if_not_exists, REMOVE, ADD, DELETE.
-    let r = c
-        .update_item()
-        .table_name("Things")
-        .key("pk", s("a"))
-        .key("sk", n("1"))
+    let update = |pk: &str, sk: &str| {
+        c.update_item()
+            .table_name("Things")
+            .key("pk", s(pk))
+            .key("sk", n(sk))
+    };
+    let r = update("a", "1")
         .update_expression("SET hits = if_not_exists(hits, :zero) + :one, info.color = :red REMOVE #d, tags[0] ADD nums :ns, #total :five DELETE strs :p")
         .expression_attribute_names("#d", "data")
         .expression_attribute_names("#total", "total")
@@ -326,11 +328,7 @@ async fn script(c: &Client) -> Vec<(&'static str, Value)> {
         "update all new",
         outcome(r, |o| json!(o.attributes().map(item))),
     ));
-    let r = c
-        .update_item()
-        .table_name("Things")
-        .key("pk", s("a"))
-        .key("sk", n("1"))
+    let r = update("a", "1")
         .update_expression("SET hits = hits + :one, tags = list_append(tags, :more)")
         .expression_attribute_values(":one", n("1"))
         .expression_attribute_values(":more", AttributeValue::L(vec![s("w")]))
@@ -341,11 +339,7 @@ async fn script(c: &Client) -> Vec<(&'static str, Value)> {
         "update updated new",
         outcome(r, |o| json!(o.attributes().map(item))),
     ));
-    let r = c
-        .update_item()
-        .table_name("Things")
-        .key("pk", s("a"))
-        .key("sk", n("1"))
+    let r = update("a", "1")
         .update_expression("SET hits = hits - :two")
         .expression_attribute_values(":two", n("2.5"))
         .return_values(ReturnValue::UpdatedOld)
@@ -355,11 +349,7 @@ async fn script(c: &Client) -> Vec<(&'static str, Value)> {
         "update updated old",
         outcome(r, |o| json!(o.attributes().map(item))),
     ));
-    let r = c
-        .update_item()
-        .table_name("Things")
-        .key("pk", s("a"))
-        .key("sk", n("1"))
+    let r = update("a", "1")
         .update_expression("DELETE strs :q")
         .expression_attribute_values(":q", AttributeValue::Ss(vec!["q".into()]))
         .return_values(ReturnValue::AllNew)
@@ -369,11 +359,7 @@ async fn script(c: &Client) -> Vec<(&'static str, Value)> {
         "update delete last",
         outcome(r, |o| json!(o.attributes().map(item))),
     ));
-    let r = c
-        .update_item()
-        .table_name("Things")
-        .key("pk", s("new"))
-        .key("sk", n("7"))
+    let r = update("new", "7")
         .update_expression("SET greeting = :g")
         .expression_attribute_values(":g", s("hello"))
         .return_values(ReturnValue::AllNew)
@@ -383,22 +369,14 @@ async fn script(c: &Client) -> Vec<(&'static str, Value)> {
         "update creates",
         outcome(r, |o| json!(o.attributes().map(item))),
     ));
-    let r = c
-        .update_item()
-        .table_name("Things")
-        .key("pk", s("gone"))
-        .key("sk", n("7"))
+    let r = update("gone", "7")
         .update_expression("SET greeting = :g")
         .condition_expression("attribute_exists(pk)")
         .expression_attribute_values(":g", s("hello"))
         .send()
         .await;
     out.push(("update if exists", outcome(r, |_| json!("ok"))));
-    let r = c
-        .update_item()
-        .table_name("Things")
-        .key("pk", s("a"))
-        .key("sk", n("2"))
+    let r = update("a", "2")
         .update_expression("SET grp = :g")
         .condition_expression("size(tags) > :two AND contains(strs, :p) AND attribute_type(info, :m) AND grp IN (:even, :odd) AND NOT (sk < :zero OR flag = :t)")
         .expression_attribute_values(":g", s("odd"))
@@ -416,32 +394,20 @@ async fn script(c: &Client) -> Vec<(&'static str, Value)> {
         "update conditions",
         outcome(r, |o| json!(o.attributes().map(item))),
     ));
-    let r = c
-        .update_item()
-        .table_name("Things")
-        .key("pk", s("a"))
-        .key("sk", n("2"))
+    let r = update("a", "2")
         .update_expression("SET pk = :x")
         .expression_attribute_values(":x", s("z"))
         .send()
         .await;
     out.push(("update key", outcome(r, |_| json!("ok"))));
-    let r = c
-        .update_item()
-        .table_name("Things")
-        .key("pk", s("a"))
-        .key("sk", n("2"))
+    let r = update("a", "2")
         .update_expression("SET x = :x")
         .expression_attribute_values(":x", s("z"))
         .expression_attribute_values(":unused", s("z"))
         .send()
         .await;
     out.push(("update unused value", outcome(r, |_| json!("ok"))));
-    let r = c
-        .update_item()
-        .table_name("Things")
-        .key("pk", s("a"))
-        .key("sk", n("2"))
+    let r = update("a", "2")
         .update_expression("SET x = :missing")
         .send()
         .await;

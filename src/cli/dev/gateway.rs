@@ -295,11 +295,16 @@ impl Gateway {
             };
         }
         let Some(function) = &route.function else {
-            return Err(IntegrationError::Failed(format!(
-                "the {} integration of route {} is not served by wsgen dev yet",
-                route.other_integration.as_deref().unwrap_or("missing"),
-                route.key
-            )));
+            return Err(IntegrationError::Failed(match &route.other_integration {
+                Some(ty) => format!(
+                    "route {} has an {ty} integration, which wsgen dev does not run (it runs AWS_PROXY, HTTP, HTTP_PROXY and MOCK)",
+                    route.key
+                ),
+                None => format!(
+                    "route {} has no integration wsgen dev can run (no target, or a Lambda function outside the app)",
+                    route.key
+                ),
+            }));
         };
         self.invoke_function(function, event, route.timeout_ms)
             .await

@@ -40,6 +40,7 @@ pub fn start(
 ) -> Result<Watcher, CliError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
     let ignore = Ignored::new(project);
+    let filter = ignore.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         if matches!(event.kind, EventKind::Access(_)) {
@@ -58,7 +59,6 @@ pub fn start(
     })?;
     // The project's own files, and each top-level directory but build output: a
     // recursive watch of target/ would cost a watch per directory cargo made.
-    let filter = Ignored::new(project);
     let mut paths = vec![(project.dir.clone(), RecursiveMode::NonRecursive)];
     let entries =
         std::fs::read_dir(&project.dir).map_err(CliError::io("cannot read", &project.dir))?;
@@ -168,6 +168,7 @@ fn event(opts: &DevOptions, kind: &str, message: &str) {
 
 /// What is not the project's source: build output, the assembly, hidden directories,
 /// editors' temporary files.
+#[derive(Clone)]
 struct Ignored {
     dir: PathBuf,
     out: PathBuf,
