@@ -11,7 +11,7 @@ use super::{bootstrap, CliError, Ui};
 use crate::assembly::CloudAssembly;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -69,11 +69,12 @@ pub fn deploy(opts: &DeployOptions, ui: &Ui) -> Result<DeployResult, CliError> {
     })
 }
 
-/// The stacks named (all when none are), checked against the assembly.
+/// The stacks named (all when none are), checked against the assembly, in the order
+/// to deploy them (see [`deploy_order`]).
 pub fn select_stacks(assembly: &CloudAssembly, wanted: &[String]) -> Result<Vec<String>, CliError> {
     let known: Vec<String> = assembly.templates.keys().cloned().collect();
     if wanted.is_empty() {
-        return Ok(known);
+        return deploy_order(assembly, &known);
     }
     for w in wanted {
         if !known.contains(w) {
@@ -83,7 +84,83 @@ pub fn select_stacks(assembly: &CloudAssembly, wanted: &[String]) -> Result<Vec<
             });
         }
     }
-    Ok(wanted.to_vec())
+    deploy_order(assembly, wanted)
+}
+
+/// `names` in the order CloudFormation can deploy them: a stack that imports an export
+/// of another (`Fn::ImportValue` of a literal name that the other's outputs export)
+/// comes after it; otherwise by name. Destroy goes in the reverse order. Two stacks
+/// that import from each other cannot be deployed at all: that is an error.
+pub fn deploy_order(assembly: &CloudAssembly, names: &[String]) -> Result<Vec<String>, CliError> {
+    let json: BTreeMap<&String, Value> = names
+        .iter()
+        .map(|n| {
+            let t = serde_json::to_value(&assembly.templates[n]).expect("a template is JSON");
+            (n, t)
+        })
+        .collect();
+    let mut exporter: BTreeMap<&str, &String> = BTreeMap::new();
+    for (name, t) in &json {
+        for output in t
+            .get("Outputs")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|o| o.values())
+        {
+            if let Some(export) = output.pointer("/Export/Name").and_then(Value::as_str) {
+                exporter.insert(export, name);
+            }
+        }
+    }
+    // Each stack's prerequisites among `names`.
+    let mut needs: BTreeMap<&String, BTreeSet<&String>> = BTreeMap::new();
+    for (name, t) in &json {
+        let mut imports = Vec::new();
+        imported(t, &mut imports);
+        let deps = imports
+            .into_iter()
+            .filter_map(|i| exporter.get(i).copied())
+            .filter(|d| d != name)
+            .collect();
+        needs.insert(name, deps);
+    }
+    let mut order = Vec::with_capacity(names.len());
+    while !needs.is_empty() {
+        let ready: Vec<&String> = needs
+            .iter()
+            .filter(|(_, deps)| deps.is_empty())
+            .map(|(n, _)| *n)
+            .collect();
+        if ready.is_empty() {
+            let cycle: Vec<&str> = needs.keys().map(|n| n.as_str()).collect();
+            return Err(CliError::Usage(format!(
+                "stacks {} import each other's exports (Fn::ImportValue), so CloudFormation cannot deploy either first: move the shared resources into one stack",
+                cycle.join(", ")
+            )));
+        }
+        for n in ready {
+            needs.remove(n);
+            for deps in needs.values_mut() {
+                deps.remove(n);
+            }
+            order.push(n.clone());
+        }
+    }
+    Ok(order)
+}
+
+/// The literal export names a template imports.
+fn imported<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::String(name)) = o.get("Fn::ImportValue") {
+                out.push(name);
+            }
+            o.values().for_each(|v| imported(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| imported(v, out)),
+        _ => {}
+    }
 }
 
 /// Deploys `names` of an assembly (already bundled) in `out`.
@@ -380,5 +457,69 @@ async fn wait_function_updated(aws: &Aws, function: &str) -> Result<(), CliError
             }
             _ => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cfn::Expr;
+    use crate::{App, AttributeType};
+
+    /// An app whose stacks export `exports` and import `imports` (by stack).
+    fn app(stacks: &[(&str, &[&str], &[&str])]) -> CloudAssembly {
+        let app = App::at(std::env::temp_dir());
+        for (name, exports, imports) in stacks {
+            let stack = app.stack(name);
+            stack.table("T").partition_key("id", AttributeType::String);
+            for e in *exports {
+                stack
+                    .output(&format!("Out{}", e.replace('-', "")), "v")
+                    .export(*e);
+            }
+            for i in *imports {
+                let import = Expr::ImportValue(Box::new(Expr::from(*i)));
+                stack.output(&format!("In{}", i.replace('-', "")), import);
+            }
+        }
+        app.assemble().expect("a valid app")
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn importers_deploy_after_exporters_and_others_by_name() {
+        let a = app(&[
+            ("Api", &[], &["Zeta-Table"]),
+            ("Mid", &[], &["Elsewhere"]),
+            ("Zeta", &["Zeta-Table"], &[]),
+        ]);
+        let all = names(&["Api", "Mid", "Zeta"]);
+        assert_eq!(
+            deploy_order(&a, &all).unwrap(),
+            names(&["Mid", "Zeta", "Api"])
+        );
+        assert_eq!(
+            select_stacks(&a, &[]).unwrap(),
+            names(&["Mid", "Zeta", "Api"])
+        );
+        // Only the stacks named, still in order.
+        assert_eq!(
+            select_stacks(&a, &names(&["Api", "Zeta"])).unwrap(),
+            names(&["Zeta", "Api"])
+        );
+    }
+
+    #[test]
+    fn stacks_that_import_from_each_other_are_an_error() {
+        let a = app(&[("A", &["A-Out"], &["B-Out"]), ("B", &["B-Out"], &["A-Out"])]);
+        let e = deploy_order(&a, &names(&["A", "B"])).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("stacks A, B import each other's exports"),
+            "{e}"
+        );
     }
 }

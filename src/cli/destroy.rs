@@ -3,6 +3,7 @@
 //! data).
 
 use super::aws::{block_on, Aws, AwsOptions};
+use super::deploy::select_stacks;
 use super::stacks::{self, MANAGED_TAG, MANAGED_VALUE};
 use super::synth::synth_project;
 use super::{CliError, Ui};
@@ -47,8 +48,11 @@ pub struct Retained {
 pub fn destroy(opts: &DestroyOptions, ui: &Ui) -> Result<DestroyResult, CliError> {
     // Named stacks need no project (it may be gone or broken); otherwise the app's.
     let names = if opts.stacks.is_empty() {
+        // Importers go before the stacks whose exports they import.
         let s = synth_project(opts.project.as_deref())?;
-        s.assembly.templates.keys().cloned().collect()
+        let mut order = select_stacks(&s.assembly, &[])?;
+        order.reverse();
+        order
     } else {
         opts.stacks.clone()
     };

@@ -117,8 +117,8 @@ struct DevArgs {
     /// when --port is 0).
     #[arg(long, value_name = "PORT")]
     dynamodb_port: Option<u16>,
-    /// Run every scheduled function this often instead of at its rule's rate (and
-    /// `cron(...)` rules too), for quick local checks.
+    /// Run every scheduled function this often instead of at its rule's rate or cron
+    /// times, for quick local checks.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     schedule_interval: Option<std::time::Duration>,
     /// Do not rebuild and reload when the project's files change.

@@ -165,8 +165,9 @@ impl Schedule {
             }
             None
         } else if let Some(inner) = e.strip_prefix("cron(").and_then(|s| s.strip_suffix(')')) {
-            let n = inner.split_whitespace().count();
-            (n != 6).then(|| format!("`{e}` has {n} fields; EventBridge cron expressions have 6 (minutes hours day-of-month month day-of-week year)"))
+            super::cron::Cron::parse(inner)
+                .err()
+                .map(|problem| format!("`{e}`: {problem}"))
         } else {
             Some(format!("`{e}` is neither `rate(...)` nor `cron(...)`"))
         }

@@ -6,6 +6,7 @@
 
 mod api;
 mod app;
+pub mod cron;
 mod function;
 pub(crate) mod naming;
 mod problems;

@@ -3,10 +3,12 @@
 //! does (persistence across restarts and crashes, TTL expiry, clear refusals).
 
 use crate::engine::moto;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, PutRequest,
-    ReturnValue, ScalarAttributeType, Select, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, Get,
+    GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
+    Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select,
+    TransactGetItem, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::{json, Value};
@@ -612,6 +614,188 @@ async fn script(c: &Client) -> Vec<(&'static str, Value)> {
         }),
     ));
 
+    // Transactions: all or nothing, conditions read before any write.
+    let key =
+        |pk: &str, sk: &str| HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), n(sk))]);
+    let r = c
+        .transact_write_items()
+        .transact_items(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name("Things")
+                        .item("pk", s("t"))
+                        .item("sk", n("1"))
+                        .item("v", n("1"))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name("Things")
+                        .set_key(Some(key("a", "1")))
+                        .update_expression("SET hits = hits + :one")
+                        .expression_attribute_values(":one", n("1"))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name("Things")
+                        .set_key(Some(key("a", "2")))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name("Things")
+                        .set_key(Some(key("c", "2")))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await;
+    out.push(("transact write", outcome(r, |_| json!("ok"))));
+    let r = c
+        .transact_write_items()
+        .transact_items(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name("Things")
+                        .item("pk", s("t"))
+                        .item("sk", n("1"))
+                        .item("v", n("2"))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .return_values_on_condition_check_failure(
+                            ReturnValuesOnConditionCheckFailure::AllOld,
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name("Things")
+                        .set_key(Some(key("a", "3")))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await;
+    let cancelled = match r {
+        Err(e) => match e.into_service_error() {
+            TransactWriteItemsError::TransactionCanceledException(t) => json!(t
+                .cancellation_reasons()
+                .iter()
+                .map(|r| json!({"code": r.code(), "item": r.item().map(item)}))
+                .collect::<Vec<_>>()),
+            other => json!({ "error": format!("{other:?}") }),
+        },
+        Ok(_) => json!("ok"),
+    };
+    out.push(("transact write cancelled", cancelled));
+    let r = c
+        .transact_write_items()
+        .transact_items(
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name("Things")
+                        .set_key(Some(key("t", "1")))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name("Things")
+                        .set_key(Some(key("t", "1")))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await;
+    out.push(("transact write one item twice", outcome(r, |_| json!("ok"))));
+    let r = c
+        .transact_get_items()
+        .transact_items(
+            TransactGetItem::builder()
+                .get(
+                    Get::builder()
+                        .table_name("Things")
+                        .set_key(Some(key("t", "1")))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactGetItem::builder()
+                .get(
+                    Get::builder()
+                        .table_name("Things")
+                        .set_key(Some(key("a", "4")))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactGetItem::builder()
+                .get(
+                    Get::builder()
+                        .table_name("Things")
+                        .set_key(Some(key("c", "2")))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await;
+    out.push((
+        "transact get",
+        outcome(r, |o| {
+            json!(o
+                .responses()
+                .iter()
+                .map(|r| json!(r.item().map(item)))
+                .collect::<Vec<_>>())
+        }),
+    ));
+    let r = get("a", "3").send().await;
+    out.push((
+        "after a cancelled transaction",
+        outcome(r, |o| json!(o.item().is_some())),
+    ));
+
     // DeleteItem.
     let r = c
         .delete_item()
@@ -710,6 +894,28 @@ async fn the_embedded_dynamodb_answers_like_moto() {
         find("query pages backwards"),
         &json!([{"sk": {"N": "6"}}, {"sk": {"N": "5"}}, {"sk": {"N": "4"}}, {"sk": {"N": "3"}}, {"sk": {"N": "2"}}])
     );
+    assert_eq!(find("transact write"), &json!("ok"));
+    assert_eq!(
+        find("transact write cancelled"),
+        &json!([
+            {"code": "ConditionalCheckFailed", "item": {"pk": {"S": "t"}, "sk": {"N": "1"}, "v": {"N": "1"}}},
+            {"code": "None", "item": null}
+        ])
+    );
+    assert_eq!(
+        find("transact write one item twice"),
+        &json!({"error": "ValidationException"})
+    );
+    assert_eq!(find("after a cancelled transaction"), &json!(true));
+    assert_eq!(
+        find("transact get")[0],
+        json!({"pk": {"S": "t"}, "sk": {"N": "1"}, "v": {"N": "1"}})
+    );
+    assert_eq!(
+        find("transact get")[2],
+        json!(null),
+        "deleted by the transaction"
+    );
     let updated = find("update all new");
     assert_eq!(updated["hits"], json!({"N": "1"}));
     assert_eq!(updated["info"]["M"]["color"], json!({"S": "red"}));
@@ -765,6 +971,33 @@ fn data_survives_restarts_and_crashes() {
             .send()
             .await
             .unwrap();
+        // A transaction is one line of the log: after a crash, all of it or nothing.
+        c.transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name("Kept")
+                            .item("pk", s("d"))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name("Kept")
+                            .set_key(Some(key("c")))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
         // One process at a time.
         let second = Store::open(dir.path()).err().unwrap();
         assert!(second.contains("another wsgen dev"), "{second}");
@@ -773,7 +1006,7 @@ fn data_survives_restarts_and_crashes() {
     // A crash in the middle of a write leaves a torn last line: it is ignored.
     let wal = dir.path().join("wal.jsonl");
     let mut log = std::fs::read_to_string(&wal).unwrap();
-    assert_eq!(log.lines().count(), 5, "{log}");
+    assert_eq!(log.lines().count(), 6, "{log}");
     log.push_str(r#"{"op":"put","table":"Kept","item":{"pk":{"S":"torn"#);
     std::fs::write(&wal, log).unwrap();
 
@@ -783,7 +1016,7 @@ fn data_survives_restarts_and_crashes() {
         let scan = c.scan().table_name("Kept").send().await.unwrap();
         assert_eq!(
             items(scan.items(), true),
-            json!([{"n": {"N": "1.5"}, "pk": {"S": "a"}}, {"n": {"N": "1.5"}, "pk": {"S": "c"}}])
+            json!([{"n": {"N": "1.5"}, "pk": {"S": "a"}}, {"pk": {"S": "d"}}])
         );
     });
     // Opening compacted the log into the snapshot.
@@ -893,18 +1126,8 @@ async fn expired_items_are_deleted_and_limits_and_unsupported_operations_are_cle
 
     // An operation the embedded engine does not implement says so, and what to do.
     let e = c
-        .transact_write_items()
-        .transact_items(
-            aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                .put(
-                    aws_sdk_dynamodb::types::Put::builder()
-                        .table_name("Sessions")
-                        .item("pk", s("t"))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
+        .execute_statement()
+        .statement("SELECT * FROM Sessions")
         .send()
         .await
         .unwrap_err()
@@ -912,7 +1135,7 @@ async fn expired_items_are_deleted_and_limits_and_unsupported_operations_are_cle
     assert_eq!(e.meta().code(), Some("UnknownOperationException"));
     let message = e.meta().message().unwrap();
     assert!(
-        message.contains("TransactWriteItems") && message.contains("--dynamodb-endpoint"),
+        message.contains("ExecuteStatement") && message.contains("--dynamodb-endpoint"),
         "{message}"
     );
     // Legacy parameters are named with their replacement.

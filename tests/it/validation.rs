@@ -256,7 +256,12 @@ fn schedule_expressions() {
         (Schedule::expression("rate(1 minutes)"), "singular for 1"),
         (Schedule::expression("rate(0 minutes)"), "positive"),
         (Schedule::rate(Duration::from_secs(90)), "rate(90 seconds)"),
-        (Schedule::cron("* * * *"), "has 4 fields"),
+        (Schedule::cron("* * * *"), "it has 4 fields"),
+        (Schedule::cron("0 12 * * * *"), "one of them must be `?`"),
+        (
+            Schedule::cron("0 25 * * ? *"),
+            "hours `25`: 25 is outside 0-23",
+        ),
     ] {
         let (app, _, f, _) = base();
         let _ = f.schedule(schedule);

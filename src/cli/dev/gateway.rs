@@ -398,19 +398,10 @@ fn millis(t: SystemTime) -> u64 {
 }
 
 /// The civil date and time of `t` (UTC): (year, month 1-12, day, seconds of the day).
-fn civil(t: SystemTime) -> (i64, i64, i64, i64) {
+fn civil(t: SystemTime) -> (i64, u32, u32, i64) {
     let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::constructs::cron::civil_from_days(days);
     (year, month, day, rem)
 }
 

@@ -42,8 +42,8 @@ pub struct DevOptions {
     /// The embedded DynamoDB's port. Default: `port + 1` (any free port when `port`
     /// is 0).
     pub dynamodb_port: Option<u16>,
-    /// Run scheduled functions this often. Default: each rule's `rate(...)`
-    /// (`cron(...)` rules are not run).
+    /// Run scheduled functions this often. Default: each rule's `rate(...)`, or the
+    /// times of its `cron(...)` (UTC).
     pub schedule_interval: Option<Duration>,
     /// Rebuild and reload on changes to the project. Default: on.
     pub watch: bool,
@@ -357,27 +357,57 @@ fn start_schedules(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     for s in schedules {
-        let Some(every) = opts.schedule_interval.or(s.every) else {
-            ui.warn(&format!(
-                "{} ({}) is not run locally: only rate(...) schedules are; pass --schedule-interval to run it",
-                s.rule, s.expression
-            ));
-            continue;
+        let every = opts.schedule_interval.or(s.every);
+        let cron = s.cron.clone().filter(|_| every.is_none());
+        let when = match (every, &cron) {
+            (Some(every), _) => format!("every {}", humantime(every)),
+            (None, Some(c)) => match c.next_after(unix_now().as_secs() as i64) {
+                Some(next) => format!(
+                    "on {} (next {})",
+                    s.expression,
+                    gateway::iso_time(std::time::UNIX_EPOCH + Duration::from_secs(next as u64))
+                ),
+                None => {
+                    ui.note(&format!(
+                        "{} ({}) has no more times to run",
+                        s.rule, s.expression
+                    ));
+                    continue;
+                }
+            },
+            (None, None) => {
+                ui.warn(&format!(
+                    "{} ({}) is not a schedule wsgen dev can run; pass --schedule-interval to run it",
+                    s.rule, s.expression
+                ));
+                continue;
+            }
         };
         if !opts.json {
-            ui.info(&format!(
-                "  schedule {}: {} every {}",
-                s.rule,
-                s.function,
-                humantime(every)
-            ));
+            ui.info(&format!("  schedule {}: {} {when}", s.rule, s.function));
         }
         let (lambda, json) = (lambda.clone(), opts.json);
         tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut tick = every.map(|every| {
+                let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
             loop {
-                tick.tick().await;
+                match (&mut tick, &cron) {
+                    (Some(tick), _) => {
+                        tick.tick().await;
+                    }
+                    (None, Some(cron)) => {
+                        let now = unix_now();
+                        let Some(next) = cron.next_after(now.as_secs() as i64) else {
+                            return;
+                        };
+                        tokio::time::sleep(Duration::from_secs(next as u64).saturating_sub(now))
+                            .await;
+                    }
+                    (None, None) => return,
+                }
                 let started = std::time::Instant::now();
                 let event = match &s.input {
                     Some(input) => serde_json::from_str(input).unwrap_or(Value::String(input.clone())),
@@ -401,6 +431,13 @@ fn start_schedules(
         }));
     }
     tasks
+}
+
+/// The time since the Unix epoch.
+fn unix_now() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// EventBridge's event for a scheduled rule.

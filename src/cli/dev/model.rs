@@ -27,8 +27,10 @@ pub struct DevSchedule {
     /// The rule's logical id.
     pub rule: String,
     pub expression: String,
-    /// The period of a `rate(...)` expression; `None` for `cron(...)`.
+    /// The period of a `rate(...)` expression.
     pub every: Option<std::time::Duration>,
+    /// A `cron(...)` expression's times.
+    pub cron: Option<crate::constructs::cron::Cron>,
     /// The target function's logical id.
     pub function: String,
     /// The target's `Input` (the event), when it sets one.
@@ -519,6 +521,10 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
                     Some(DevSchedule {
                         rule: id.clone(),
                         every: rate(&expression),
+                        cron: expression
+                            .strip_prefix("cron(")
+                            .and_then(|e| e.strip_suffix(')'))
+                            .and_then(|e| crate::constructs::cron::Cron::parse(e).ok()),
                         expression: expression.clone(),
                         function,
                         input: t.get("Input").map(|v| r.resolve(v)),
@@ -642,5 +648,38 @@ mod tests {
         );
         assert_eq!(f.timeout_secs, 5);
         assert_eq!(app.apis["Api"].id, "api");
+    }
+
+    #[test]
+    fn schedules_run_on_their_rate_or_cron() {
+        let rule = |expr: &str| {
+            json!({"Type": "AWS::Events::Rule", "Properties": {
+                "ScheduleExpression": expr, "State": "ENABLED",
+                "Targets": [{"Arn": {"Fn::GetAtt": ["F", "Arn"]}, "Id": "F"}]
+            }})
+        };
+        let t = json!({"Resources": {
+            "F": {"Type": "AWS::Lambda::Function", "Properties": {}},
+            "Every": rule("rate(5 minutes)"),
+            "Noon": rule("cron(0 12 ? * MON-FRI *)"),
+            "Off": {"Type": "AWS::Events::Rule", "Properties": {"ScheduleExpression": "rate(1 minute)", "State": "DISABLED",
+                "Targets": [{"Arn": {"Fn::GetAtt": ["F", "Arn"]}, "Id": "F"}]}}
+        }});
+        let app = read("S", &t, "127.0.0.1:4000");
+        let by_rule: BTreeMap<&str, &DevSchedule> =
+            app.schedules.iter().map(|s| (s.rule.as_str(), s)).collect();
+        assert_eq!(
+            by_rule.keys().copied().collect::<Vec<_>>(),
+            ["Every", "Noon"]
+        );
+        assert_eq!(
+            by_rule["Every"].every,
+            Some(std::time::Duration::from_secs(300))
+        );
+        assert!(by_rule["Every"].cron.is_none());
+        let noon = by_rule["Noon"].cron.as_ref().expect("a cron schedule");
+        assert_eq!(by_rule["Noon"].function, "F");
+        // Monday 2026-11-23 10:30 UTC: next at noon that day.
+        assert_eq!(noon.next_after(1_795_429_800), Some(1_795_435_200));
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! Supported: CreateTable, DeleteTable, DescribeTable, ListTables, PutItem, GetItem,
 //! DeleteItem, UpdateItem, Query, Scan, BatchWriteItem, BatchGetItem,
-//! UpdateTimeToLive, DescribeTimeToLive. Anything else is answered with an
+//! TransactWriteItems, TransactGetItems, UpdateTimeToLive, DescribeTimeToLive. Anything else is answered with an
 //! `UnknownOperationException` that names the operation and `--dynamodb-endpoint`.
 
 pub mod expr;
@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use store::{Key, Keys, Store, Table, TableDef};
+use store::{Change, Key, Keys, Store, Table, TableDef};
 use value::{item_size, normalize, Item, Scalar};
 
 use super::model::{LOCAL_ACCOUNT, LOCAL_REGION};
@@ -35,10 +35,13 @@ use super::model::{LOCAL_ACCOUNT, LOCAL_REGION};
 pub struct DdbError {
     pub code: &'static str,
     pub message: String,
+    /// A cancelled transaction's reasons, one per action (`CancellationReasons`).
+    pub reasons: Vec<Value>,
 }
 
 fn invalid(message: impl Into<String>) -> DdbError {
     DdbError {
+        reasons: Vec::new(),
         code: "ValidationException",
         message: message.into(),
     }
@@ -46,6 +49,7 @@ fn invalid(message: impl Into<String>) -> DdbError {
 
 fn not_found() -> DdbError {
     DdbError {
+        reasons: Vec::new(),
         code: "ResourceNotFoundException",
         message: "Requested resource not found".into(),
     }
@@ -53,6 +57,7 @@ fn not_found() -> DdbError {
 
 fn check_failed() -> DdbError {
     DdbError {
+        reasons: Vec::new(),
         code: "ConditionalCheckFailedException",
         message: "The conditional request failed".into(),
     }
@@ -60,6 +65,7 @@ fn check_failed() -> DdbError {
 
 fn internal(message: String) -> DdbError {
     DdbError {
+        reasons: Vec::new(),
         code: "InternalServerError",
         message,
     }
@@ -173,9 +179,12 @@ impl Dynamo {
             "Scan" => query(s, request, false),
             "BatchWriteItem" => batch_write(s, request),
             "BatchGetItem" => batch_get(s, request),
+            "TransactWriteItems" => transact_write(s, request),
+            "TransactGetItems" => transact_get(s, request),
             "UpdateTimeToLive" => update_ttl(s, request),
             "DescribeTimeToLive" => describe_ttl(s, request),
             other => Err(DdbError {
+                reasons: Vec::new(),
                 code: "UnknownOperationException",
                 message: format!(
                     "wsgen dev's embedded DynamoDB does not support {other}; run wsgen dev with --dynamodb-endpoint URL (DynamoDB Local, or moto's server) for it"
@@ -192,6 +201,7 @@ async fn endpoint(State(db): State<Dynamo>, headers: HeaderMap, body: Bytes) -> 
         .unwrap_or_default();
     let answer = match target.strip_prefix("DynamoDB_20120810.") {
         None => Err(DdbError {
+            reasons: Vec::new(),
             code: "UnknownOperationException",
             message: format!("not a DynamoDB request (X-Amz-Target: {target:?})"),
         }),
@@ -203,6 +213,7 @@ async fn endpoint(State(db): State<Dynamo>, headers: HeaderMap, body: Bytes) -> 
                     .unwrap_or_else(|e| Err(internal(e.to_string())))
             }
             _ => Err(DdbError {
+                reasons: Vec::new(),
                 code: "SerializationException",
                 message: "the request body is not a JSON object".into(),
             }),
@@ -216,7 +227,11 @@ async fn endpoint(State(db): State<Dynamo>, headers: HeaderMap, body: Bytes) -> 
             } else {
                 StatusCode::BAD_REQUEST
             },
-            json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{}", e.code), "message": e.message}),
+            if e.reasons.is_empty() {
+                json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{}", e.code), "message": e.message})
+            } else {
+                json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{}", e.code), "message": e.message, "CancellationReasons": e.reasons})
+            },
         ),
     };
     let mut headers = HeaderMap::new();
@@ -396,6 +411,7 @@ fn create_table(s: &mut Store, request: &Value) -> Answer {
         .map_err(|e| invalid(format!("invalid CreateTable request: {e}")))?;
     if s.tables.contains_key(&def.table_name) {
         return Err(DdbError {
+            reasons: Vec::new(),
             code: "ResourceInUseException",
             message: format!("Table already exists: {}", def.table_name),
         });
@@ -530,18 +546,51 @@ fn precondition<'r>(
     Ok((rv, old))
 }
 
+/// A write that a request decided on, done once all its checks have passed.
+enum Write {
+    Put(String, Item),
+    /// A table and the key of the item to delete.
+    Delete(String, Item),
+    Nothing,
+}
+
+impl Write {
+    fn apply(self, s: &mut Store) -> Result<(), DdbError> {
+        match self {
+            Write::Put(table, item) => s.put(&table, item),
+            Write::Delete(table, key) => s.delete(&table, key),
+            Write::Nothing => Ok(()),
+        }
+        .map_err(internal)
+    }
+
+    fn change(self) -> Option<Change> {
+        match self {
+            Write::Put(table, item) => Some(Change::Put { table, item }),
+            Write::Delete(table, key) => Some(Change::Delete { table, key }),
+            Write::Nothing => None,
+        }
+    }
+}
+
 fn put_item(s: &mut Store, request: &Value) -> Answer {
+    let (write, answer) = plan_put(s, request)?;
+    write.apply(s)?;
+    Ok(answer)
+}
+
+/// PutItem's checks: the write and the answer.
+fn plan_put(s: &Store, request: &Value) -> Result<(Write, Value), DdbError> {
     refuse_legacy(request)?;
     let t = table(s, request)?;
     let item = item_arg(request, "Item")?;
     let key = check_key(t, &item, false)?;
     let (rv, old) = precondition(t, &key, request)?;
-    let name = t.def.table_name.clone();
-    s.put(&name, item).map_err(internal)?;
-    Ok(match (rv, old) {
+    let answer = match (rv, old) {
         ("ALL_OLD", Some(old)) => json!({ "Attributes": old }),
         _ => json!({}),
-    })
+    };
+    Ok((Write::Put(t.def.table_name.clone(), item), answer))
 }
 
 fn get_item(s: &mut Store, request: &Value) -> Answer {
@@ -565,22 +614,37 @@ fn project(item: &Item, paths: Option<&[Path]>) -> Item {
 }
 
 fn delete_item(s: &mut Store, request: &Value) -> Answer {
+    let (write, answer) = plan_delete(s, request)?;
+    write.apply(s)?;
+    Ok(answer)
+}
+
+/// DeleteItem's checks: the write and the answer.
+fn plan_delete(s: &Store, request: &Value) -> Result<(Write, Value), DdbError> {
     refuse_legacy(request)?;
     let t = table(s, request)?;
     let key_item = item_arg(request, "Key")?;
     let key = check_key(t, &key_item, true)?;
     let (rv, old) = precondition(t, &key, request)?;
-    let name = t.def.table_name.clone();
-    if old.is_some() {
-        s.delete(&name, key_item).map_err(internal)?;
-    }
-    Ok(match (rv, old) {
+    let write = match old {
+        Some(_) => Write::Delete(t.def.table_name.clone(), key_item),
+        None => Write::Nothing,
+    };
+    let answer = match (rv, old) {
         ("ALL_OLD", Some(old)) => json!({ "Attributes": old }),
         _ => json!({}),
-    })
+    };
+    Ok((write, answer))
 }
 
 fn update_item(s: &mut Store, request: &Value) -> Answer {
+    let (write, answer) = plan_update(s, request)?;
+    write.apply(s)?;
+    Ok(answer)
+}
+
+/// UpdateItem's checks and evaluation: the write and the answer.
+fn plan_update(s: &Store, request: &Value) -> Result<(Write, Value), DdbError> {
     refuse_legacy(request)?;
     let t = table(s, request)?;
     let key_item = item_arg(request, "Key")?;
@@ -616,8 +680,7 @@ fn update_item(s: &mut Store, request: &Value) -> Answer {
         }
     }
     check_key(t, &new, false)?;
-    let name = t.def.table_name.clone();
-    s.put(&name, new.clone()).map_err(internal)?;
+    let write = Write::Put(t.def.table_name.clone(), new.clone());
     let only = |item: &Item| -> Item {
         item.iter()
             .filter(|(k, _)| touched.contains(*k))
@@ -631,10 +694,11 @@ fn update_item(s: &mut Store, request: &Value) -> Answer {
         "UPDATED_NEW" => Some(only(&new)),
         _ => None,
     };
-    Ok(match attributes {
+    let answer = match attributes {
         Some(a) if !a.is_empty() => json!({ "Attributes": a }),
         _ => json!({}),
-    })
+    };
+    Ok((write, answer))
 }
 
 /// Where a Query or Scan reads: the table or one of its indexes.
@@ -943,6 +1007,131 @@ fn batch_write(s: &mut Store, request: &Value) -> Answer {
         .map_err(internal)?;
     }
     Ok(json!({ "UnprocessedItems": {} }))
+}
+
+/// The most actions a transaction takes.
+const MAX_TRANSACTION: usize = 100;
+
+/// A transaction's `TransactItems`, checked for their number.
+fn transact_items(request: &Value) -> Result<&Vec<Value>, DdbError> {
+    let items = request
+        .get("TransactItems")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("1 validation error detected: Value null at 'transactItems' failed to satisfy constraint: Member must not be null"))?;
+    if items.is_empty() || items.len() > MAX_TRANSACTION {
+        return Err(invalid(format!("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to {MAX_TRANSACTION} and greater than or equal to 1 (got {})", items.len())));
+    }
+    Ok(items)
+}
+
+/// TransactWriteItems: every action's checks and conditions against the data as it
+/// was, then all the writes or none. A failed condition cancels the transaction with a
+/// reason per action.
+fn transact_write(s: &mut Store, request: &Value) -> Answer {
+    let items = transact_items(request)?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut writes = Vec::with_capacity(items.len());
+    let mut reasons = Vec::with_capacity(items.len());
+    let mut cancelled = false;
+    for action in items {
+        let Some((kind, r)) = action
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .and_then(|o| o.iter().next())
+        else {
+            return Err(invalid(
+                "a transaction item needs exactly one of ConditionCheck, Put, Delete, Update",
+            ));
+        };
+        if r.get("ReturnValues").is_some() {
+            return Err(invalid("ReturnValues is not allowed in a transaction item: use ReturnValuesOnConditionCheckFailure"));
+        }
+        let t = table(s, r)?;
+        let key_item = item_arg(r, if kind == "Put" { "Item" } else { "Key" })?;
+        check_key(t, &key_item, kind != "Put")?;
+        let key_item = t.keys.key_item(&key_item);
+        if !seen.insert(format!(
+            "{}\0{}",
+            t.def.table_name,
+            Value::Object(key_item.clone())
+        )) {
+            return Err(invalid(
+                "Transaction request cannot include multiple operations on one item",
+            ));
+        }
+        let planned = match kind.as_str() {
+            "Put" => plan_put(s, r),
+            "Delete" => plan_delete(s, r),
+            "Update" => plan_update(s, r),
+            "ConditionCheck" => plan_check(s, r),
+            other => {
+                return Err(invalid(format!(
+                    "unknown transaction action {other}: use ConditionCheck, Put, Delete or Update"
+                )))
+            }
+        };
+        match planned {
+            Ok((write, _)) => {
+                writes.push(write);
+                reasons.push(json!({"Code": "None"}));
+            }
+            Err(e) if e.code == "ConditionalCheckFailedException" => {
+                cancelled = true;
+                let mut reason = json!({"Code": "ConditionalCheckFailed", "Message": e.message});
+                let all_old = r
+                    .get("ReturnValuesOnConditionCheckFailure")
+                    .and_then(Value::as_str)
+                    == Some("ALL_OLD");
+                let old = t.keys.key_of(&key_item).and_then(|k| t.items.get(&k));
+                if let (true, Some(old)) = (all_old, old) {
+                    reason["Item"] = Value::Object(old.clone());
+                }
+                reasons.push(reason);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if cancelled {
+        let codes: Vec<&str> = reasons.iter().filter_map(|r| r["Code"].as_str()).collect();
+        return Err(DdbError {
+            code: "TransactionCanceledException",
+            message: format!(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                codes.join(", ")
+            ),
+            reasons,
+        });
+    }
+    s.commit(writes.into_iter().filter_map(Write::change).collect())
+        .map_err(internal)?;
+    Ok(json!({}))
+}
+
+/// A transaction's ConditionCheck: its condition must hold; it writes nothing.
+fn plan_check(s: &Store, request: &Value) -> Result<(Write, Value), DdbError> {
+    let t = table(s, request)?;
+    let key = check_key(t, &item_arg(request, "Key")?, true)?;
+    let mut ph = Placeholders::new(request);
+    let cond = condition(request, "ConditionExpression", &mut ph)?.ok_or_else(|| {
+        invalid("1 validation error detected: Value null at 'conditionExpression' failed to satisfy constraint: Member must not be null")
+    })?;
+    all_used(&ph)?;
+    check_condition(Some(&cond), t.items.get(&key))?;
+    Ok((Write::Nothing, json!({})))
+}
+
+/// TransactGetItems: each `Get` as GetItem answers it, read at one moment.
+fn transact_get(s: &mut Store, request: &Value) -> Answer {
+    let items = transact_items(request)?;
+    let mut responses = Vec::with_capacity(items.len());
+    for action in items {
+        let get = action
+            .get("Get")
+            .filter(|_| action.as_object().is_some_and(|o| o.len() == 1))
+            .ok_or_else(|| invalid("a TransactGetItems item needs exactly one Get"))?;
+        responses.push(get_item(s, get)?);
+    }
+    Ok(json!({ "Responses": responses }))
 }
 
 fn batch_get(s: &mut Store, request: &Value) -> Answer {

@@ -160,6 +160,23 @@ enum Record {
         table: String,
         key: Item,
     },
+    /// Changes that survive a crash together or not at all (a transaction's).
+    Batch {
+        records: Vec<Record>,
+    },
+}
+
+/// One write of a transaction (see [`Store::commit`]).
+pub enum Change {
+    Put {
+        table: String,
+        item: Item,
+    },
+    /// A table and the key of the item to delete.
+    Delete {
+        table: String,
+        key: Item,
+    },
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -288,6 +305,11 @@ impl Store {
                     }
                 }
             }
+            Record::Batch { records } => {
+                for r in records {
+                    self.apply(r);
+                }
+            }
         }
     }
 
@@ -359,6 +381,18 @@ impl Store {
             table: table.to_string(),
             key,
         })
+    }
+
+    /// Makes `changes` in one log record: after a crash, all of them or none.
+    pub fn commit(&mut self, changes: Vec<Change>) -> Result<(), String> {
+        let records = changes
+            .into_iter()
+            .map(|c| match c {
+                Change::Put { table, item } => Record::Put { table, item },
+                Change::Delete { table, key } => Record::Delete { table, key },
+            })
+            .collect();
+        self.record(Record::Batch { records })
     }
 
     /// Flushes the log to disk (on shutdown).
