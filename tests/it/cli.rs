@@ -427,6 +427,25 @@ fn project_errors() {
     insta::assert_snapshot!("help", help.snapshot());
 }
 
+#[test]
+fn every_command_has_help() {
+    let p = Project::empty();
+    for command in [
+        "synth",
+        "bundle",
+        "bootstrap",
+        "deploy",
+        "destroy",
+        "diff",
+        "dev",
+        "new",
+    ] {
+        let help = p.wsgen(&[command, "--help"]);
+        assert_eq!(help.code, 0, "{}", help.stderr);
+        insta::assert_snapshot!(format!("help-{command}"), help.snapshot());
+    }
+}
+
 /// The entries of a zip: (name, unix mode, contents).
 pub fn zip_entries(path: &Path) -> Vec<(String, u32, Vec<u8>)> {
     use std::io::Read;
