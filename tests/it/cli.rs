@@ -36,7 +36,8 @@ fn fixture_target() -> PathBuf {
 
 /// A copy of a fixture project whose wsgen dependency points at this checkout.
 pub struct Project {
-    _tmp: tempfile::TempDir,
+    /// The temporary directory the copy lives in (none for the shared stock project).
+    _tmp: Option<tempfile::TempDir>,
     pub dir: PathBuf,
     /// Where its crates build.
     pub target: PathBuf,
@@ -64,17 +65,19 @@ impl Project {
             std::fs::write(dir.join(file), text).unwrap();
         }
         Project {
-            _tmp: tmp,
+            _tmp: Some(tmp),
             dir,
             target: fixture_target(),
         }
     }
 
-    /// The `stock` fixture with the repository's handler crates and lockfile copied in;
+    /// The `stock` fixture with the repository's handler crates and lockfile copied in,
+    /// at `$CARGO_TARGET_DIR/stock-project/stock` (replaced on each run, never leaked);
     /// it builds in a target directory of its own.
-    pub fn stock() -> Project {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("stock");
+    fn stock() -> Project {
+        let parent = fixture_target().with_file_name("stock-project");
+        let _ = std::fs::remove_dir_all(&parent);
+        let dir = parent.join("stock");
         copy_dir(&fixture("stock"), &dir);
         copy_dir(&repo().join("lambdas"), &dir.join("lambdas"));
         copy_dir(&repo().join("tests/handlers"), &dir.join("tests/handlers"));
@@ -89,7 +92,7 @@ impl Project {
         .unwrap();
         let target = fixture_target().with_file_name("fixtures-stock");
         Project {
-            _tmp: tmp,
+            _tmp: None,
             dir,
             target,
         }
@@ -118,7 +121,7 @@ impl Project {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         Project {
-            _tmp: tmp,
+            _tmp: Some(tmp),
             dir,
             target: fixture_target(),
         }
@@ -201,6 +204,9 @@ fn copy_dir(from: &Path, to: &Path) {
         if e.file_type().unwrap().is_dir() {
             copy_dir(&e.path(), &to.join(&name));
         } else {
+            // New modification times: cargo rebuilds the copy's crates even where an
+            // earlier copy, edited by a test (dev's watch test edits whoami), built
+            // them into the same target directory.
             std::fs::copy(e.path(), to.join(&name)).unwrap();
         }
     }

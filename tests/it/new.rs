@@ -127,6 +127,8 @@ struct Dev {
     /// `127.0.0.1:P`.
     address: String,
     base: String,
+    /// The page's URL, when the project has `web/index.html`.
+    page: Option<String>,
 }
 
 impl Dev {
@@ -160,10 +162,12 @@ impl Dev {
         let v: serde_json::Value = serde_json::from_str(&ready).unwrap();
         let address = v["address"].as_str().unwrap().to_string();
         let base = format!("ws://{address}/live");
+        let page = v["page"].as_str().map(str::to_string);
         Dev {
             child,
             address,
             base,
+            page,
         }
     }
 }
@@ -446,7 +450,8 @@ fn the_chat_page_works_in_headless_chromium() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let p = p.new_project("bp-web");
     let dev = Dev::start(&p, &[]);
-    let page = format!("http://{}/", dev.address);
+    let page = dev.page.clone().expect("the ready line names the page");
+    assert_eq!(page, format!("http://{}/", dev.address));
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let mut browser = Chromium::start().await;

@@ -283,10 +283,15 @@ async fn serve(
         logs,
         Some(project.dir.join("web").join("index.html")).filter(|p| p.is_file()),
     );
-    announce(ui, opts.json, &gw.routing(), &domain, dynamodb.as_deref());
-    if let (Some(_), false) = (&gw.page, opts.json) {
-        ui.info(&format!("  web/index.html: http://{domain}/"));
-    }
+    let page = gw.page.as_ref().map(|_| format!("http://{domain}/"));
+    announce(
+        ui,
+        opts.json,
+        &gw.routing(),
+        &domain,
+        dynamodb.as_deref(),
+        page.as_deref(),
+    );
     if opts.watch && !opts.json {
         ui.info(&format!(
             "watching {} for changes (--no-watch to stop)",
@@ -393,6 +398,9 @@ fn start_schedules(
                 t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 t
             });
+            // The last cron time run: a wake-up a hair before it (the wall clock and the
+            // timer disagree slightly) must not run it twice.
+            let mut last = 0;
             loop {
                 match (&mut tick, &cron) {
                     (Some(tick), _) => {
@@ -400,11 +408,12 @@ fn start_schedules(
                     }
                     (None, Some(cron)) => {
                         let now = unix_now();
-                        let Some(next) = cron.next_after(now.as_secs() as i64) else {
+                        let Some(next) = cron.next_after((now.as_secs() as i64).max(last)) else {
                             return;
                         };
                         tokio::time::sleep(Duration::from_secs(next as u64).saturating_sub(now))
                             .await;
+                        last = next;
                     }
                     (None, None) => return,
                 }
@@ -442,9 +451,7 @@ fn unix_now() -> Duration {
 
 /// EventBridge's event for a scheduled rule.
 fn scheduled_event(rule: &str) -> Value {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = unix_now();
     serde_json::json!({
         "version": "0",
         "id": format!("{:08x}-0000-4000-8000-{:012x}", now.as_secs() as u32, now.subsec_nanos()),
@@ -468,8 +475,16 @@ fn humantime(d: Duration) -> String {
     }
 }
 
-/// Prints what is served (on stderr; with `--json` one `ready` line).
-fn announce(ui: &Ui, json: bool, routing: &Routing, domain: &str, dynamodb: Option<&str>) {
+/// Prints what is served (on stderr; with `--json` one `ready` line): the stages, the
+/// DynamoDB endpoint and the page (`web/index.html`) when there is one.
+fn announce(
+    ui: &Ui,
+    json: bool,
+    routing: &Routing,
+    domain: &str,
+    dynamodb: Option<&str>,
+    page: Option<&str>,
+) {
     if json {
         let stages: BTreeMap<&String, Value> = routing
             .stages
@@ -488,7 +503,7 @@ fn announce(ui: &Ui, json: bool, routing: &Routing, domain: &str, dynamodb: Opti
             .collect();
         eprintln!(
             "{}",
-            serde_json::json!({"type": "ready", "address": domain, "stages": stages, "dynamodb": dynamodb})
+            serde_json::json!({"type": "ready", "address": domain, "stages": stages, "dynamodb": dynamodb, "page": page})
         );
         return;
     }
@@ -517,6 +532,9 @@ fn announce(ui: &Ui, json: bool, routing: &Routing, domain: &str, dynamodb: Opti
                 if r.two_way { " (two-way)" } else { "" }
             ));
         }
+    }
+    if let Some(page) = page {
+        ui.info(&format!("  web/index.html: {page}"));
     }
     ui.info("Ctrl-C stops (running $disconnect for every open connection)");
 }
