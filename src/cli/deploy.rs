@@ -31,6 +31,8 @@ pub struct DeployOptions {
     pub hotswap: bool,
     /// Bootstrap the account and region first when they are not.
     pub bootstrap: bool,
+    /// Deploy only the stacks named, not also the stacks they import exports from.
+    pub exclusively: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -52,7 +54,22 @@ pub struct DeployedStack {
 pub fn deploy(opts: &DeployOptions, ui: &Ui) -> Result<DeployResult, CliError> {
     // Check the stack names before building anything.
     let synthesized = synth_project(opts.project.as_deref())?;
-    let names = select_stacks(&synthesized.assembly, &opts.stacks)?;
+    let mut names = select_stacks(&synthesized.assembly, &opts.stacks)?;
+    if !opts.exclusively {
+        let all = with_prerequisites(&synthesized.assembly, &names);
+        let added: Vec<&str> = all
+            .iter()
+            .filter(|n| !names.contains(n))
+            .map(String::as_str)
+            .collect();
+        if !added.is_empty() {
+            ui.info(&format!(
+                "also deploying {} (the stacks named import their exports; --exclusively deploys only the stacks named)",
+                added.join(", ")
+            ));
+            names = deploy_order(&synthesized.assembly, &all)?;
+        }
+    }
     let bundled = bundle_synthesized(
         synthesized,
         &BundleOptions {
@@ -87,17 +104,13 @@ pub fn select_stacks(assembly: &CloudAssembly, wanted: &[String]) -> Result<Vec<
     deploy_order(assembly, wanted)
 }
 
-/// `names` in the order CloudFormation can deploy them: a stack that imports an export
-/// of another (`Fn::ImportValue` of a literal name that the other's outputs export)
-/// comes after it; otherwise by name. Destroy goes in the reverse order. Two stacks
-/// that import from each other cannot be deployed at all: that is an error.
-pub fn deploy_order(assembly: &CloudAssembly, names: &[String]) -> Result<Vec<String>, CliError> {
-    let json: BTreeMap<&String, Value> = names
+/// Each stack's prerequisites: the other stacks whose exports it imports
+/// (`Fn::ImportValue` of a literal name that their outputs export).
+fn prerequisites(assembly: &CloudAssembly) -> BTreeMap<String, BTreeSet<String>> {
+    let json: BTreeMap<&String, Value> = assembly
+        .templates
         .iter()
-        .map(|n| {
-            let t = serde_json::to_value(&assembly.templates[n]).expect("a template is JSON");
-            (n, t)
-        })
+        .map(|(n, t)| (n, serde_json::to_value(t).expect("a template is JSON")))
         .collect();
     let mut exporter: BTreeMap<&str, &String> = BTreeMap::new();
     for (name, t) in &json {
@@ -112,18 +125,52 @@ pub fn deploy_order(assembly: &CloudAssembly, names: &[String]) -> Result<Vec<St
             }
         }
     }
-    // Each stack's prerequisites among `names`.
-    let mut needs: BTreeMap<&String, BTreeSet<&String>> = BTreeMap::new();
-    for (name, t) in &json {
-        let mut imports = Vec::new();
-        imported(t, &mut imports);
-        let deps = imports
-            .into_iter()
-            .filter_map(|i| exporter.get(i).copied())
-            .filter(|d| d != name)
-            .collect();
-        needs.insert(name, deps);
+    json.iter()
+        .map(|(name, t)| {
+            let mut imports = Vec::new();
+            imported(t, &mut imports);
+            let deps = imports
+                .into_iter()
+                .filter_map(|i| exporter.get(i).copied())
+                .filter(|d| d != name)
+                .cloned()
+                .collect();
+            ((*name).clone(), deps)
+        })
+        .collect()
+}
+
+/// `names` and, transitively, the stacks they import from: what `wsgen deploy STACK`
+/// deploys unless `--exclusively` (as `cdk deploy` does).
+pub fn with_prerequisites(assembly: &CloudAssembly, names: &[String]) -> Vec<String> {
+    let needs = prerequisites(assembly);
+    let mut all: BTreeSet<String> = BTreeSet::new();
+    let mut todo: Vec<String> = names.to_vec();
+    while let Some(n) = todo.pop() {
+        if all.insert(n.clone()) {
+            todo.extend(needs.get(&n).into_iter().flatten().cloned());
+        }
     }
+    all.into_iter().collect()
+}
+
+/// `names` in the order CloudFormation can deploy them: a stack that imports an export
+/// of another comes after it; otherwise by name. Destroy goes in the reverse order. Two
+/// stacks that import from each other cannot be deployed at all: that is an error.
+pub fn deploy_order(assembly: &CloudAssembly, names: &[String]) -> Result<Vec<String>, CliError> {
+    let all = prerequisites(assembly);
+    let mut needs: BTreeMap<&String, BTreeSet<&String>> = names
+        .iter()
+        .map(|n| {
+            let deps = all
+                .get(n)
+                .into_iter()
+                .flatten()
+                .filter(|d| names.contains(d))
+                .collect();
+            (n, deps)
+        })
+        .collect();
     let mut order = Vec::with_capacity(names.len());
     while !needs.is_empty() {
         let ready: Vec<&String> = needs
@@ -510,6 +557,12 @@ mod tests {
             select_stacks(&a, &names(&["Api", "Zeta"])).unwrap(),
             names(&["Zeta", "Api"])
         );
+        // Deploying Api alone needs Zeta (unless --exclusively); Mid needs nothing.
+        assert_eq!(
+            with_prerequisites(&a, &names(&["Api"])),
+            names(&["Api", "Zeta"])
+        );
+        assert_eq!(with_prerequisites(&a, &names(&["Mid"])), names(&["Mid"]));
     }
 
     #[test]

@@ -216,6 +216,9 @@ struct DeployArgs {
     /// Bootstrap the account and region first if they are not.
     #[arg(long)]
     bootstrap: bool,
+    /// Deploy only the stacks named, not also the stacks whose exports they import.
+    #[arg(short = 'e', long)]
+    exclusively: bool,
     /// Print the result as JSON on stdout (progress and events stay on stderr).
     #[arg(long)]
     json: bool,
@@ -379,6 +382,7 @@ pub fn run() -> i32 {
                 outputs_file: a.outputs_file,
                 hotswap: a.hotswap,
                 bootstrap: a.bootstrap,
+                exclusively: a.exclusively,
             };
             match deploy(&opts, &ui) {
                 Ok(result) if a.json => {

@@ -409,6 +409,39 @@ fn base64_sha256(data: &[u8]) -> String {
     aws_smithy_types::base64::encode(sha2::Sha256::digest(data))
 }
 
+/// Deploying a stack that imports another's export deploys that one too, first. (moto
+/// cannot show the rest: stacks it creates through change sets register no exports, so
+/// an importing stack fails there whatever the order; the order itself is unit-tested
+/// in src/cli/deploy.rs.)
+#[test]
+fn deploying_an_importer_deploys_its_exporter_unless_exclusively() {
+    let p = Project::new("exports", "order");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let endpoint = format!("http://{closed}");
+    let args = [
+        "deploy",
+        "Audit",
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        &endpoint,
+    ];
+    let run = p.wsgen_with(&args, aws_env);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("also deploying Store (the stacks named import their exports; --exclusively deploys only the stacks named)\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("error: cannot reach"), "{}", run.stderr);
+    let run = p.wsgen_with(&[&args[..], &["--exclusively"]].concat(), aws_env);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(!run.stderr.contains("also deploying"), "{}", run.stderr);
+}
+
 #[test]
 fn stacks_wsgen_did_not_create_are_left_alone() {
     let region = "ap-south-1";
