@@ -617,90 +617,69 @@ async fn script(c: &Client) -> Vec<(&'static str, Value)> {
     // Transactions: all or nothing, conditions read before any write.
     let key =
         |pk: &str, sk: &str| HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), n(sk))]);
+    let put = |pk: &str, sk: &str, v: &str| {
+        Put::builder()
+            .table_name("Things")
+            .item("pk", s(pk))
+            .item("sk", n(sk))
+            .item("v", n(v))
+    };
+    let delete = |pk: &str, sk: &str| {
+        let d = Delete::builder()
+            .table_name("Things")
+            .set_key(Some(key(pk, sk)));
+        TransactWriteItem::builder()
+            .delete(d.build().unwrap())
+            .build()
+    };
+    let check = |pk: &str, sk: &str, condition: &str| {
+        let c = ConditionCheck::builder()
+            .table_name("Things")
+            .set_key(Some(key(pk, sk)))
+            .condition_expression(condition);
+        TransactWriteItem::builder()
+            .condition_check(c.build().unwrap())
+            .build()
+    };
+    let fetch = |pk: &str, sk: &str| {
+        let g = Get::builder()
+            .table_name("Things")
+            .set_key(Some(key(pk, sk)));
+        TransactGetItem::builder().get(g.build().unwrap()).build()
+    };
+    let increment = Update::builder()
+        .table_name("Things")
+        .set_key(Some(key("a", "1")))
+        .update_expression("SET hits = hits + :one")
+        .expression_attribute_values(":one", n("1"));
     let r = c
         .transact_write_items()
         .transact_items(
             TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name("Things")
-                        .item("pk", s("t"))
-                        .item("sk", n("1"))
-                        .item("v", n("1"))
-                        .build()
-                        .unwrap(),
-                )
+                .put(put("t", "1", "1").build().unwrap())
                 .build(),
         )
         .transact_items(
             TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name("Things")
-                        .set_key(Some(key("a", "1")))
-                        .update_expression("SET hits = hits + :one")
-                        .expression_attribute_values(":one", n("1"))
-                        .build()
-                        .unwrap(),
-                )
+                .update(increment.build().unwrap())
                 .build(),
         )
-        .transact_items(
-            TransactWriteItem::builder()
-                .condition_check(
-                    ConditionCheck::builder()
-                        .table_name("Things")
-                        .set_key(Some(key("a", "2")))
-                        .condition_expression("attribute_exists(pk)")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .transact_items(
-            TransactWriteItem::builder()
-                .delete(
-                    Delete::builder()
-                        .table_name("Things")
-                        .set_key(Some(key("c", "2")))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
+        .transact_items(check("a", "2", "attribute_exists(pk)"))
+        .transact_items(delete("c", "2"))
         .send()
         .await;
     out.push(("transact write", outcome(r, |_| json!("ok"))));
+    let conditional = put("t", "1", "2")
+        .condition_expression("attribute_not_exists(pk)")
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     let r = c
         .transact_write_items()
         .transact_items(
             TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name("Things")
-                        .item("pk", s("t"))
-                        .item("sk", n("1"))
-                        .item("v", n("2"))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .return_values_on_condition_check_failure(
-                            ReturnValuesOnConditionCheckFailure::AllOld,
-                        )
-                        .build()
-                        .unwrap(),
-                )
+                .put(conditional.build().unwrap())
                 .build(),
         )
-        .transact_items(
-            TransactWriteItem::builder()
-                .delete(
-                    Delete::builder()
-                        .table_name("Things")
-                        .set_key(Some(key("a", "3")))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
+        .transact_items(delete("a", "3"))
         .send()
         .await;
     let cancelled = match r {
@@ -717,67 +696,16 @@ async fn script(c: &Client) -> Vec<(&'static str, Value)> {
     out.push(("transact write cancelled", cancelled));
     let r = c
         .transact_write_items()
-        .transact_items(
-            TransactWriteItem::builder()
-                .delete(
-                    Delete::builder()
-                        .table_name("Things")
-                        .set_key(Some(key("t", "1")))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .transact_items(
-            TransactWriteItem::builder()
-                .condition_check(
-                    ConditionCheck::builder()
-                        .table_name("Things")
-                        .set_key(Some(key("t", "1")))
-                        .condition_expression("attribute_exists(pk)")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
+        .transact_items(delete("t", "1"))
+        .transact_items(check("t", "1", "attribute_exists(pk)"))
         .send()
         .await;
     out.push(("transact write one item twice", outcome(r, |_| json!("ok"))));
     let r = c
         .transact_get_items()
-        .transact_items(
-            TransactGetItem::builder()
-                .get(
-                    Get::builder()
-                        .table_name("Things")
-                        .set_key(Some(key("t", "1")))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .transact_items(
-            TransactGetItem::builder()
-                .get(
-                    Get::builder()
-                        .table_name("Things")
-                        .set_key(Some(key("a", "4")))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .transact_items(
-            TransactGetItem::builder()
-                .get(
-                    Get::builder()
-                        .table_name("Things")
-                        .set_key(Some(key("c", "2")))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
+        .transact_items(fetch("t", "1"))
+        .transact_items(fetch("a", "4"))
+        .transact_items(fetch("c", "2"))
         .send()
         .await;
     out.push((

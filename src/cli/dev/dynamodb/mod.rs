@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use store::{Change, Key, Keys, Store, Table, TableDef};
+use store::{Key, Keys, Record, Store, Table, TableDef};
 use value::{item_size, normalize, Item, Scalar};
 
 use super::model::{LOCAL_ACCOUNT, LOCAL_REGION};
@@ -546,36 +546,17 @@ fn precondition<'r>(
     Ok((rv, old))
 }
 
-/// A write that a request decided on, done once all its checks have passed.
-enum Write {
-    Put(String, Item),
-    /// A table and the key of the item to delete.
-    Delete(String, Item),
-    Nothing,
-}
+/// The write a request decided on (none: nothing to change), made once all its checks
+/// have passed.
+type Write = Option<Record>;
 
-impl Write {
-    fn apply(self, s: &mut Store) -> Result<(), DdbError> {
-        match self {
-            Write::Put(table, item) => s.put(&table, item),
-            Write::Delete(table, key) => s.delete(&table, key),
-            Write::Nothing => Ok(()),
-        }
-        .map_err(internal)
-    }
-
-    fn change(self) -> Option<Change> {
-        match self {
-            Write::Put(table, item) => Some(Change::Put { table, item }),
-            Write::Delete(table, key) => Some(Change::Delete { table, key }),
-            Write::Nothing => None,
-        }
-    }
+fn apply(s: &mut Store, write: Write) -> Result<(), DdbError> {
+    write.map_or(Ok(()), |r| s.record(r)).map_err(internal)
 }
 
 fn put_item(s: &mut Store, request: &Value) -> Answer {
     let (write, answer) = plan_put(s, request)?;
-    write.apply(s)?;
+    apply(s, write)?;
     Ok(answer)
 }
 
@@ -590,7 +571,8 @@ fn plan_put(s: &Store, request: &Value) -> Result<(Write, Value), DdbError> {
         ("ALL_OLD", Some(old)) => json!({ "Attributes": old }),
         _ => json!({}),
     };
-    Ok((Write::Put(t.def.table_name.clone(), item), answer))
+    let table = t.def.table_name.clone();
+    Ok((Some(Record::Put { table, item }), answer))
 }
 
 fn get_item(s: &mut Store, request: &Value) -> Answer {
@@ -615,7 +597,7 @@ fn project(item: &Item, paths: Option<&[Path]>) -> Item {
 
 fn delete_item(s: &mut Store, request: &Value) -> Answer {
     let (write, answer) = plan_delete(s, request)?;
-    write.apply(s)?;
+    apply(s, write)?;
     Ok(answer)
 }
 
@@ -627,8 +609,11 @@ fn plan_delete(s: &Store, request: &Value) -> Result<(Write, Value), DdbError> {
     let key = check_key(t, &key_item, true)?;
     let (rv, old) = precondition(t, &key, request)?;
     let write = match old {
-        Some(_) => Write::Delete(t.def.table_name.clone(), key_item),
-        None => Write::Nothing,
+        Some(_) => Some(Record::Delete {
+            table: t.def.table_name.clone(),
+            key: key_item,
+        }),
+        None => None,
     };
     let answer = match (rv, old) {
         ("ALL_OLD", Some(old)) => json!({ "Attributes": old }),
@@ -639,7 +624,7 @@ fn plan_delete(s: &Store, request: &Value) -> Result<(Write, Value), DdbError> {
 
 fn update_item(s: &mut Store, request: &Value) -> Answer {
     let (write, answer) = plan_update(s, request)?;
-    write.apply(s)?;
+    apply(s, write)?;
     Ok(answer)
 }
 
@@ -680,7 +665,10 @@ fn plan_update(s: &Store, request: &Value) -> Result<(Write, Value), DdbError> {
         }
     }
     check_key(t, &new, false)?;
-    let write = Write::Put(t.def.table_name.clone(), new.clone());
+    let write = Some(Record::Put {
+        table: t.def.table_name.clone(),
+        item: new.clone(),
+    });
     let only = |item: &Item| -> Item {
         item.iter()
             .filter(|(k, _)| touched.contains(*k))
@@ -1102,7 +1090,7 @@ fn transact_write(s: &mut Store, request: &Value) -> Answer {
             reasons,
         });
     }
-    s.commit(writes.into_iter().filter_map(Write::change).collect())
+    s.commit(writes.into_iter().flatten().collect())
         .map_err(internal)?;
     Ok(json!({}))
 }
@@ -1117,7 +1105,7 @@ fn plan_check(s: &Store, request: &Value) -> Result<(Write, Value), DdbError> {
     })?;
     all_used(&ph)?;
     check_condition(Some(&cond), t.items.get(&key))?;
-    Ok((Write::Nothing, json!({})))
+    Ok((None, json!({})))
 }
 
 /// TransactGetItems: each `Get` as GetItem answers it, read at one moment.

@@ -144,7 +144,7 @@ impl Table {
 /// One change, as the log records it.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
-enum Record {
+pub enum Record {
     /// Creates a table, or replaces its definition (items kept).
     Define {
         def: TableDef,
@@ -163,19 +163,6 @@ enum Record {
     /// Changes that survive a crash together or not at all (a transaction's).
     Batch {
         records: Vec<Record>,
-    },
-}
-
-/// One write of a transaction (see [`Store::commit`]).
-pub enum Change {
-    Put {
-        table: String,
-        item: Item,
-    },
-    /// A table and the key of the item to delete.
-    Delete {
-        table: String,
-        key: Item,
     },
 }
 
@@ -314,7 +301,7 @@ impl Store {
     }
 
     /// Logs a change, then applies it.
-    fn record(&mut self, record: Record) -> Result<(), String> {
+    pub fn record(&mut self, record: Record) -> Result<(), String> {
         if let Some(wal) = &mut self.wal {
             let mut line = serde_json::to_vec(&record).expect("records serialize");
             line.push(b'\n');
@@ -383,15 +370,8 @@ impl Store {
         })
     }
 
-    /// Makes `changes` in one log record: after a crash, all of them or none.
-    pub fn commit(&mut self, changes: Vec<Change>) -> Result<(), String> {
-        let records = changes
-            .into_iter()
-            .map(|c| match c {
-                Change::Put { table, item } => Record::Put { table, item },
-                Change::Delete { table, key } => Record::Delete { table, key },
-            })
-            .collect();
+    /// Makes `records` in one log record: after a crash, all of them or none.
+    pub fn commit(&mut self, records: Vec<Record>) -> Result<(), String> {
         self.record(Record::Batch { records })
     }
 
