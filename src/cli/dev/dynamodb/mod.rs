@@ -608,13 +608,10 @@ fn plan_delete(s: &Store, request: &Value) -> Result<(Write, Value), DdbError> {
     let key_item = item_arg(request, "Key")?;
     let key = check_key(t, &key_item, true)?;
     let (rv, old) = precondition(t, &key, request)?;
-    let write = match old {
-        Some(_) => Some(Record::Delete {
-            table: t.def.table_name.clone(),
-            key: key_item,
-        }),
-        None => None,
-    };
+    let write = old.as_ref().map(|_| Record::Delete {
+        table: t.def.table_name.clone(),
+        key: key_item,
+    });
     let answer = match (rv, old) {
         ("ALL_OLD", Some(old)) => json!({ "Attributes": old }),
         _ => json!({}),
