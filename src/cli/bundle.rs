@@ -8,7 +8,9 @@
 //!   `wsgen.out/assets/<fingerprint>.zip` and are recorded in the manifest with their
 //!   size and SHA-256; other builds go to `wsgen.out/assets/<profile>-<arch>/`.
 //! - A zip holds one entry, `bootstrap`, mode 0755, dated 1980-01-01, deflated at level
-//!   9 by the locked `zip` crate: the same binary always gives the same bytes.
+//!   9 by the locked `zip` crate: the same binary always gives the same bytes. The other
+//!   builds (which only `wsgen dev` runs) are stored uncompressed: deflating a 190 MB
+//!   debug binary at level 9 takes seconds, on every rebuild of the local loop.
 //! - Every binary is checked: an ELF for the function's architecture, needing at most
 //!   glibc 2.34 (what `provided.al2023` has).
 
@@ -188,7 +190,12 @@ pub fn bundle_synthesized(
             check_binary(&data, &p.arch).map_err(|problem| {
                 CliError::Bundle(format!("{} ({}): {problem}", p.crate_path, exe.display()))
             })?;
-            write_zip(&p.file, &data)?
+            let compression = if p.deployable {
+                Compression::Deploy
+            } else {
+                Compression::Local
+            };
+            write_zip(&p.file, &data, compression)?
         };
         let sha256 = crate::constructs::naming::hex(&Sha256::digest(&zip));
         let asset = Bundled {
@@ -453,22 +460,41 @@ pub fn max_glibc(strings: &[u8]) -> Option<(u32, u32)> {
 }
 
 /// Writes `bootstrap` into a reproducible zip at `file`, atomically; returns the zip.
-pub fn write_zip(file: &Path, binary: &[u8]) -> Result<Vec<u8>, CliError> {
-    let bytes =
-        zip_bootstrap(binary).map_err(|e| CliError::Bundle(format!("cannot write a zip: {e}")))?;
+/// How a zip's `bootstrap` is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// Deflated at level 9: what Lambda gets (small uploads, within its size limits).
+    Deploy,
+    /// Stored as is: for `wsgen dev`, which unpacks it at once on the same machine.
+    Local,
+}
+
+pub fn write_zip(
+    file: &Path,
+    binary: &[u8],
+    compression: Compression,
+) -> Result<Vec<u8>, CliError> {
+    let bytes = zip_bootstrap(binary, compression)
+        .map_err(|e| CliError::Bundle(format!("cannot write a zip: {e}")))?;
     super::files::write_atomically(file, &bytes, None)?;
     Ok(bytes)
 }
 
-/// The zip bytes: one entry `bootstrap`, mode 0755, 1980-01-01 00:00, deflate level 9.
-pub fn zip_bootstrap(binary: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
+/// The zip bytes: one entry `bootstrap`, mode 0755, 1980-01-01 00:00, deflated at level
+/// 9 (or stored, for [`Compression::Local`]).
+pub fn zip_bootstrap(binary: &[u8], compression: Compression) -> zip::result::ZipResult<Vec<u8>> {
     use zip::write::SimpleFileOptions;
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(9))
-        .last_modified_time(zip::DateTime::default())
-        .unix_permissions(0o755);
+    let options = match compression {
+        Compression::Deploy => SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(9)),
+        Compression::Local => {
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored)
+        }
+    }
+    .last_modified_time(zip::DateTime::default())
+    .unix_permissions(0o755);
     w.start_file("bootstrap", options)?;
     w.write_all(binary)?;
     Ok(w.finish()?.into_inner())
@@ -510,13 +536,24 @@ mod tests {
 
     #[test]
     fn zips_are_reproducible_and_hold_an_executable_bootstrap() {
-        let a = zip_bootstrap(b"\x7fELF binary").unwrap();
-        assert_eq!(a, zip_bootstrap(b"\x7fELF binary").unwrap());
-        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap();
-        assert_eq!(archive.len(), 1);
-        let entry = archive.by_index(0).unwrap();
-        assert_eq!(entry.name().unwrap(), "bootstrap");
-        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
-        assert!(entry.extra_data().is_none_or(|d| d.is_empty()));
+        use std::io::Read;
+        let binary = b"\x7fELF binary ".repeat(100);
+        for (compression, method) in [
+            (Compression::Deploy, zip::CompressionMethod::Deflated),
+            (Compression::Local, zip::CompressionMethod::Stored),
+        ] {
+            let a = zip_bootstrap(&binary, compression).unwrap();
+            assert_eq!(a, zip_bootstrap(&binary, compression).unwrap());
+            let mut archive = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap();
+            assert_eq!(archive.len(), 1);
+            let mut entry = archive.by_index(0).unwrap();
+            assert_eq!(entry.name().unwrap(), "bootstrap");
+            assert_eq!(entry.compression(), method);
+            assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+            assert!(entry.extra_data().is_none_or(|d| d.is_empty()));
+            let mut back = Vec::new();
+            entry.read_to_end(&mut back).unwrap();
+            assert_eq!(back, binary);
+        }
     }
 }

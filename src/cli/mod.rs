@@ -29,6 +29,7 @@ pub use stacks::Approval;
 
 pub use bundle::{
     bundle, check_binary, zip_bootstrap, BuildProfile, BundleOptions, BundleResult, Bundled,
+    Compression,
 };
 pub use error::CliError;
 pub use project::Project;

@@ -505,6 +505,12 @@ fn bundle_packages_every_handler_reproducibly_and_caches() {
         assert_eq!(mode & 0o777, 0o755, "executable");
         assert_eq!(&data[..4], b"\x7fELF");
         wsgen::cli::check_binary(data, "x86_64").unwrap();
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(&file).unwrap()).unwrap();
+        assert_eq!(
+            archive.by_index(0).unwrap().compression(),
+            zip::CompressionMethod::Deflated,
+            "deployable zips are deflated"
+        );
         shas.push(sha);
     }
 
@@ -575,6 +581,13 @@ fn bundle_failures_keep_the_previous_zips() {
         "dev zips are not deployable"
     );
     let before: Vec<_> = dev.read_dir().unwrap().map(|e| e.unwrap().path()).collect();
+    // Only wsgen dev runs them: stored, not deflated (deflating a debug binary takes
+    // seconds).
+    for zip in &before {
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+        let entry = archive.by_index(0).unwrap();
+        assert_eq!(entry.compression(), zip::CompressionMethod::Stored);
+    }
 
     p.write(
         "lambdas/sendmessage/src/main.rs",
