@@ -172,11 +172,19 @@ pub fn bundle_synthesized(
         }
     }
 
+    let mut hashes = HashCache::open(&out);
     let mut assets = Vec::new();
     for p in &plan {
         let cached = p.file.is_file();
-        let zip = if cached {
-            std::fs::read(&p.file).map_err(CliError::io("cannot read", &p.file))?
+        let known = if cached { hashes.get(&p.file) } else { None };
+        let (size, sha256) = if let Some(known) = known {
+            known
+        } else if cached {
+            let zip = std::fs::read(&p.file).map_err(CliError::io("cannot read", &p.file))?;
+            (
+                zip.len() as u64,
+                crate::constructs::naming::hex(&Sha256::digest(&zip)),
+            )
         } else {
             let exe = binaries
                 .get(&(p.arch.clone(), p.package.clone(), p.bin.clone()))
@@ -195,16 +203,20 @@ pub fn bundle_synthesized(
             } else {
                 Compression::Local
             };
-            write_zip(&p.file, &data, compression)?
+            let zip = write_zip(&p.file, &data, compression)?;
+            (
+                zip.len() as u64,
+                crate::constructs::naming::hex(&Sha256::digest(&zip)),
+            )
         };
-        let sha256 = crate::constructs::naming::hex(&Sha256::digest(&zip));
+        hashes.insert(&p.file, size, &sha256);
         let asset = Bundled {
             fingerprint: p.fingerprint.clone(),
             crate_path: p.crate_path.clone(),
             bin: p.bin.clone(),
             architecture: p.arch.clone(),
             file: p.file.clone(),
-            size: zip.len() as u64,
+            size,
             sha256,
             cached,
             deployable: p.deployable,
@@ -226,12 +238,92 @@ pub fn bundle_synthesized(
         assets.push(asset);
     }
     record(&mut assembly, &out, &assets)?;
+    hashes.save();
     Ok(BundleResult {
         out,
         assets,
         built,
         assembly,
     })
+}
+
+/// The size and SHA-256 of each zip, with the modification time it had then
+/// (`wsgen.out/assets/.sha256.json`): a bundle with nothing changed reads and hashes no
+/// zip (the stored debug zips of `wsgen dev` are hundreds of megabytes). An entry counts
+/// only while the file's size and modification time are the same; the cache is only a
+/// shortcut, and a missing or unreadable one is rebuilt.
+struct HashCache {
+    file: PathBuf,
+    /// `wsgen.out`: entries are keyed by the zip's path inside it.
+    out: PathBuf,
+    entries: BTreeMap<PathBuf, CachedHash>,
+    changed: bool,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Clone, PartialEq)]
+struct CachedHash {
+    size: u64,
+    /// Nanoseconds since the Unix epoch.
+    modified: u128,
+    sha256: String,
+}
+
+impl HashCache {
+    fn open(out: &Path) -> HashCache {
+        let file = out.join("assets").join(".sha256.json");
+        let entries = std::fs::read(&file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        HashCache {
+            file,
+            out: out.to_path_buf(),
+            entries,
+            changed: false,
+        }
+    }
+
+    fn stat(file: &Path) -> Option<(u64, u128)> {
+        let m = std::fs::metadata(file).ok()?;
+        let modified = m
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some((m.len(), modified.as_nanos()))
+    }
+
+    /// The zip's size and SHA-256, if the cache has them for the file as it is now.
+    fn get(&self, zip: &Path) -> Option<(u64, String)> {
+        let (size, modified) = Self::stat(zip)?;
+        let e = self.entries.get(zip.strip_prefix(&self.out).ok()?)?;
+        (e.size == size && e.modified == modified).then(|| (size, e.sha256.clone()))
+    }
+
+    fn insert(&mut self, zip: &Path, size: u64, sha256: &str) {
+        let (Some((actual, modified)), Ok(key)) = (Self::stat(zip), zip.strip_prefix(&self.out))
+        else {
+            return;
+        };
+        let entry = CachedHash {
+            size,
+            modified,
+            sha256: sha256.to_string(),
+        };
+        if actual == size && self.entries.get(key) != Some(&entry) {
+            self.entries.insert(key.to_path_buf(), entry);
+            self.changed = true;
+        }
+    }
+
+    /// Writes the cache when it changed (a failure only costs a re-hash next time).
+    fn save(&self) {
+        if self.changed {
+            if let Ok(json) = serde_json::to_vec(&self.entries) {
+                let _ = super::files::write_atomically(&self.file, &json, None);
+            }
+        }
+    }
 }
 
 /// Records the deployable zips in the manifest.

@@ -532,6 +532,42 @@ fn bundle_packages_every_handler_reproducibly_and_caches() {
         .map(|a| a["bundle"]["sha256"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(again, shas);
+    // Read from the hash cache, which holds what the zips hash to.
+    let cache: serde_json::Value =
+        serde_json::from_str(&p.read("wsgen.out/assets/.sha256.json")).unwrap();
+    let mut cached: Vec<&str> = cache
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|e| e["sha256"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = shas.iter().map(String::as_str).collect();
+    cached.sort();
+    expected.sort();
+    assert_eq!(cached, expected);
+
+    // A zip that changed is hashed again (its size and time no longer match).
+    let first_zip = p.path(&format!(
+        "wsgen.out/{}",
+        manifest(&p)["assets"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()["bundle"]["file"]
+            .as_str()
+            .unwrap()
+    ));
+    let original = std::fs::read(&first_zip).unwrap();
+    std::fs::write(&first_zip, b"not the zip").unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&p.wsgen(&["bundle", "--json"]).stdout).unwrap();
+    assert!(v["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["sha256"] == sha256_hex(b"not the zip").as_str()));
+    std::fs::write(&first_zip, original).unwrap();
 
     // Zips rebuilt from scratch are byte-identical.
     std::fs::remove_dir_all(p.path("wsgen.out/assets")).unwrap();
