@@ -54,22 +54,25 @@ pub struct DeployedStack {
 pub fn deploy(opts: &DeployOptions, ui: &Ui) -> Result<DeployResult, CliError> {
     // Check the stack names before building anything.
     let synthesized = synth_project(opts.project.as_deref())?;
-    let mut names = select_stacks(&synthesized.assembly, &opts.stacks)?;
-    if !opts.exclusively {
-        let all = with_prerequisites(&synthesized.assembly, &names);
-        let added: Vec<&str> = all
-            .iter()
-            .filter(|n| !names.contains(n))
-            .map(String::as_str)
-            .collect();
-        if !added.is_empty() {
-            ui.info(&format!(
-                "also deploying {} (the stacks named import their exports; --exclusively deploys only the stacks named)",
-                added.join(", ")
-            ));
-            names = deploy_order(&synthesized.assembly, &all)?;
-        }
+    let needs = prerequisites(&synthesized.assembly);
+    let named = known_stacks(&synthesized.assembly, &opts.stacks)?;
+    let all = if opts.exclusively {
+        named.clone()
+    } else {
+        with_prerequisites(&needs, &named)
+    };
+    let added: Vec<&str> = all
+        .iter()
+        .filter(|n| !named.contains(n))
+        .map(String::as_str)
+        .collect();
+    if !added.is_empty() {
+        ui.info(&format!(
+            "also deploying {} (the stacks named import their exports; --exclusively deploys only the stacks named)",
+            added.join(", ")
+        ));
     }
+    let names = deploy_order(&needs, &all)?;
     let bundled = bundle_synthesized(
         synthesized,
         &BundleOptions {
@@ -89,9 +92,14 @@ pub fn deploy(opts: &DeployOptions, ui: &Ui) -> Result<DeployResult, CliError> {
 /// The stacks named (all when none are), checked against the assembly, in the order
 /// to deploy them (see [`deploy_order`]).
 pub fn select_stacks(assembly: &CloudAssembly, wanted: &[String]) -> Result<Vec<String>, CliError> {
+    deploy_order(&prerequisites(assembly), &known_stacks(assembly, wanted)?)
+}
+
+/// The stacks named (all when none are), checked against the assembly.
+fn known_stacks(assembly: &CloudAssembly, wanted: &[String]) -> Result<Vec<String>, CliError> {
     let known: Vec<String> = assembly.templates.keys().cloned().collect();
     if wanted.is_empty() {
-        return deploy_order(assembly, &known);
+        return Ok(known);
     }
     for w in wanted {
         if !known.contains(w) {
@@ -101,12 +109,16 @@ pub fn select_stacks(assembly: &CloudAssembly, wanted: &[String]) -> Result<Vec<
             });
         }
     }
-    deploy_order(assembly, wanted)
+    Ok(wanted.to_vec())
 }
 
-/// Each stack's prerequisites: the other stacks whose exports it imports
-/// (`Fn::ImportValue` of a literal name that their outputs export).
-fn prerequisites(assembly: &CloudAssembly) -> BTreeMap<String, BTreeSet<String>> {
+/// Each stack of an assembly with its prerequisites: the other stacks whose exports it
+/// imports.
+pub type Prerequisites = BTreeMap<String, BTreeSet<String>>;
+
+/// The prerequisites of every stack (`Fn::ImportValue` of a literal name that another
+/// stack's outputs export).
+pub fn prerequisites(assembly: &CloudAssembly) -> Prerequisites {
     let json: BTreeMap<&String, Value> = assembly
         .templates
         .iter()
@@ -142,8 +154,7 @@ fn prerequisites(assembly: &CloudAssembly) -> BTreeMap<String, BTreeSet<String>>
 
 /// `names` and, transitively, the stacks they import from: what `wsgen deploy STACK`
 /// deploys unless `--exclusively` (as `cdk deploy` does).
-pub fn with_prerequisites(assembly: &CloudAssembly, names: &[String]) -> Vec<String> {
-    let needs = prerequisites(assembly);
+pub fn with_prerequisites(needs: &Prerequisites, names: &[String]) -> Vec<String> {
     let mut all: BTreeSet<String> = BTreeSet::new();
     let mut todo: Vec<String> = names.to_vec();
     while let Some(n) = todo.pop() {
@@ -157,8 +168,7 @@ pub fn with_prerequisites(assembly: &CloudAssembly, names: &[String]) -> Vec<Str
 /// `names` in the order CloudFormation can deploy them: a stack that imports an export
 /// of another comes after it; otherwise by name. Destroy goes in the reverse order. Two
 /// stacks that import from each other cannot be deployed at all: that is an error.
-pub fn deploy_order(assembly: &CloudAssembly, names: &[String]) -> Result<Vec<String>, CliError> {
-    let all = prerequisites(assembly);
+pub fn deploy_order(all: &Prerequisites, names: &[String]) -> Result<Vec<String>, CliError> {
     let mut needs: BTreeMap<&String, BTreeSet<&String>> = names
         .iter()
         .map(|n| {
@@ -545,7 +555,7 @@ mod tests {
         ]);
         let all = names(&["Api", "Mid", "Zeta"]);
         assert_eq!(
-            deploy_order(&a, &all).unwrap(),
+            deploy_order(&prerequisites(&a), &all).unwrap(),
             names(&["Mid", "Zeta", "Api"])
         );
         assert_eq!(
@@ -559,16 +569,19 @@ mod tests {
         );
         // Deploying Api alone needs Zeta (unless --exclusively); Mid needs nothing.
         assert_eq!(
-            with_prerequisites(&a, &names(&["Api"])),
+            with_prerequisites(&prerequisites(&a), &names(&["Api"])),
             names(&["Api", "Zeta"])
         );
-        assert_eq!(with_prerequisites(&a, &names(&["Mid"])), names(&["Mid"]));
+        assert_eq!(
+            with_prerequisites(&prerequisites(&a), &names(&["Mid"])),
+            names(&["Mid"])
+        );
     }
 
     #[test]
     fn stacks_that_import_from_each_other_are_an_error() {
         let a = app(&[("A", &["A-Out"], &["B-Out"]), ("B", &["B-Out"], &["A-Out"])]);
-        let e = deploy_order(&a, &names(&["A", "B"])).unwrap_err();
+        let e = deploy_order(&prerequisites(&a), &names(&["A", "B"])).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("stacks A, B import each other's exports"),
