@@ -105,6 +105,13 @@ impl Cron {
         })
     }
 
+    /// The expression of a `cron(...)` schedule, parsed; `None` when `expression` is
+    /// not `cron(...)` (a `rate(...)`, say).
+    pub fn of_expression(expression: &str) -> Option<Result<Cron, String>> {
+        let fields = expression.strip_prefix("cron(")?.strip_suffix(')')?;
+        Some(Cron::parse(fields))
+    }
+
     /// The first time (Unix seconds, on a minute) strictly after `after` that the
     /// expression matches; `None` when it never will again (its years are past).
     pub fn next_after(&self, after: i64) -> Option<i64> {

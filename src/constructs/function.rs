@@ -164,10 +164,8 @@ impl Schedule {
                 ));
             }
             None
-        } else if let Some(inner) = e.strip_prefix("cron(").and_then(|s| s.strip_suffix(')')) {
-            super::cron::Cron::parse(inner)
-                .err()
-                .map(|problem| format!("`{e}`: {problem}"))
+        } else if let Some(parsed) = super::cron::Cron::of_expression(e) {
+            parsed.err().map(|problem| format!("`{e}`: {problem}"))
         } else {
             Some(format!("`{e}` is neither `rate(...)` nor `cron(...)`"))
         }

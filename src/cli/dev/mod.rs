@@ -362,11 +362,20 @@ fn start_schedules(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     for s in schedules {
-        let every = opts.schedule_interval.or(s.every);
-        let cron = s.cron.clone().filter(|_| every.is_none());
-        let when = match (every, &cron) {
-            (Some(every), _) => format!("every {}", humantime(every)),
-            (None, Some(c)) => match c.next_after(unix_now().as_secs() as i64) {
+        let mut timing = match (opts.schedule_interval.or(s.every), s.cron.clone()) {
+            (Some(every), _) => Timing::every(every),
+            (None, Some(cron)) => Timing::Cron { cron, last: 0 },
+            (None, None) => {
+                ui.warn(&format!(
+                    "{} ({}) is not a schedule wsgen dev can run; pass --schedule-interval to run it",
+                    s.rule, s.expression
+                ));
+                continue;
+            }
+        };
+        let when = match &timing {
+            Timing::Every(tick) => format!("every {}", humantime(tick.period())),
+            Timing::Cron { cron, .. } => match cron.next_after(unix_now().as_secs() as i64) {
                 Some(next) => format!(
                     "on {} (next {})",
                     s.expression,
@@ -380,43 +389,13 @@ fn start_schedules(
                     continue;
                 }
             },
-            (None, None) => {
-                ui.warn(&format!(
-                    "{} ({}) is not a schedule wsgen dev can run; pass --schedule-interval to run it",
-                    s.rule, s.expression
-                ));
-                continue;
-            }
         };
         if !opts.json {
             ui.info(&format!("  schedule {}: {} {when}", s.rule, s.function));
         }
         let (lambda, json) = (lambda.clone(), opts.json);
         tasks.push(tokio::spawn(async move {
-            let mut tick = every.map(|every| {
-                let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                t
-            });
-            // The last cron time run: a wake-up a hair before it (the wall clock and the
-            // timer disagree slightly) must not run it twice.
-            let mut last = 0;
-            loop {
-                match (&mut tick, &cron) {
-                    (Some(tick), _) => {
-                        tick.tick().await;
-                    }
-                    (None, Some(cron)) => {
-                        let now = unix_now();
-                        let Some(next) = cron.next_after((now.as_secs() as i64).max(last)) else {
-                            return;
-                        };
-                        tokio::time::sleep(Duration::from_secs(next as u64).saturating_sub(now))
-                            .await;
-                        last = next;
-                    }
-                    (None, None) => return,
-                }
+            while timing.wait().await {
                 let started = std::time::Instant::now();
                 let event = match &s.input {
                     Some(input) => serde_json::from_str(input).unwrap_or(Value::String(input.clone())),
@@ -440,6 +419,47 @@ fn start_schedules(
         }));
     }
     tasks
+}
+
+/// When a schedule runs.
+enum Timing {
+    /// Every period (a `rate(...)`, or `--schedule-interval`), the first one period
+    /// from now.
+    Every(tokio::time::Interval),
+    /// At a cron expression's UTC times; `last` is the last time run.
+    Cron {
+        cron: crate::constructs::cron::Cron,
+        last: i64,
+    },
+}
+
+impl Timing {
+    fn every(period: Duration) -> Timing {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Timing::Every(tick)
+    }
+
+    /// Waits until the next run; false when there is none.
+    async fn wait(&mut self) -> bool {
+        match self {
+            Timing::Every(tick) => {
+                tick.tick().await;
+                true
+            }
+            Timing::Cron { cron, last } => {
+                // From the last time run at least: a wake-up a hair before it (the wall
+                // clock and the timer disagree slightly) must not run it twice.
+                let now = unix_now();
+                let Some(next) = cron.next_after((now.as_secs() as i64).max(*last)) else {
+                    return false;
+                };
+                tokio::time::sleep(Duration::from_secs(next as u64).saturating_sub(now)).await;
+                *last = next;
+                true
+            }
+        }
+    }
 }
 
 /// The time since the Unix epoch.

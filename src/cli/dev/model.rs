@@ -521,10 +521,8 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
                     Some(DevSchedule {
                         rule: id.clone(),
                         every: rate(&expression),
-                        cron: expression
-                            .strip_prefix("cron(")
-                            .and_then(|e| e.strip_suffix(')'))
-                            .and_then(|e| crate::constructs::cron::Cron::parse(e).ok()),
+                        cron: crate::constructs::cron::Cron::of_expression(&expression)
+                            .and_then(Result::ok),
                         expression: expression.clone(),
                         function,
                         input: t.get("Input").map(|v| r.resolve(v)),
