@@ -5,8 +5,9 @@
 //!
 //! Supported: CreateTable, DeleteTable, DescribeTable, ListTables, PutItem, GetItem,
 //! DeleteItem, UpdateItem, Query, Scan, BatchWriteItem, BatchGetItem,
-//! TransactWriteItems, TransactGetItems, UpdateTimeToLive, DescribeTimeToLive. Anything else is answered with an
-//! `UnknownOperationException` that names the operation and `--dynamodb-endpoint`.
+//! TransactWriteItems, TransactGetItems, UpdateTimeToLive, DescribeTimeToLive. Anything
+//! else is answered with an `UnknownOperationException` that names the operation and
+//! `--dynamodb-endpoint`.
 
 pub mod expr;
 pub mod store;
@@ -227,10 +228,12 @@ async fn endpoint(State(db): State<Dynamo>, headers: HeaderMap, body: Bytes) -> 
             } else {
                 StatusCode::BAD_REQUEST
             },
-            if e.reasons.is_empty() {
-                json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{}", e.code), "message": e.message})
-            } else {
-                json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{}", e.code), "message": e.message, "CancellationReasons": e.reasons})
+            {
+                let mut body = json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{}", e.code), "message": e.message});
+                if !e.reasons.is_empty() {
+                    body["CancellationReasons"] = json!(e.reasons);
+                }
+                body
             },
         ),
     };
