@@ -272,3 +272,49 @@ async fn broadcast_delivers_and_drops_the_gone() {
         assert_eq!(aws.received(id), ["news"]);
     }
 }
+
+/// A deployed handler on a local AWS engine: `AWS_ENDPOINT_URL` (the configuration's
+/// endpoint for every service) names the engine, which serves the stage's
+/// `@connections` under `/_aws/execute-api/{api-id}/{stage}`; the AWS endpoint the
+/// event names is never looked up.
+#[tokio::test]
+async fn a_general_endpoint_reaches_connections_on_the_local_engine() {
+    let aws = FakeAws::start().await;
+    let conns = Connections::new(
+        &aws.sdk_config(),
+        "https://abc123.execute-api.us-east-1.amazonaws.com/dev",
+    );
+    aws.connect("c1");
+    assert_eq!(conns.post("c1", "hi").await.unwrap(), Delivery::Delivered);
+    assert_eq!(aws.received("c1"), ["hi"]);
+}
+
+/// `AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI` (here as the configuration's service
+/// setting, which is where the SDK reads it) is used as it is.
+#[tokio::test]
+async fn the_service_endpoint_setting_is_used_as_it_is() {
+    #[derive(Debug)]
+    struct ServiceEndpoint(String);
+    impl aws_types::service_config::LoadServiceConfig for ServiceEndpoint {
+        fn load_config(
+            &self,
+            key: aws_types::service_config::ServiceConfigKey<'_>,
+        ) -> Option<String> {
+            (key.service_id() == "ApiGatewayManagementApi" && key.env() == "AWS_ENDPOINT_URL")
+                .then(|| self.0.clone())
+        }
+    }
+    let aws = FakeAws::start().await;
+    let mut config = aws.sdk_config().into_builder();
+    config.set_endpoint_url(None);
+    let config = config
+        .service_config(ServiceEndpoint(aws.endpoint()))
+        .build();
+    let conns = Connections::new(
+        &config,
+        "https://abc123.execute-api.us-east-1.amazonaws.com/dev",
+    );
+    aws.connect("c1");
+    assert_eq!(conns.post("c1", "hi").await.unwrap(), Delivery::Delivered);
+    assert_eq!(aws.received("c1"), ["hi"]);
+}
