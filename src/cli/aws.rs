@@ -44,6 +44,8 @@ pub struct Aws {
     pub cfn: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub lambda: aws_sdk_lambda::Client,
+    /// To count the items a change would lose.
+    pub dynamodb: aws_sdk_dynamodb::Client,
     /// Pause between polls of a change set or a stack's events.
     pub poll: Duration,
 }
@@ -106,6 +108,7 @@ impl Aws {
             cfn: aws_sdk_cloudformation::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3),
             lambda: aws_sdk_lambda::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
             poll: POLL_INTERVAL,
         }
     }
@@ -244,17 +247,45 @@ where
     }
 }
 
-/// What Ctrl-C should tell the user now (set while a stack operation is watched).
-static ON_INTERRUPT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+/// What Ctrl-C does now: a message to print, and what to undo first.
+struct OnInterrupt {
+    message: Option<String>,
+    /// Run before exiting (deleting a change set that has not run, say).
+    undo: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+}
+
+/// What Ctrl-C should do now (set while a stack operation is prepared or watched).
+static ON_INTERRUPT: std::sync::Mutex<OnInterrupt> = std::sync::Mutex::new(OnInterrupt {
+    message: None,
+    undo: None,
+});
+
+/// How long Ctrl-C waits for an undo before exiting anyway.
+const UNDO_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Sets what Ctrl-C prints before wsgen exits (`None`: a plain "interrupted").
 pub fn on_interrupt(message: Option<String>) {
-    *ON_INTERRUPT.lock().unwrap_or_else(|e| e.into_inner()) = message;
+    *ON_INTERRUPT.lock().unwrap_or_else(|e| e.into_inner()) = OnInterrupt {
+        message,
+        undo: None,
+    };
+}
+
+/// Sets what Ctrl-C undoes (`undo` runs to its end first), then prints `message`.
+pub fn on_interrupt_undo(
+    message: String,
+    undo: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    *ON_INTERRUPT.lock().unwrap_or_else(|e| e.into_inner()) = OnInterrupt {
+        message: Some(message),
+        undo: Some(Box::pin(undo)),
+    };
 }
 
 /// Runs `future` on a new multi-threaded tokio runtime (the CLI is synchronous at the
-/// top; the AWS verbs are async inside). Ctrl-C exits with 130 at any point, saying
-/// what goes on without wsgen (a stack operation continues in CloudFormation).
+/// top; the AWS verbs are async inside). Ctrl-C exits with 130 at any point, first
+/// undoing what must not be left half-done, and saying what goes on without wsgen (a
+/// stack operation continues in CloudFormation).
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -263,12 +294,26 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .expect("a tokio runtime");
     runtime.spawn(async {
         if tokio::signal::ctrl_c().await.is_ok() {
-            let message = ON_INTERRUPT
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
+            let now = std::mem::replace(
+                &mut *ON_INTERRUPT.lock().unwrap_or_else(|e| e.into_inner()),
+                OnInterrupt {
+                    message: None,
+                    undo: None,
+                },
+            );
             eprintln!();
-            match message {
+            if let Some(undo) = now.undo {
+                eprintln!("interrupted: cleaning up (Ctrl-C again to leave it as it is)");
+                let finished = tokio::select! {
+                    done = tokio::time::timeout(UNDO_TIMEOUT, undo) => done.is_ok(),
+                    _ = tokio::signal::ctrl_c() => false,
+                };
+                if !finished {
+                    eprintln!("interrupted: the clean-up did not finish: check the stack in the CloudFormation console");
+                    std::process::exit(130);
+                }
+            }
+            match now.message {
                 Some(m) => eprintln!("interrupted: {m}"),
                 None => eprintln!("interrupted"),
             }

@@ -2,7 +2,7 @@
 //! bucket that deploy uploads handler zips (and large templates) to. Like `cdk
 //! bootstrap`: run once per account and region; running it again updates the stack.
 
-use super::aws::{block_on, error_code, Aws, AwsOptions};
+use super::aws::{block_on, Aws, AwsOptions};
 use super::stacks::{self, Approval, Outcome, StackDeploy, TemplateSource};
 use super::{CliError, Ui};
 use serde_json::{json, Value};
@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 
 /// The toolkit stack's name.
 pub const TOOLKIT_STACK: &str = "WsgenToolkit";
-/// Bumped when the toolkit template changes.
-pub const TOOLKIT_VERSION: &str = "1";
+/// Bumped when the toolkit template changes in a way deploy relies on; deploy refuses
+/// a toolkit stack older than this.
+pub const TOOLKIT_VERSION: u32 = 1;
 /// Days a replaced or deleted asset version is kept (for rollbacks) before S3 expires
 /// it.
 pub const NONCURRENT_ASSET_DAYS: u32 = 30;
@@ -77,14 +78,74 @@ pub async fn run(aws: &Aws, ui: &Ui) -> Result<BootstrapResult, CliError> {
     })
 }
 
-/// Whether the asset bucket exists (deploy checks this before uploading).
-pub async fn bucket_exists(aws: &Aws) -> Result<bool, CliError> {
+/// Why the account and region need `wsgen bootstrap` before a deploy (`None`: they do
+/// not). Deploy checks the toolkit stack, not just a bucket by the expected name: that
+/// name is predictable, so a bucket of that name in another account must never receive
+/// the zips and templates. The stack must exist, be complete, be of version
+/// [`TOOLKIT_VERSION`] or newer and name the expected bucket, and the bucket must
+/// belong to this account (S3 checks `ExpectedBucketOwner`).
+pub async fn needed(aws: &Aws, ui: &Ui) -> Result<Option<String>, CliError> {
+    let Some(stack) = stacks::wait_idle(aws, ui, TOOLKIT_STACK).await? else {
+        return Ok(Some(format!(
+            "the toolkit stack {TOOLKIT_STACK} does not exist"
+        )));
+    };
+    let complete = stack.status.ends_with("_COMPLETE")
+        && !matches!(
+            stack.status.as_str(),
+            "ROLLBACK_COMPLETE" | "DELETE_COMPLETE"
+        );
+    if !complete {
+        return Ok(Some(format!(
+            "the toolkit stack {TOOLKIT_STACK} is {}",
+            stack.status
+        )));
+    }
+    let version = stack.outputs.get("BootstrapVersion");
+    match version.and_then(|v| v.parse::<u32>().ok()) {
+        Some(v) if v >= TOOLKIT_VERSION => {}
+        Some(v) => {
+            return Ok(Some(format!(
+                "the toolkit stack {TOOLKIT_STACK} is version {v}, and this wsgen needs version {TOOLKIT_VERSION}"
+            )))
+        }
+        None => {
+            return Ok(Some(format!(
+                "the toolkit stack {TOOLKIT_STACK} has no readable BootstrapVersion output ({})",
+                version.map_or("none", String::as_str)
+            )))
+        }
+    }
     let bucket = aws.asset_bucket();
-    match aws.s3.head_bucket().bucket(&bucket).send().await {
-        Ok(_) => Ok(true),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
-        Err(e) if error_code(&e) == Some("NotFound") || error_code(&e) == Some("NoSuchBucket") => {
-            Ok(false)
+    let named = stack.outputs.get("BucketName").map(String::as_str);
+    if named != Some(bucket.as_str()) {
+        return Err(CliError::Usage(format!(
+            "the toolkit stack {TOOLKIT_STACK} names the asset bucket {}, not {bucket}: it was not made by `wsgen bootstrap` for {}; delete it or deploy elsewhere",
+            named.unwrap_or("(none)"),
+            aws.place()
+        )));
+    }
+    match aws
+        .s3
+        .head_bucket()
+        .bucket(&bucket)
+        .expected_bucket_owner(&aws.account)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(Some(format!(
+            "the asset bucket {bucket} of the toolkit stack is gone"
+        ))),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
+            Err(CliError::Aws {
+                action: format!("check the asset bucket {bucket}"),
+                code: "AccessDenied".into(),
+                message: format!(
+                    "S3 refused the request with ExpectedBucketOwner {}: the bucket belongs to another account, or these credentials may not read it. wsgen uploads nothing to a bucket it cannot prove is this account's",
+                    aws.account
+                ),
+            })
         }
         Err(e) => Err(aws.error(&format!("check the asset bucket {bucket}"), e)),
     }
@@ -151,7 +212,7 @@ pub fn toolkit_template() -> Value {
         },
         "Outputs": {
             "BucketName": {"Value": {"Ref": "AssetBucket"}},
-            "BootstrapVersion": {"Value": TOOLKIT_VERSION}
+            "BootstrapVersion": {"Value": TOOLKIT_VERSION.to_string()}
         }
     })
 }

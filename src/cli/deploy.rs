@@ -49,6 +49,12 @@ pub struct DeployedStack {
     pub outcome: Outcome,
     pub status: String,
     pub outputs: BTreeMap<String, String>,
+    /// Outputs the template declares that the stack does not report, or reports with
+    /// a reference left unresolved (`${ChatApi}`): the engine did not create what they
+    /// name. Never the case on AWS.
+    pub missing_outputs: Vec<String>,
+    /// Functions that ran code deployed by `--hotswap` and now run the template's again.
+    pub restored: Vec<String>,
 }
 
 pub fn deploy(opts: &DeployOptions, ui: &Ui) -> Result<DeployResult, CliError> {
@@ -244,14 +250,15 @@ pub async fn run(
             }
         }
     }
-    if !bootstrap::bucket_exists(aws).await? {
+    if let Some(reason) = bootstrap::needed(aws, ui).await? {
         if opts.bootstrap {
+            ui.info(&format!("{reason}: bootstrapping first (--bootstrap)"));
             bootstrap::run(aws, ui).await?;
         } else {
             return Err(CliError::NotBootstrapped {
                 account: aws.account.clone(),
                 region: aws.region.clone(),
-                bucket: aws.asset_bucket(),
+                reason,
             });
         }
     }
@@ -266,7 +273,7 @@ pub async fn run(
     for name in names {
         let template: Value =
             serde_json::to_value(&assembly.templates[name]).expect("a template is JSON");
-        let (outcome, stack) = if opts.hotswap {
+        let (mut outcome, stack) = if opts.hotswap {
             match hotswap(aws, ui, name, &template).await? {
                 Some(done) => done,
                 None => deploy_one(aws, ui, opts, assembly, name, &template).await?,
@@ -274,10 +281,29 @@ pub async fn run(
         } else {
             deploy_one(aws, ui, opts, assembly, name, &template).await?
         };
+        let restored = match outcome {
+            Outcome::Unchanged | Outcome::Updated => {
+                restore_drifted_code(aws, ui, assembly, name, &template).await?
+            }
+            Outcome::Created | Outcome::Hotswapped => vec![],
+        };
+        if !restored.is_empty() {
+            outcome = Outcome::Updated;
+        }
         match outcome {
             Outcome::Unchanged => ui.done(&format!("{name}: no changes ({})", stack.status)),
             Outcome::Hotswapped => ui.done(&format!("{name}: functions' code updated (hotswap)")),
             _ => ui.done(&format!("{name}: {}", stack.status)),
+        }
+        let missing_outputs = missing_outputs(&template, &stack.outputs);
+        if !missing_outputs.is_empty() {
+            ui.warn(&format!(
+                "{name}: the deployed stack does not report output{} {} that the template declares: the engine at {} did not create or resolve what {} refer to (moto, for one, skips AWS::ApiGatewayV2 resources)",
+                if missing_outputs.len() == 1 { "" } else { "s" },
+                missing_outputs.join(", "),
+                aws.target,
+                if missing_outputs.len() == 1 { "it" } else { "they" },
+            ));
         }
         result.stacks.insert(
             name.clone(),
@@ -285,6 +311,8 @@ pub async fn run(
                 outcome,
                 status: stack.status,
                 outputs: stack.outputs,
+                missing_outputs,
+                restored,
             },
         );
     }
@@ -395,7 +423,15 @@ async fn upload_if_missing(
     key: &str,
     file: &Path,
 ) -> Result<bool, CliError> {
-    match aws.s3.head_object().bucket(bucket).key(key).send().await {
+    match aws
+        .s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .expected_bucket_owner(&aws.account)
+        .send()
+        .await
+    {
         Ok(_) => return Ok(false),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
         Err(e) => return Err(aws.error(&format!("check s3://{bucket}/{key}"), e)),
@@ -413,6 +449,7 @@ async fn upload_if_missing(
         .key(key)
         .body(body)
         .content_type("application/zip")
+        .expected_bucket_owner(&aws.account)
         .send()
         .await
         .map_err(|e| {
@@ -422,6 +459,111 @@ async fn upload_if_missing(
             )
         })?;
     Ok(true)
+}
+
+/// The outputs `template` declares (without a condition) that `reported` lacks, or
+/// holds with a `${Resource}` reference left unresolved, by name.
+fn missing_outputs(template: &Value, reported: &BTreeMap<String, String>) -> Vec<String> {
+    let resources = template.get("Resources").and_then(Value::as_object);
+    let unresolved = |value: &str| {
+        resources.is_some_and(|r| {
+            r.keys().any(|id| {
+                value.contains(&format!("${{{id}}}")) || value.contains(&format!("${{{id}."))
+            })
+        })
+    };
+    template
+        .get("Outputs")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, o)| o.get("Condition").is_none())
+        .filter(|(key, _)| reported.get(*key).is_none_or(|v| unresolved(v)))
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+/// After a deploy, the functions whose code is not the zip the template names (code
+/// deployed earlier by `--hotswap`, which CloudFormation does not know of) get the
+/// template's code again; their logical ids. Without this, reverting the source after
+/// a hotswap would deploy "no changes" while the hotswapped code kept running.
+async fn restore_drifted_code(
+    aws: &Aws,
+    ui: &Ui,
+    assembly: &CloudAssembly,
+    name: &str,
+    template: &Value,
+) -> Result<Vec<String>, CliError> {
+    let expected: BTreeMap<&str, (&str, String)> = template
+        .get("Resources")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::Lambda::Function"))
+        .filter_map(|(id, r)| {
+            let key = r.pointer("/Properties/Code/S3Key")?.as_str()?;
+            let asset = assembly.manifest.assets.values().find(|a| a.key == key)?;
+            let sha256 = hex_to_base64(&asset.bundle.as_ref()?.sha256)?;
+            Some((id.as_str(), (key, sha256)))
+        })
+        .collect();
+    if expected.is_empty() {
+        return Ok(vec![]);
+    }
+    let physical = stacks::physical_ids(aws, name).await?;
+    let mut checks = tokio::task::JoinSet::new();
+    for (logical, (key, sha256)) in &expected {
+        let Some(function) = physical.get(*logical).filter(|id| !id.is_empty()) else {
+            continue;
+        };
+        let (aws, function, logical) = (aws.clone(), function.clone(), logical.to_string());
+        let (key, sha256) = (key.to_string(), sha256.clone());
+        checks.spawn(async move {
+            let c = aws
+                .lambda
+                .get_function_configuration()
+                .function_name(&function)
+                .send()
+                .await
+                .map_err(|e| aws.error(&format!("read function {function}"), e))?;
+            let drifted = c.code_sha256().is_some_and(|live| live != sha256);
+            Ok::<_, CliError>(drifted.then_some((logical, function, key)))
+        });
+    }
+    let mut drifted = Vec::new();
+    while let Some(joined) = checks.join_next().await {
+        if let Some(d) = joined.expect("a function check panicked")? {
+            drifted.push(d);
+        }
+    }
+    drifted.sort();
+    let bucket = aws.asset_bucket();
+    let mut restored = Vec::new();
+    for (logical, function, key) in drifted {
+        aws.lambda
+            .update_function_code()
+            .function_name(&function)
+            .s3_bucket(&bucket)
+            .s3_key(&key)
+            .send()
+            .await
+            .map_err(|e| aws.error(&format!("update the code of function {function}"), e))?;
+        wait_function_updated(aws, &function).await?;
+        ui.done(&format!(
+            "{name}: {logical} ({function}) ran code deployed by --hotswap: it runs the template's {key} again"
+        ));
+        restored.push(logical);
+    }
+    Ok(restored)
+}
+
+/// A SHA-256 in hex as Lambda's `CodeSha256` writes it (base64 of the digest).
+fn hex_to_base64(hex: &str) -> Option<String> {
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    Some(aws_smithy_types::base64::encode(bytes))
 }
 
 /// When only functions' code changed, updates it directly; `None` when a full deploy
@@ -576,6 +718,47 @@ mod tests {
             with_prerequisites(&prerequisites(&a), &names(&["Mid"])),
             names(&["Mid"])
         );
+    }
+
+    #[test]
+    fn outputs_missing_or_unresolved_are_named() {
+        let template = serde_json::json!({
+            "Resources": {"ChatApi": {}, "Table": {}},
+            "Outputs": {
+                "WebSocketUrl": {"Value": "x"},
+                "CallbackUrl": {"Value": "x"},
+                "TableName": {"Value": "x"},
+                "Optional": {"Value": "x", "Condition": "HasDomain"},
+                "Static": {"Value": "x"}
+            }
+        });
+        let reported: BTreeMap<String, String> = [
+            (
+                "CallbackUrl",
+                "https://${ChatApi}.execute-api.eu-west-1.amazonaws.com/prod",
+            ),
+            ("TableName", "Chat-Table-1ABC"),
+            ("Static", "costs ${5}"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            missing_outputs(&template, &reported),
+            ["CallbackUrl", "WebSocketUrl"]
+        );
+    }
+
+    #[test]
+    fn lambda_writes_code_hashes_in_base64() {
+        // sha256("") in hex, and as Lambda reports it.
+        assert_eq!(
+            hex_to_base64("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+                .as_deref(),
+            Some("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+        );
+        assert_eq!(hex_to_base64("zz"), None);
+        assert_eq!(hex_to_base64("abc"), None);
     }
 
     #[test]

@@ -51,11 +51,18 @@ pub enum CliError {
         code: String,
         message: String,
     },
-    #[error("account {account} in {region} is not bootstrapped: the asset bucket {bucket} does not exist")]
+    #[error("account {account} in {region} is not bootstrapped: {reason}")]
     NotBootstrapped {
         account: String,
         region: String,
-        bucket: String,
+        reason: String,
+    },
+    #[error("{cause}")]
+    Detached {
+        stack: String,
+        /// `creation`, `update` or `deletion`.
+        operation: String,
+        cause: Box<CliError>,
     },
     #[error("{0}")]
     ApprovalRequired(String),
@@ -100,9 +107,12 @@ impl CliError {
             CliError::CredentialsRejected { .. } => "refresh the credentials (`aws sso login --profile NAME` for SSO, new keys otherwise) and try again".into(),
             CliError::Unreachable { .. } => "check the network, the region and `--endpoint-url`; nothing was changed".into(),
             CliError::Aws { code, .. } if code == "AccessDenied" || code == "AccessDeniedException" => "the credentials lack a permission this needs: see the action above".into(),
-            CliError::NotBootstrapped { .. } => "run `wsgen bootstrap` once for this account and region, or `wsgen deploy --bootstrap`".into(),
+            CliError::NotBootstrapped { .. } => "run `wsgen bootstrap` for this account and region (it creates or updates the toolkit stack), or `wsgen deploy --bootstrap`".into(),
             CliError::ApprovalRequired(_) => "run it in a terminal to confirm, or pass `--require-approval never` once you have reviewed the changes".into(),
             CliError::StackFailed { help, .. } => help.clone(),
+            CliError::Detached { stack, operation, .. } => format!(
+                "wsgen stopped following it, but {stack}'s {operation} goes on in CloudFormation: run the same wsgen command again to wait for its end, or follow it with `aws cloudformation describe-stack-events --stack-name {stack}`"
+            ),
             CliError::NotOurs { .. } => "delete it with the tool that created it (or the AWS console)".into(),
             CliError::Validation(_)
             | CliError::Aws { .. }

@@ -374,6 +374,7 @@ pub async fn template_source(aws: &Aws, body: String) -> Result<TemplateSource, 
         .key(&key)
         .body(body.into_bytes().into())
         .content_type("application/json")
+        .expected_bucket_owner(&aws.account)
         .send()
         .await
         .map_err(|e| aws.error(&format!("upload the template to s3://{bucket}/{key}"), e))?;
@@ -444,8 +445,6 @@ pub async fn deploy_stack(
     } else {
         deployed_template(aws, name).await?
     };
-    let template_diff = changes::diff(&old_template, d.template);
-
     let change_set = format!(
         "wsgen-{}",
         std::time::SystemTime::now()
@@ -484,26 +483,65 @@ pub async fn deploy_stack(
     let change_set_id = created.id().unwrap_or(&change_set).to_string();
     let stack_id = created.stack_id().unwrap_or(name).to_string();
 
-    // Wait for the change set, then read all its changes.
-    let (status, reason) = loop {
-        let out = aws
-            .cfn
-            .describe_change_set()
-            .change_set_name(&change_set_id)
-            .send()
-            .await
-            .map_err(|e| aws.error(&format!("describe change set {change_set}"), e))?;
-        let status = out.status().map(|s| s.as_str()).unwrap_or("").to_string();
-        if status == "CREATE_COMPLETE" || status == "FAILED" {
-            break (status, out.status_reason().unwrap_or_default().to_string());
+    // Until the change set runs, nothing is deployed: an error, a refusal or Ctrl-C
+    // deletes it (and the empty stack a first deploy's change set made).
+    let undo = {
+        let (aws, change_set_id) = (aws.clone(), change_set_id.clone());
+        let stack = creating.then(|| stack_id.clone());
+        move || {
+            let (aws, change_set_id, stack) = (aws.clone(), change_set_id.clone(), stack.clone());
+            async move { discard(&aws, &change_set_id, stack.as_ref()).await }
         }
-        pause(aws).await;
     };
-    if status == "FAILED" {
-        discard(aws, &change_set_id, creating.then_some(&stack_id)).await;
-        if reason.contains("didn't contain changes")
-            || reason.contains("No updates are to be performed")
-        {
+    super::aws::on_interrupt_undo(
+        format!(
+            "nothing was deployed: {name} is {}",
+            if creating {
+                "not created (the change set and its empty stack are deleted)"
+            } else {
+                "unchanged (the change set is deleted)"
+            }
+        ),
+        undo(),
+    );
+    let prepared = async {
+        // Wait for the change set, then read all its changes.
+        let (status, reason) = loop {
+            let out = aws
+                .cfn
+                .describe_change_set()
+                .change_set_name(&change_set_id)
+                .send()
+                .await
+                .map_err(|e| aws.error(&format!("describe change set {change_set}"), e))?;
+            let status = out.status().map(|s| s.as_str()).unwrap_or("").to_string();
+            if status == "CREATE_COMPLETE" || status == "FAILED" {
+                break (status, out.status_reason().unwrap_or_default().to_string());
+            }
+            pause(aws).await;
+        };
+        if status == "FAILED" {
+            if reason.contains("didn't contain changes")
+                || reason.contains("No updates are to be performed")
+            {
+                return Ok(None);
+            }
+            return Err(CliError::Aws {
+                action: format!("create a change set for stack {name}"),
+                code: "ChangeSetFailed".into(),
+                message: reason,
+            });
+        }
+        let changes = review(aws, ui, d, creating, &change_set_id, &old_template).await?;
+        let after = latest_event(aws, &stack_id).await?;
+        Ok(Some((changes, after)))
+    }
+    .await;
+    super::aws::on_interrupt(None);
+    let (changes, after) = match prepared {
+        Ok(Some(ready)) => ready,
+        Ok(None) => {
+            undo().await;
             let stack = describe(aws, name).await?.ok_or_else(|| CliError::Aws {
                 action: format!("describe stack {name}"),
                 code: "ValidationError".into(),
@@ -511,60 +549,28 @@ pub async fn deploy_stack(
             })?;
             return Ok((Outcome::Unchanged, stack));
         }
-        return Err(CliError::Aws {
-            action: format!("create a change set for stack {name}"),
-            code: "ChangeSetFailed".into(),
-            message: reason,
-        });
-    }
-    let changes = change_set_changes(aws, &change_set_id).await?;
-    ui.info(&format!(
-        "{}: {} change{} ({}):",
-        ui.bold(name),
-        changes.len(),
-        if changes.len() == 1 { "" } else { "s" },
-        aws.place()
-    ));
-    for c in &changes {
-        ui.info(&format!("  {c}"));
-    }
-    if !template_diff.security.is_empty() {
-        ui.info(template_diff.render_security("  ").trim_end());
-    }
-    let broadening = template_diff.broadening().count();
-    let ask = match d.approval {
-        Approval::Never => None,
-        Approval::Broadening if broadening > 0 => Some(format!(
-            "{broadening} change{} above widen{} access. Deploy {name}?",
-            if broadening == 1 { "" } else { "s" },
-            if broadening == 1 { "s" } else { "" }
-        )),
-        Approval::Broadening => None,
-        Approval::AnyChange => Some(format!("Deploy these changes to {name}?")),
-    };
-    if let Some(question) = ask {
-        match ui.confirm(&question) {
-            Some(true) => {}
-            answer => {
-                discard(aws, &change_set_id, creating.then_some(&stack_id)).await;
-                return Err(match answer {
-                    None => CliError::ApprovalRequired(format!(
-                        "the changes to {name} need approval ({}), and this is not an interactive terminal",
-                        if broadening > 0 { "they widen access" } else { "--require-approval any-change" }
-                    )),
-                    _ => CliError::Declined(format!("not deployed: {name} is unchanged")),
-                });
-            }
+        Err(e) => {
+            undo().await;
+            return Err(e);
         }
-    }
-
-    let after = latest_event(aws, &stack_id).await?;
+    };
+    let operation = if creating { "creation" } else { "update" };
+    super::aws::on_interrupt(Some(format!(
+        "stopped: {name}'s {operation} may have started, and then goes on in CloudFormation. Run the same wsgen command again to wait for it"
+    )));
     aws.cfn
         .execute_change_set()
         .change_set_name(&change_set_id)
         .send()
         .await
-        .map_err(|e| aws.error(&format!("execute change set {change_set}"), e))?;
+        .map_err(|e| {
+            // Sent but unanswered, the change set may be running.
+            let e = aws.error(&format!("execute change set {change_set}"), e);
+            match e {
+                CliError::Aws { .. } | CliError::CredentialsRejected { .. } => e,
+                e => detached(name, operation, e),
+            }
+        })?;
     let watched = watch(
         aws,
         ui,
@@ -572,9 +578,10 @@ pub async fn deploy_stack(
         name,
         after,
         changes.len() as u64,
-        if creating { "creation" } else { "update" },
+        operation,
     )
-    .await?;
+    .await
+    .map_err(|e| detached(name, operation, e))?;
     let s = watched.stack;
     match s.status.as_str() {
         "CREATE_COMPLETE" => Ok((Outcome::Created, s)),
@@ -603,6 +610,117 @@ pub async fn deploy_stack(
                 help,
             })
         }
+    }
+}
+
+/// Shows a change set's changes, its IAM and permission changes and the data it would
+/// destroy or orphan, and asks for approval as configured; the changes when approved.
+async fn review(
+    aws: &Aws,
+    ui: &Ui,
+    d: &StackDeploy<'_>,
+    creating: bool,
+    change_set_id: &str,
+    old_template: &Value,
+) -> Result<Vec<ResourceChange>, CliError> {
+    let name = d.name;
+    let changes = change_set_changes(aws, change_set_id).await?;
+    ui.info(&format!(
+        "{}: {} change{} ({}):",
+        ui.bold(name),
+        changes.len(),
+        if changes.len() == 1 { "" } else { "s" },
+        aws.place()
+    ));
+    for c in &changes {
+        ui.info(&format!("  {c}"));
+    }
+    let template_diff = changes::diff(old_template, d.template);
+    if !template_diff.security.is_empty() {
+        ui.info(template_diff.render_security("  ").trim_end());
+    }
+    let mut losses = if creating {
+        Vec::new()
+    } else {
+        data_loss(&changes, old_template)
+    };
+    count_items(aws, &mut losses).await;
+    if !losses.is_empty() {
+        ui.info(&format!("  Data destroyed or orphaned ({}):", losses.len()));
+        for l in &losses {
+            ui.info(&format!("    ! {l}"));
+        }
+    }
+    let broadening = template_diff.broadening().count();
+    let mut reasons = Vec::new();
+    if broadening > 0 {
+        reasons.push(format!(
+            "{broadening} change{} above widen{} access",
+            if broadening == 1 { "" } else { "s" },
+            if broadening == 1 { "s" } else { "" }
+        ));
+    }
+    if !losses.is_empty() {
+        reasons.push(format!(
+            "{} destroy{} or orphan{} data",
+            losses.len(),
+            if losses.len() == 1 { "s" } else { "" },
+            if losses.len() == 1 { "s" } else { "" }
+        ));
+    }
+    let question = match d.approval {
+        Approval::Never => None,
+        Approval::Broadening if reasons.is_empty() => None,
+        Approval::Broadening => Some(format!(
+            "{}. Deploy {name}?",
+            sentence(&reasons.join(", and "))
+        )),
+        Approval::AnyChange => Some(format!("Deploy these changes to {name}?")),
+    };
+    if let Some(question) = question {
+        match ui.confirm(&question) {
+            Some(true) => {}
+            None => {
+                let mut why = Vec::new();
+                if broadening > 0 {
+                    why.push("they widen access");
+                }
+                if !losses.is_empty() {
+                    why.push("they destroy or orphan data");
+                }
+                if why.is_empty() {
+                    why.push("--require-approval any-change");
+                }
+                let why = why.join(", and ");
+                return Err(CliError::ApprovalRequired(format!(
+                    "the changes to {name} need approval ({why}), and this is not an interactive terminal"
+                )));
+            }
+            Some(false) => {
+                return Err(CliError::Declined(format!(
+                    "not deployed: {name} is unchanged"
+                )))
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// `text` with a capital first letter.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// An error met after the change set was executed: the operation goes on without wsgen.
+fn detached(stack: &str, operation: &str, cause: CliError) -> CliError {
+    CliError::Detached {
+        stack: stack.to_string(),
+        operation: operation.to_string(),
+        cause: Box::new(cause),
     }
 }
 
@@ -665,7 +783,9 @@ pub async fn delete_stack(
         .send()
         .await
         .map_err(|e| aws.error(&format!("delete stack {}", s.name), e))?;
-    let watched = watch(aws, ui, &s.id, &s.name, after, resources, "deletion").await?;
+    let watched = watch(aws, ui, &s.id, &s.name, after, resources, "deletion")
+        .await
+        .map_err(|e| detached(&s.name, "deletion", e))?;
     if watched.stack.status != "DELETE_COMPLETE" {
         return Err(CliError::StackFailed {
             stack: s.name.clone(),
@@ -701,9 +821,45 @@ async fn discard(aws: &Aws, change_set_id: &str, created_stack: Option<&String>)
     }
 }
 
-/// The change set's resource changes, one readable line each.
-async fn change_set_changes(aws: &Aws, change_set_id: &str) -> Result<Vec<String>, CliError> {
-    let mut lines = Vec::new();
+/// A resource change of a change set.
+#[derive(Debug, Clone)]
+pub struct ResourceChange {
+    /// `Add`, `Modify`, `Remove`, ...
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    /// Empty for a resource not created yet.
+    pub physical_id: String,
+    /// CloudFormation's `True`, `Conditional` or `False` (for a modification).
+    pub replacement: String,
+}
+
+impl std::fmt::Display for ResourceChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = match self.action.as_str() {
+            "Add" => "+",
+            "Remove" => "-",
+            _ => "~",
+        };
+        let replacement = match self.replacement.as_str() {
+            "True" => "  (replacement)",
+            "Conditional" => "  (may be replaced)",
+            _ => "",
+        };
+        write!(
+            f,
+            "{sign} {:<7} {:<36} {}{replacement}",
+            self.action, self.logical_id, self.resource_type
+        )
+    }
+}
+
+/// The change set's resource changes.
+async fn change_set_changes(
+    aws: &Aws,
+    change_set_id: &str,
+) -> Result<Vec<ResourceChange>, CliError> {
+    let mut changes = Vec::new();
     let mut token = None;
     loop {
         let out = aws
@@ -718,26 +874,166 @@ async fn change_set_changes(aws: &Aws, change_set_id: &str) -> Result<Vec<String
             let Some(r) = c.resource_change() else {
                 continue;
             };
-            let action = r.action().map(|a| a.as_str()).unwrap_or("?");
-            let sign = match action {
-                "Add" => "+",
-                "Remove" => "-",
-                _ => "~",
-            };
-            let replacement = match r.replacement().map(|r| r.as_str()) {
-                Some("True") => "  (replacement)",
-                Some("Conditional") => "  (may be replaced)",
-                _ => "",
-            };
-            lines.push(format!(
-                "{sign} {action:<7} {:<36} {}{replacement}",
-                r.logical_resource_id().unwrap_or_default(),
-                r.resource_type().unwrap_or_default()
-            ));
+            changes.push(ResourceChange {
+                action: r.action().map(|a| a.as_str()).unwrap_or("?").to_string(),
+                logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
+                resource_type: r.resource_type().unwrap_or_default().to_string(),
+                physical_id: r.physical_resource_id().unwrap_or_default().to_string(),
+                replacement: r
+                    .replacement()
+                    .map(|r| r.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+            });
         }
         token = out.next_token().map(str::to_string);
         if token.is_none() {
-            return Ok(lines);
+            return Ok(changes);
         }
+    }
+}
+
+/// Resource types that hold data: replacing or deleting one loses it.
+const DATA_BEARING: &[&str] = &[
+    "AWS::DynamoDB::Table",
+    "AWS::DynamoDB::GlobalTable",
+    "AWS::S3::Bucket",
+];
+
+/// A change that destroys data, or orphans it (kept, but no longer the stack's).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DataLoss {
+    pub logical_id: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub physical_id: String,
+    /// What happens to the data, in words.
+    pub effect: String,
+}
+
+impl std::fmt::Display for DataLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}", self.logical_id, self.resource_type)?;
+        if !self.physical_id.is_empty() {
+            write!(f, " {}", self.physical_id)?;
+        }
+        write!(f, "): {}", self.effect)
+    }
+}
+
+/// The changes that destroy or orphan data: a data-bearing resource replaced (a table
+/// whose key schema changed: the new one starts empty, and the old one is deleted,
+/// or kept apart when its `UpdateReplacePolicy` is `Retain`), or removed while its
+/// `DeletionPolicy` deletes it. `old` is the deployed template (for the policies).
+pub fn data_loss(changes: &[ResourceChange], old: &Value) -> Vec<DataLoss> {
+    let policy = |id: &str, attribute: &str| {
+        old.pointer(&format!("/Resources/{id}/{attribute}"))
+            .and_then(Value::as_str)
+            .unwrap_or("Delete")
+            .to_string()
+    };
+    changes
+        .iter()
+        .filter(|c| DATA_BEARING.contains(&c.resource_type.as_str()))
+        .filter_map(|c| {
+            let kept = |p: String| p == "Retain" || p == "RetainExceptOnCreate";
+            let effect = match (c.action.as_str(), c.replacement.as_str()) {
+                ("Remove", _) if !kept(policy(&c.logical_id, "DeletionPolicy")) => {
+                    "removed: deleted with all its data".to_string()
+                }
+                ("Modify", r @ ("True" | "Conditional")) => {
+                    let may = if r == "True" { "" } else { "may be " };
+                    if kept(policy(&c.logical_id, "UpdateReplacePolicy")) {
+                        format!("{may}replaced by a new, empty one; the old one keeps its data but leaves the stack (UpdateReplacePolicy Retain)")
+                    } else {
+                        format!("{may}replaced by a new, empty one; the old one is deleted with all its data")
+                    }
+                }
+                _ => return None,
+            };
+            Some(DataLoss {
+                logical_id: c.logical_id.clone(),
+                resource_type: c.resource_type.clone(),
+                physical_id: c.physical_id.clone(),
+                effect,
+            })
+        })
+        .collect()
+}
+
+/// Adds what DynamoDB last counted of each table's items to its data-loss line.
+async fn count_items(aws: &Aws, losses: &mut [DataLoss]) {
+    for loss in losses
+        .iter_mut()
+        .filter(|l| l.resource_type == "AWS::DynamoDB::Table" && !l.physical_id.is_empty())
+    {
+        let described = aws
+            .dynamodb
+            .describe_table()
+            .table_name(&loss.physical_id)
+            .send()
+            .await;
+        if let Some(count) = described
+            .ok()
+            .and_then(|d| d.table().and_then(|t| t.item_count()))
+        {
+            loss.effect.push_str(&format!(
+                " ({count} item{} at DynamoDB's last count)",
+                if count == 1 { "" } else { "s" }
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn change(action: &str, id: &str, ty: &str, replacement: &str) -> ResourceChange {
+        ResourceChange {
+            action: action.into(),
+            logical_id: id.into(),
+            resource_type: ty.into(),
+            physical_id: format!("Chat-{id}-1ABC"),
+            replacement: replacement.into(),
+        }
+    }
+
+    #[test]
+    fn data_is_lost_by_replacing_or_deleting_what_holds_it() {
+        let old = json!({"Resources": {
+            "Kept": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"},
+            "Plain": {"Type": "AWS::DynamoDB::Table"},
+            "Files": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Delete"},
+            "Send": {"Type": "AWS::Lambda::Function"}
+        }});
+        let effects = |changes: &[ResourceChange]| -> Vec<String> {
+            data_loss(changes, &old)
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(
+            effects(&[
+                change("Modify", "Plain", "AWS::DynamoDB::Table", "True"),
+                change("Modify", "Kept", "AWS::DynamoDB::Table", "Conditional"),
+                change("Remove", "Files", "AWS::S3::Bucket", ""),
+            ]),
+            [
+                "Plain (AWS::DynamoDB::Table Chat-Plain-1ABC): replaced by a new, empty one; the old one is deleted with all its data",
+                "Kept (AWS::DynamoDB::Table Chat-Kept-1ABC): may be replaced by a new, empty one; the old one keeps its data but leaves the stack (UpdateReplacePolicy Retain)",
+                "Files (AWS::S3::Bucket Chat-Files-1ABC): removed: deleted with all its data",
+            ]
+        );
+        // Kept on removal, modified in place, or holding no data: nothing is lost.
+        assert!(effects(&[
+            change("Remove", "Kept", "AWS::DynamoDB::Table", ""),
+            change("Modify", "Plain", "AWS::DynamoDB::Table", "False"),
+            change("Modify", "Send", "AWS::Lambda::Function", "True"),
+            change("Remove", "Send", "AWS::Lambda::Function", ""),
+            change("Add", "New", "AWS::DynamoDB::Table", ""),
+        ])
+        .is_empty());
     }
 }

@@ -74,7 +74,7 @@ fn deploy_lifecycle_against_moto() {
     // Not bootstrapped: a clear error, nothing created.
     let run = wsgen(&p, region, &["deploy", "--require-approval", "never"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("error: account 123456789012 in eu-west-1 is not bootstrapped: the asset bucket wsgen-assets-123456789012-eu-west-1 does not exist"), "{}", run.stderr);
+    assert!(run.stderr.contains("error: account 123456789012 in eu-west-1 is not bootstrapped: the toolkit stack WsgenToolkit does not exist"), "{}", run.stderr);
     assert!(
         run.stderr.contains("help: run `wsgen bootstrap`"),
         "{}",
@@ -149,11 +149,13 @@ fn deploy_lifecycle_against_moto() {
     let chat = &outputs["Chat"];
     let table = chat["TableName"].as_str().unwrap().to_string();
     assert!(table.starts_with("Chat-Connections-"), "{outputs}");
-    // moto skips AWS::ApiGatewayV2 resources, so the API id stays unresolved in the URLs.
+    // moto skips AWS::ApiGatewayV2 resources, so the API id stays unresolved in the URLs,
+    // and deploy says so.
     assert_eq!(
         chat["WebSocketUrl"],
         "wss://${ChatApi}.execute-api.eu-west-1.amazonaws.com/prod"
     );
+    assert!(run.stderr.contains(&format!("warning: Chat: the deployed stack does not report outputs CallbackUrl, WebSocketUrl that the template declares: the engine at {} did not create or resolve what they refer to", moto().endpoint)), "{}", run.stderr);
     assert_eq!(
         chat["CallbackUrl"],
         "https://${ChatApi}.execute-api.eu-west-1.amazonaws.com/prod"
@@ -189,6 +191,10 @@ fn deploy_lifecycle_against_moto() {
     let result = json(&run);
     assert_eq!(result["uploaded"], serde_json::json!([]));
     assert_eq!(result["stacks"]["Chat"]["outcome"], "unchanged");
+    assert_eq!(
+        result["stacks"]["Chat"]["missing_outputs"],
+        serde_json::json!(["CallbackUrl", "WebSocketUrl"])
+    );
     assert!(
         run.stderr.contains("assets: all in the bucket already"),
         "{}",
@@ -696,7 +702,18 @@ mod recorded {
     }
 
     fn change(action: &str, logical: &str, ty: &str) -> String {
-        format!("<member><Type>Resource</Type><ResourceChange><Action>{action}</Action><LogicalResourceId>{logical}</LogicalResourceId><ResourceType>{ty}</ResourceType><Replacement>False</Replacement></ResourceChange></member>")
+        replacing(action, logical, ty, "", "False")
+    }
+
+    /// A change of the resource `physical` with CloudFormation's `replacement` verdict.
+    fn replacing(
+        action: &str,
+        logical: &str,
+        ty: &str,
+        physical: &str,
+        replacement: &str,
+    ) -> String {
+        format!("<member><Type>Resource</Type><ResourceChange><Action>{action}</Action><LogicalResourceId>{logical}</LogicalResourceId><PhysicalResourceId>{physical}</PhysicalResourceId><ResourceType>{ty}</ResourceType><Replacement>{replacement}</Replacement></ResourceChange></member>")
     }
 
     fn created_change_set() -> (u16, String) {
@@ -736,9 +753,38 @@ mod recorded {
         Result<(Outcome, wsgen::cli::stacks::StackInfo), CliError>,
         Vec<String>,
     ) {
+        replay(responses, |aws| async move {
+            deploy_stack(
+                &aws,
+                &Ui::new(true),
+                &StackDeploy {
+                    name: "Chat",
+                    template,
+                    source: TemplateSource::Body(template.to_string()),
+                    tags: Default::default(),
+                    approval: Approval::Broadening,
+                },
+            )
+            .await
+        })
+    }
+
+    /// Runs `operation` with clients that get `responses` in turn (a JSON body for the
+    /// JSON protocols, XML for the Query ones); returns its result and the actions (or
+    /// JSON targets) of the requests made.
+    fn replay<'a, T, F, Fut>(responses: Vec<(u16, String)>, operation: F) -> (T, Vec<String>)
+    where
+        F: FnOnce(Aws) -> Fut,
+        Fut: std::future::Future<Output = T> + 'a,
+    {
         let events = responses
             .into_iter()
             .map(|(status, body)| {
+                let content_type = if body.starts_with('{') {
+                    "application/x-amz-json-1.0"
+                } else {
+                    "text/xml"
+                };
                 ReplayEvent::new(
                     http::Request::builder()
                         .uri("https://cloudformation.us-east-1.amazonaws.com/")
@@ -746,7 +792,7 @@ mod recorded {
                         .unwrap(),
                     http::Response::builder()
                         .status(status)
-                        .header("content-type", "text/xml")
+                        .header("content-type", content_type)
                         .body(SdkBody::from(body))
                         .unwrap(),
                 )
@@ -770,22 +816,14 @@ mod recorded {
                 .await;
             let mut aws = Aws::new(&config, "123456789012".into());
             aws.poll = Duration::from_millis(1);
-            deploy_stack(
-                &aws,
-                &Ui::new(true),
-                &StackDeploy {
-                    name: "Chat",
-                    template,
-                    source: TemplateSource::Body(template.to_string()),
-                    tags: Default::default(),
-                    approval: Approval::Broadening,
-                },
-            )
-            .await
+            operation(aws).await
         });
         let actions = client
             .actual_requests()
             .map(|r| {
+                if let Some(target) = r.headers().get("x-amz-target") {
+                    return target.rsplit('.').next().unwrap_or(target).to_string();
+                }
                 let body =
                     String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).into_owned();
                 body.split('&')
@@ -972,6 +1010,214 @@ mod recorded {
     }
 
     #[test]
+    fn a_failed_rollback_says_how_to_continue_it() {
+        let old = template();
+        let mut new = template();
+        new["Resources"]["Connections"]["Properties"]["BillingMode"] = json!("PROVISIONED");
+        let changed = change("Modify", "Connections", "AWS::DynamoDB::Table");
+        let (result, actions) = run(
+            vec![
+                stack("UPDATE_COMPLETE", ""),
+                get_template(&old),
+                created_change_set(),
+                change_set("CREATE_COMPLETE", "", &changed),
+                change_set("CREATE_COMPLETE", "", &changed),
+                events(&[event(
+                    "e0",
+                    "Chat",
+                    "AWS::CloudFormation::Stack",
+                    "UPDATE_COMPLETE",
+                    "",
+                )]),
+                empty("ExecuteChangeSet"),
+                stack("UPDATE_ROLLBACK_FAILED", ""),
+                events(&[
+                    event(
+                        "e4",
+                        "Chat",
+                        "AWS::CloudFormation::Stack",
+                        "UPDATE_ROLLBACK_FAILED",
+                        "",
+                    ),
+                    event(
+                        "e3",
+                        "Connections",
+                        "AWS::DynamoDB::Table",
+                        "UPDATE_FAILED",
+                        "Resource handler returned message: &quot;Table is being deleted&quot;",
+                    ),
+                    event(
+                        "e2",
+                        "Chat",
+                        "AWS::CloudFormation::Stack",
+                        "UPDATE_ROLLBACK_IN_PROGRESS",
+                        "",
+                    ),
+                    event(
+                        "e1",
+                        "Connections",
+                        "AWS::DynamoDB::Table",
+                        "UPDATE_FAILED",
+                        "ProvisionedThroughput must be specified",
+                    ),
+                ]),
+            ],
+            &new,
+        );
+        let e = result.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "stack Chat is UPDATE_ROLLBACK_FAILED: Connections (AWS::DynamoDB::Table): ProvisionedThroughput must be specified"
+        );
+        assert_eq!(
+            e.help().unwrap(),
+            "the rollback failed too: `aws cloudformation continue-update-rollback --stack-name Chat`, then deploy again"
+        );
+        assert_eq!(actions.last().unwrap(), "DescribeStackEvents");
+
+        // The next deploy finds it so, and changes nothing.
+        let (result, actions) = run(vec![stack("UPDATE_ROLLBACK_FAILED", "")], &new);
+        let e = result.unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("stack Chat is UPDATE_ROLLBACK_FAILED"),
+            "{e}"
+        );
+        assert!(e
+            .help()
+            .unwrap()
+            .contains("continue-update-rollback --stack-name Chat"));
+        assert_eq!(actions, ["DescribeStacks"]);
+    }
+
+    #[test]
+    fn a_failed_deletion_names_what_blocks_it() {
+        use wsgen::cli::stacks::{delete_stack, describe};
+        let (result, actions) = replay(
+            vec![
+                stack("UPDATE_COMPLETE", ""),
+                events(&[event(
+                    "e0",
+                    "Chat",
+                    "AWS::CloudFormation::Stack",
+                    "UPDATE_COMPLETE",
+                    "",
+                )]),
+                empty("DeleteStack"),
+                stack("DELETE_FAILED", ""),
+                events(&[
+                    event(
+                        "e3",
+                        "Chat",
+                        "AWS::CloudFormation::Stack",
+                        "DELETE_FAILED",
+                        "The following resource(s) failed to delete: [Uploads].",
+                    ),
+                    event(
+                        "e2",
+                        "Uploads",
+                        "AWS::S3::Bucket",
+                        "DELETE_FAILED",
+                        "The bucket you tried to delete is not empty",
+                    ),
+                    event(
+                        "e1",
+                        "Chat",
+                        "AWS::CloudFormation::Stack",
+                        "DELETE_IN_PROGRESS",
+                        "User Initiated",
+                    ),
+                ]),
+            ],
+            |aws| async move {
+                let s = describe(&aws, "Chat").await?.expect("the stack");
+                delete_stack(&aws, &Ui::new(true), &s, 2).await.map(|_| ())
+            },
+        );
+        let e = result.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "stack Chat is DELETE_FAILED: Uploads (AWS::S3::Bucket): The bucket you tried to delete is not empty"
+        );
+        assert_eq!(
+            e.help().unwrap(),
+            "remove what blocks the deletion (see the reason), then run `wsgen destroy Chat` again"
+        );
+        assert_eq!(
+            actions,
+            [
+                "DescribeStacks",
+                "DescribeStackEvents",
+                "DeleteStack",
+                "DescribeStacks",
+                "DescribeStackEvents"
+            ]
+        );
+
+        // A deploy to a stack left DELETE_FAILED changes nothing and says what to do.
+        let (result, actions) = run(vec![stack("DELETE_FAILED", "")], &template());
+        let e = result.unwrap_err();
+        assert!(
+            e.to_string().starts_with("stack Chat is DELETE_FAILED"),
+            "{e}"
+        );
+        assert_eq!(
+            e.help().unwrap(),
+            "delete what blocks it (see the stack's events), then run `wsgen destroy Chat` again"
+        );
+        assert_eq!(actions, ["DescribeStacks"]);
+    }
+
+    /// A table whose key schema changes is replaced: the new one starts empty. Under the
+    /// default approval, that needs a yes like a widening of access; without a terminal
+    /// the deploy stops, deletes its change set and changes nothing.
+    #[test]
+    fn replacing_a_table_needs_approval_and_names_what_is_lost() {
+        let old = template();
+        let mut new = template();
+        new["Resources"]["Connections"]["Properties"]["KeySchema"][0]["AttributeName"] =
+            json!("id");
+        new["Resources"]["Connections"]["Properties"]["AttributeDefinitions"][0]["AttributeName"] =
+            json!("id");
+        let replaced = replacing(
+            "Modify",
+            "Connections",
+            "AWS::DynamoDB::Table",
+            "Chat-Connections-1ABC",
+            "True",
+        );
+        let (result, actions) = run(
+            vec![
+                stack("UPDATE_COMPLETE", ""),
+                get_template(&old),
+                created_change_set(),
+                change_set("CREATE_COMPLETE", "", &replaced),
+                change_set("CREATE_COMPLETE", "", &replaced),
+                (200, r#"{"Table":{"TableName":"Chat-Connections-1ABC","ItemCount":42,"TableStatus":"ACTIVE"}}"#.into()),
+                empty("DeleteChangeSet"),
+            ],
+            &new,
+        );
+        let e = result.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the changes to Chat need approval (they destroy or orphan data), and this is not an interactive terminal"
+        );
+        assert_eq!(
+            actions,
+            [
+                "DescribeStacks",
+                "GetTemplate",
+                "CreateChangeSet",
+                "DescribeChangeSet",
+                "DescribeChangeSet",
+                "DescribeTable",
+                "DeleteChangeSet"
+            ]
+        );
+    }
+
+    #[test]
     fn rejected_credentials_are_named() {
         let (result, _) = run(
             vec![error(
@@ -1091,6 +1337,153 @@ mod recorded {
         assert!(
             stderr.contains("DELETE_IN_PROGRESS"),
             "the watch showed the events: {stderr}"
+        );
+    }
+
+    /// Ctrl-C while the change set of a first deploy is being prepared: the change set
+    /// and the empty stack holding it are deleted before wsgen exits, and it says that
+    /// nothing was deployed (the real binary, on the exports fixture, against recorded
+    /// responses served over loopback).
+    #[test]
+    fn ctrl_c_before_the_change_set_runs_deletes_it_and_the_empty_stack() {
+        use std::io::Read;
+        use std::sync::{Arc, Mutex};
+        let p = crate::cli::Project::new("exports", "interrupt");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        const STORE_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/Store/4f0c2d40-0000-11f0-9000-0a1b2c3d4e5f";
+        {
+            let _guard = rt.enter();
+            let seen = seen.clone();
+            wsgen_handler::testing::serve_http(listener, move |r| {
+                let body = String::from_utf8_lossy(&r.body).into_owned();
+                let param = |name: &str| {
+                    body.split('&')
+                        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let action = if r.method == "HEAD" {
+                    format!("HEAD {}", r.path)
+                } else {
+                    param("Action")
+                };
+                let stack_name = param("StackName");
+                seen.lock().unwrap().push(if stack_name.is_empty() {
+                    action.clone()
+                } else {
+                    format!(
+                        "{action} {}",
+                        if stack_name.starts_with("arn") {
+                            "Store(id)"
+                        } else {
+                            &stack_name
+                        }
+                    )
+                });
+                let deleted_change_set =
+                    seen.lock().unwrap().iter().any(|a| a == "DeleteChangeSet");
+                let (status, xml) = match action.as_str() {
+                    "GetCallerIdentity" => (200, "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/dev</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId></ResponseMetadata></GetCallerIdentityResponse>".to_string()),
+                    "DescribeStacks" if stack_name == "WsgenToolkit" => ok("DescribeStacks", "<Stacks><member><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/WsgenToolkit/1</StackId><StackName>WsgenToolkit</StackName><CreationTime>2026-11-23T04:00:00.000Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs><member><OutputKey>BootstrapVersion</OutputKey><OutputValue>1</OutputValue></member><member><OutputKey>BucketName</OutputKey><OutputValue>wsgen-assets-123456789012-us-east-1</OutputValue></member></Outputs></member></Stacks>"),
+                    "DescribeStacks" if stack_name == "Store" => error(400, "ValidationError", "Stack with id Store does not exist"),
+                    "DescribeStacks" if deleted_change_set => ok("DescribeStacks", &format!("<Stacks><member><StackId>{STORE_ID}</StackId><StackName>Store</StackName><CreationTime>2026-11-23T04:00:00.000Z</CreationTime><StackStatus>REVIEW_IN_PROGRESS</StackStatus></member></Stacks>")),
+                    head if head.starts_with("HEAD /wsgen-assets-123456789012-us-east-1") => (200, String::new()),
+                    "CreateChangeSet" => ok("CreateChangeSet", &format!("<Id>{CHANGE_SET_ID}</Id><StackId>{STORE_ID}</StackId>")),
+                    // Never ready: the user gives up waiting.
+                    "DescribeChangeSet" => ok("DescribeChangeSet", &format!("<ChangeSetName>wsgen-1</ChangeSetName><ChangeSetId>{CHANGE_SET_ID}</ChangeSetId><StackId>{STORE_ID}</StackId><StackName>Store</StackName><ExecutionStatus>UNAVAILABLE</ExecutionStatus><Status>CREATE_PENDING</Status>")),
+                    "DeleteChangeSet" => empty("DeleteChangeSet"),
+                    "DeleteStack" => empty("DeleteStack"),
+                    other => error(400, "InvalidAction", &format!("not recorded: {other}")),
+                };
+                async move {
+                    (
+                        status,
+                        vec![("content-type".to_string(), "text/xml".to_string())],
+                        xml.into_bytes(),
+                    )
+                }
+            });
+        }
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wsgen"));
+        cmd.args([
+            "deploy",
+            "Store",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &endpoint,
+        ])
+        .current_dir(&p.dir)
+        .env("CARGO_TARGET_DIR", &p.target)
+        .env("CARGO_TERM_QUIET", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+        crate::engine::aws_env(&mut cmd);
+        let mut child = cmd.spawn().unwrap();
+        let start = std::time::Instant::now();
+        let polled = || {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .filter(|a| a.starts_with("DescribeChangeSet"))
+                .count()
+        };
+        while polled() < 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "wsgen never waited for the change set: {:?}",
+                seen.lock().unwrap()
+            );
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut stderr = String::new();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut stderr)
+                    .unwrap();
+                panic!("wsgen ended ({status}) before the change set was ready: {stderr}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(status.code(), Some(130), "{stderr}");
+        assert!(
+            stderr.contains("interrupted: nothing was deployed: Store is not created (the change set and its empty stack are deleted)"),
+            "{stderr}"
+        );
+        let seen = seen.lock().unwrap().clone();
+        let after: Vec<&str> = seen
+            .iter()
+            .skip_while(|a| !a.starts_with("DescribeChangeSet"))
+            .filter(|a| !a.starts_with("DescribeChangeSet"))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            after,
+            [
+                "DeleteChangeSet",
+                "DescribeStacks Store(id)",
+                "DeleteStack Store(id)"
+            ],
+            "{seen:?}"
         );
     }
 }
