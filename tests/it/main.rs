@@ -3,6 +3,7 @@
 mod apps;
 mod cli;
 mod deploy;
+mod deployed;
 mod dev;
 mod dynamodb;
 mod engine;
