@@ -480,6 +480,8 @@ fn missing_outputs(template: &Value, reported: &BTreeMap<String, String>) -> Vec
         .filter(|(_, o)| o.get("Condition").is_none())
         .filter(|(key, _)| reported.get(*key).is_none_or(|v| unresolved(v)))
         .map(|(key, _)| key.clone())
+        .collect::<std::collections::BTreeSet<String>>()
+        .into_iter()
         .collect()
 }
 
