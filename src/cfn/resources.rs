@@ -267,6 +267,18 @@ props!(
     }
 );
 
+props!(
+    /// `AWS::Lambda::EventSourceMapping`: a function run on batches of a stream's records.
+    EventSourceMapping {
+        event_source_arn: Expr,
+        function_name: Expr,
+        batch_size: Option<u32>,
+        starting_position: Option<String>,
+        maximum_batching_window_in_seconds: Option<u32>,
+        maximum_retry_attempts: Option<i32>,
+    }
+);
+
 // ---------------------------------------------------------------- AWS::IAM
 
 props!(
@@ -342,6 +354,12 @@ props!(
 );
 
 props!(
+    /// The table's stream: what each record holds (`KEYS_ONLY`, `NEW_IMAGE`, `OLD_IMAGE`
+    /// or `NEW_AND_OLD_IMAGES`).
+    StreamSpecification { stream_view_type: String }
+);
+
+props!(
     /// Read and write capacity for `PROVISIONED` billing.
     ProvisionedThroughput { read_capacity_units: u32, write_capacity_units: u32 }
 );
@@ -359,6 +377,7 @@ props!(
         sse_specification: Option<SseSpecification>,
         time_to_live_specification: Option<TimeToLiveSpecification>,
         point_in_time_recovery_specification: Option<PointInTimeRecoverySpecification>,
+        stream_specification: Option<StreamSpecification>,
         tags: Vec<Tag>,
     }
 );
@@ -408,6 +427,8 @@ pub enum ResourceKind {
     Function(Box<Function>),
     #[serde(rename = "AWS::Lambda::Permission")]
     Permission(Box<Permission>),
+    #[serde(rename = "AWS::Lambda::EventSourceMapping")]
+    EventSourceMapping(Box<EventSourceMapping>),
     #[serde(rename = "AWS::IAM::Role")]
     Role(Box<Role>),
     #[serde(rename = "AWS::IAM::Policy")]
@@ -436,6 +457,7 @@ impl ResourceKind {
             ResourceKind::ApiMapping(_) => "AWS::ApiGatewayV2::ApiMapping",
             ResourceKind::Function(_) => "AWS::Lambda::Function",
             ResourceKind::Permission(_) => "AWS::Lambda::Permission",
+            ResourceKind::EventSourceMapping(_) => "AWS::Lambda::EventSourceMapping",
             ResourceKind::Role(_) => "AWS::IAM::Role",
             ResourceKind::Policy(_) => "AWS::IAM::Policy",
             ResourceKind::Table(_) => "AWS::DynamoDB::Table",
@@ -467,6 +489,7 @@ into_kind!(
     ApiMapping,
     Function,
     Permission,
+    EventSourceMapping,
     Role,
     Policy,
     Table,

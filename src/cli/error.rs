@@ -37,6 +37,9 @@ pub enum CliError {
     Bundle(String),
     #[error("{0}")]
     Toolchain(String),
+    /// A failure of `wsgen dev`'s local services (not of the user's input).
+    #[error("{0}")]
+    Local(String),
     #[error("no AWS region is configured")]
     NoRegion,
     #[error("no AWS credentials: {0}")]
@@ -120,7 +123,8 @@ impl CliError {
             | CliError::Assembly { .. }
             | CliError::Usage(_)
             | CliError::Bundle(_)
-            | CliError::Toolchain(_) => return None,
+            | CliError::Toolchain(_)
+            | CliError::Local(_) => return None,
         })
     }
 

@@ -422,8 +422,9 @@ pub fn run() -> i32 {
             if a.list {
                 return match new::blueprints() {
                     Ok(list) => {
+                        let width = list.iter().map(|b| b.name.len()).max().unwrap_or(0);
                         for b in list {
-                            println!("{:<10} {}", b.name, b.description);
+                            println!("{:<width$}  {}", b.name, b.description);
                         }
                         0
                     }

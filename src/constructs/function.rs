@@ -3,7 +3,7 @@
 
 use super::app::SynthCtx;
 use super::problems::matches;
-use super::table::TableState;
+use super::table::{SubscriptionState, TableState};
 use crate::assembly::AssetEntry;
 use crate::cfn::resources::{
     self as r, Code, Environment, LoggingConfig, PolicyDocument, Statement, TracingConfig,
@@ -181,6 +181,8 @@ pub(crate) enum Grant {
     },
     /// `execute-api:ManageConnections` on an API's `@connections`, for one stage or all.
     Connections { api: String, stage: Option<String> },
+    /// Reading a table's stream (what a subscription needs), on the stream's ARN.
+    Stream { table: Rc<RefCell<TableState>> },
 }
 
 /// A Lambda function built from a Rust crate (runtime `provided.al2023`).
@@ -213,6 +215,8 @@ pub(crate) struct FunctionState {
     pub tracing: bool,
     pub schedule: Option<Schedule>,
     pub grants: Vec<Grant>,
+    /// The table streams the function is subscribed to ([`super::table::Table::on_change`]).
+    pub stream_sources: Vec<Rc<RefCell<SubscriptionState>>>,
 }
 
 impl FunctionState {
@@ -231,6 +235,7 @@ impl FunctionState {
             tracing: false,
             schedule: None,
             grants: Vec::new(),
+            stream_sources: Vec::new(),
         }
     }
 
@@ -442,7 +447,7 @@ impl FunctionState {
             }),
             tags: r::tag_list(&ctx.tags),
         };
-        let mut res = Resource::new(function).depends_on([policy_id]);
+        let mut res = Resource::new(function).depends_on([policy_id.clone()]);
         res.metadata
             .insert("wsgen:crate".into(), self.crate_path.clone().into());
         ctx.add(&id, &path, res);
@@ -472,6 +477,19 @@ impl FunctionState {
                     source_arn: Some(Expr::get_att(&rule_id, "Arn")),
                     source_account: None,
                 }),
+            );
+        }
+
+        // Stream subscriptions: after the policy that lets the function read the
+        // stream, which Lambda checks when the mapping is created.
+        for source in &self.stream_sources {
+            let table = source.borrow().table.borrow().logical_id();
+            let mapping_path = format!("{path}/On{table}Change");
+            let mapping = source.borrow().synth(ctx, &mapping_path, &id);
+            ctx.add(
+                &format!("{id}On{table}Change"),
+                &mapping_path,
+                Resource::new(mapping).depends_on([policy_id.clone()]),
             );
         }
     }
@@ -509,6 +527,17 @@ impl Grant {
                 }
                 (resources, actions)
             }
+            Grant::Stream { table } => (
+                vec![Expr::get_att(table.borrow().logical_id(), "StreamArn")],
+                [
+                    "DescribeStream",
+                    "GetRecords",
+                    "GetShardIterator",
+                    "ListStreams",
+                ]
+                .map(|a| format!("dynamodb:{a}"))
+                .into(),
+            ),
             Grant::Connections { api, stage } => {
                 let stage = stage.as_deref().unwrap_or("*");
                 (

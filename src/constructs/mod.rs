@@ -25,4 +25,7 @@ pub use function::{
 pub use naming::logical_id;
 pub use problems::{Problem, ValidationErrors};
 pub use stage::{LoggingLevel, RouteSettings, Stage, DEFAULT_ACCESS_LOG_FORMAT};
-pub use table::{AttributeType, Billing, GlobalSecondaryIndex, Projection, RemovalPolicy, Table};
+pub use table::{
+    AttributeType, Billing, GlobalSecondaryIndex, Projection, RemovalPolicy, StartingPosition,
+    StreamSubscription, StreamView, Table,
+};

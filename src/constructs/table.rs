@@ -95,6 +95,158 @@ impl GlobalSecondaryIndex {
     }
 }
 
+/// What each record of a table's stream holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamView {
+    /// The changed item's key attributes.
+    KeysOnly,
+    /// The item as it is after the change.
+    NewImage,
+    /// The item as it was before the change.
+    OldImage,
+    /// Both.
+    NewAndOldImages,
+}
+
+impl StreamView {
+    fn code(self) -> &'static str {
+        match self {
+            StreamView::KeysOnly => "KEYS_ONLY",
+            StreamView::NewImage => "NEW_IMAGE",
+            StreamView::OldImage => "OLD_IMAGE",
+            StreamView::NewAndOldImages => "NEW_AND_OLD_IMAGES",
+        }
+    }
+}
+
+/// Where a function subscribed to a stream starts reading.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StartingPosition {
+    /// The changes made after the subscription is created (the default).
+    #[default]
+    Latest,
+    /// The oldest record the stream still holds (it keeps them 24 hours).
+    TrimHorizon,
+}
+
+impl StartingPosition {
+    fn code(self) -> &'static str {
+        match self {
+            StartingPosition::Latest => "LATEST",
+            StartingPosition::TrimHorizon => "TRIM_HORIZON",
+        }
+    }
+}
+
+/// A function subscribed to a table's stream ([`Table::on_change`]): Lambda reads the
+/// stream and runs the function on batches of records, in order for each item.
+#[derive(Clone)]
+pub struct StreamSubscription {
+    pub(crate) inner: Rc<RefCell<SubscriptionState>>,
+}
+
+pub(crate) struct SubscriptionState {
+    pub table: Rc<RefCell<TableState>>,
+    /// Records in one invocation at most. Default: 100 (Lambda's own default).
+    pub batch_size: u32,
+    /// Default: [`StartingPosition::Latest`].
+    pub starting_position: StartingPosition,
+    /// How long to gather records before running the function with fewer than a full
+    /// batch. Default: none (as soon as there are records).
+    pub max_batching_window: std::time::Duration,
+    /// Retries of a batch the function failed, before it is skipped. Default: none set,
+    /// which is Lambda's: retried until its records leave the stream (24 hours), holding
+    /// back the records after them.
+    pub retry_attempts: Option<u32>,
+}
+
+impl SubscriptionState {
+    /// The `AWS::Lambda::EventSourceMapping` of `function` (logical id), with the
+    /// problems found recorded at `path`.
+    pub fn synth(&self, ctx: &mut SynthCtx, path: &str, function: &str) -> r::EventSourceMapping {
+        let table = self.table.borrow();
+        let p = &mut ctx.problems;
+        if table.stream.is_none() {
+            p.add(
+                path,
+                "stream-missing",
+                format!("table {} has no stream to subscribe to", table.id),
+                "give the table one with `.stream(StreamView::NewImage)` (or another view)",
+            );
+        }
+        if !(1..=10_000).contains(&self.batch_size) {
+            p.add(
+                path,
+                "stream-batch-size",
+                format!(
+                    "the batch size is {}; Lambda takes 1 to 10000 records from a DynamoDB stream",
+                    self.batch_size
+                ),
+                "set `.batch_size(n)` between 1 and 10000",
+            );
+        }
+        let window = self.max_batching_window;
+        if window.as_secs() > 300 || window.subsec_nanos() != 0 {
+            p.add(
+                path,
+                "stream-batching-window",
+                format!(
+                    "the batching window is {window:?}; Lambda takes whole seconds from 0 to 300"
+                ),
+                "set `.max_batching_window(Duration::from_secs(s))` with s from 0 to 300",
+            );
+        }
+        if self.retry_attempts.is_some_and(|r| r > 10_000) {
+            p.add(
+                path,
+                "stream-retry-attempts",
+                format!(
+                    "{} retry attempts; Lambda allows at most 10000",
+                    self.retry_attempts.unwrap_or_default()
+                ),
+                "set `.retry_attempts(n)` with n at most 10000",
+            );
+        }
+        r::EventSourceMapping {
+            event_source_arn: Expr::get_att(table.logical_id(), "StreamArn"),
+            function_name: Expr::ref_(function),
+            batch_size: Some(self.batch_size),
+            starting_position: Some(self.starting_position.code().into()),
+            maximum_batching_window_in_seconds: (window.as_secs() > 0)
+                .then_some(window.as_secs() as u32),
+            maximum_retry_attempts: self.retry_attempts.map(|r| r as i32),
+        }
+    }
+}
+
+impl StreamSubscription {
+    /// Records in one invocation at most (1 to 10000). Default: 100.
+    pub fn batch_size(self, n: u32) -> Self {
+        self.inner.borrow_mut().batch_size = n;
+        self
+    }
+
+    /// Where reading starts. Default: [`StartingPosition::Latest`].
+    pub fn starting_position(self, position: StartingPosition) -> Self {
+        self.inner.borrow_mut().starting_position = position;
+        self
+    }
+
+    /// Gathers records for up to `window` (whole seconds, at most 300) before running
+    /// the function with less than a full batch. Default: none.
+    pub fn max_batching_window(self, window: std::time::Duration) -> Self {
+        self.inner.borrow_mut().max_batching_window = window;
+        self
+    }
+
+    /// Retries of a failed batch before it is skipped (at most 10000). Default: retried
+    /// until its records leave the stream, as Lambda does.
+    pub fn retry_attempts(self, n: u32) -> Self {
+        self.inner.borrow_mut().retry_attempts = Some(n);
+        self
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TableKind {
     Connections,
@@ -124,6 +276,8 @@ pub(crate) struct TableState {
     pub point_in_time_recovery: bool,
     /// Default: retain.
     pub removal: RemovalPolicy,
+    /// Default: none (no stream).
+    pub stream: Option<StreamView>,
 }
 
 impl TableState {
@@ -139,6 +293,7 @@ impl TableState {
             ttl_attribute: None,
             point_in_time_recovery: false,
             removal: RemovalPolicy::Retain,
+            stream: None,
         }
     }
 
@@ -308,6 +463,9 @@ impl TableState {
                     point_in_time_recovery_enabled: true,
                 },
             ),
+            stream_specification: self.stream.map(|view| r::StreamSpecification {
+                stream_view_type: view.code().into(),
+            }),
             tags: r::tag_list(&ctx.tags),
         };
         let policy = match self.removal {
@@ -375,6 +533,38 @@ impl Table {
     pub fn removal_policy(self, policy: RemovalPolicy) -> Self {
         self.inner.borrow_mut().removal = policy;
         self
+    }
+
+    /// Records every change to the table in a stream (kept 24 hours) that functions
+    /// subscribe to with [`Table::on_change`]. Default: no stream.
+    pub fn stream(self, view: StreamView) -> Self {
+        self.inner.borrow_mut().stream = Some(view);
+        self
+    }
+
+    /// Runs `function` on batches of the table's changes, in order for each item (an
+    /// `AWS::Lambda::EventSourceMapping`), and lets it read the stream (DescribeStream,
+    /// GetShardIterator, GetRecords, ListStreams) on the stream's ARN only. The table
+    /// needs a stream ([`Table::stream`]).
+    pub fn on_change(&self, function: &RustFunction) -> StreamSubscription {
+        let state = Rc::new(RefCell::new(SubscriptionState {
+            table: self.inner.clone(),
+            batch_size: 100,
+            starting_position: StartingPosition::Latest,
+            max_batching_window: std::time::Duration::ZERO,
+            retry_attempts: None,
+        }));
+        let mut f = function.inner.borrow_mut();
+        f.grants.push(Grant::Stream {
+            table: self.inner.clone(),
+        });
+        f.stream_sources.push(state.clone());
+        StreamSubscription { inner: state }
+    }
+
+    /// The table's stream ARN (the table needs a stream).
+    pub fn stream_arn(&self) -> Expr {
+        Expr::get_att(self.inner.borrow().logical_id(), "StreamArn")
     }
 
     /// The table's name.

@@ -254,6 +254,32 @@ pub fn three_hundred_routes() -> App {
     app
 }
 
+/// A table's stream with a function subscribed to it (write to a table, fan out from its
+/// stream).
+pub fn table_streams() -> App {
+    let app = App::at(fixture("full"));
+    let stack = app.stack("Streams");
+    let messages = stack
+        .table("Messages")
+        .partition_key("room", AttributeType::String)
+        .sort_key("sk", AttributeType::String)
+        .stream(StreamView::NewAndOldImages);
+    let fanout = stack.rust_function("Fanout", "lambdas/ticker");
+    let audit = stack
+        .rust_function("Audit", "lambdas/multi")
+        .bin("unsubscribe");
+    let _ = messages.on_change(&fanout);
+    let _ = messages
+        .on_change(&audit)
+        .batch_size(10)
+        .starting_position(StartingPosition::TrimHorizon)
+        .max_batching_window(Duration::from_secs(5))
+        .retry_attempts(3);
+    messages.grant_read(&audit);
+    stack.output("MessagesStream", messages.stream_arn());
+    app
+}
+
 /// Every app of the catalogue by name.
 pub fn catalogue() -> Vec<(&'static str, App)> {
     vec![
@@ -263,5 +289,6 @@ pub fn catalogue() -> Vec<(&'static str, App)> {
         ("functions-and-tables", functions_and_tables()),
         ("domain-and-parameters", domain_and_parameters()),
         ("two-stacks", two_stacks()),
+        ("table-streams", table_streams()),
     ]
 }

@@ -723,6 +723,26 @@ mod recorded {
         )
     }
 
+    /// The responses of an update of Chat from `old`, with the change set's `changes`,
+    /// up to and including its execution.
+    fn update_executed(old: &serde_json::Value, changes: &str) -> Vec<(u16, String)> {
+        vec![
+            stack("UPDATE_COMPLETE", ""),
+            get_template(old),
+            created_change_set(),
+            change_set("CREATE_COMPLETE", "", changes),
+            change_set("CREATE_COMPLETE", "", changes),
+            events(&[event(
+                "e0",
+                "Chat",
+                "AWS::CloudFormation::Stack",
+                "UPDATE_COMPLETE",
+                "",
+            )]),
+            empty("ExecuteChangeSet"),
+        ]
+    }
+
     fn template() -> serde_json::Value {
         json!({
             "AWSTemplateFormatVersion": "2010-09-09",
@@ -948,56 +968,37 @@ mod recorded {
         let old = template();
         let mut new = template();
         new["Resources"]["Connections"]["Properties"]["BillingMode"] = json!("PROVISIONED");
-        let (result, _) = run(
-            vec![
-                stack("UPDATE_COMPLETE", ""),
-                get_template(&old),
-                created_change_set(),
-                change_set(
-                    "CREATE_COMPLETE",
-                    "",
-                    &change("Modify", "Connections", "AWS::DynamoDB::Table"),
-                ),
-                change_set(
-                    "CREATE_COMPLETE",
-                    "",
-                    &change("Modify", "Connections", "AWS::DynamoDB::Table"),
-                ),
-                events(&[event(
-                    "e0",
+        let mut responses = update_executed(
+            &old,
+            &change("Modify", "Connections", "AWS::DynamoDB::Table"),
+        );
+        responses.extend([
+            stack("UPDATE_ROLLBACK_COMPLETE", ""),
+            events(&[
+                event(
+                    "e3",
                     "Chat",
                     "AWS::CloudFormation::Stack",
-                    "UPDATE_COMPLETE",
+                    "UPDATE_ROLLBACK_COMPLETE",
                     "",
-                )]),
-                empty("ExecuteChangeSet"),
-                stack("UPDATE_ROLLBACK_COMPLETE", ""),
-                events(&[
-                    event(
-                        "e3",
-                        "Chat",
-                        "AWS::CloudFormation::Stack",
-                        "UPDATE_ROLLBACK_COMPLETE",
-                        "",
-                    ),
-                    event(
-                        "e2",
-                        "Connections",
-                        "AWS::DynamoDB::Table",
-                        "UPDATE_FAILED",
-                        "ProvisionedThroughput must be specified",
-                    ),
-                    event(
-                        "e1",
-                        "Chat",
-                        "AWS::CloudFormation::Stack",
-                        "UPDATE_IN_PROGRESS",
-                        "User Initiated",
-                    ),
-                ]),
-            ],
-            &new,
-        );
+                ),
+                event(
+                    "e2",
+                    "Connections",
+                    "AWS::DynamoDB::Table",
+                    "UPDATE_FAILED",
+                    "ProvisionedThroughput must be specified",
+                ),
+                event(
+                    "e1",
+                    "Chat",
+                    "AWS::CloudFormation::Stack",
+                    "UPDATE_IN_PROGRESS",
+                    "User Initiated",
+                ),
+            ]),
+        ]);
+        let (result, _) = run(responses, &new);
         let e = result.unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -1015,55 +1016,41 @@ mod recorded {
         let mut new = template();
         new["Resources"]["Connections"]["Properties"]["BillingMode"] = json!("PROVISIONED");
         let changed = change("Modify", "Connections", "AWS::DynamoDB::Table");
-        let (result, actions) = run(
-            vec![
-                stack("UPDATE_COMPLETE", ""),
-                get_template(&old),
-                created_change_set(),
-                change_set("CREATE_COMPLETE", "", &changed),
-                change_set("CREATE_COMPLETE", "", &changed),
-                events(&[event(
-                    "e0",
+        let mut responses = update_executed(&old, &changed);
+        responses.extend([
+            stack("UPDATE_ROLLBACK_FAILED", ""),
+            events(&[
+                event(
+                    "e4",
                     "Chat",
                     "AWS::CloudFormation::Stack",
-                    "UPDATE_COMPLETE",
+                    "UPDATE_ROLLBACK_FAILED",
                     "",
-                )]),
-                empty("ExecuteChangeSet"),
-                stack("UPDATE_ROLLBACK_FAILED", ""),
-                events(&[
-                    event(
-                        "e4",
-                        "Chat",
-                        "AWS::CloudFormation::Stack",
-                        "UPDATE_ROLLBACK_FAILED",
-                        "",
-                    ),
-                    event(
-                        "e3",
-                        "Connections",
-                        "AWS::DynamoDB::Table",
-                        "UPDATE_FAILED",
-                        "Resource handler returned message: &quot;Table is being deleted&quot;",
-                    ),
-                    event(
-                        "e2",
-                        "Chat",
-                        "AWS::CloudFormation::Stack",
-                        "UPDATE_ROLLBACK_IN_PROGRESS",
-                        "",
-                    ),
-                    event(
-                        "e1",
-                        "Connections",
-                        "AWS::DynamoDB::Table",
-                        "UPDATE_FAILED",
-                        "ProvisionedThroughput must be specified",
-                    ),
-                ]),
-            ],
-            &new,
-        );
+                ),
+                event(
+                    "e3",
+                    "Connections",
+                    "AWS::DynamoDB::Table",
+                    "UPDATE_FAILED",
+                    "Resource handler returned message: &quot;Table is being deleted&quot;",
+                ),
+                event(
+                    "e2",
+                    "Chat",
+                    "AWS::CloudFormation::Stack",
+                    "UPDATE_ROLLBACK_IN_PROGRESS",
+                    "",
+                ),
+                event(
+                    "e1",
+                    "Connections",
+                    "AWS::DynamoDB::Table",
+                    "UPDATE_FAILED",
+                    "ProvisionedThroughput must be specified",
+                ),
+            ]),
+        ]);
+        let (result, actions) = run(responses, &new);
         let e = result.unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -1235,85 +1222,98 @@ mod recorded {
         assert!(e.help().unwrap().contains("aws sso login"));
     }
 
-    /// The recorded responses served over loopback to the real binary, which answers
-    /// the STS check and then follows a deletion that never ends: Ctrl-C stops watching
-    /// and says that the deletion goes on in CloudFormation.
-    #[test]
-    fn ctrl_c_while_watching_says_the_operation_goes_on() {
-        use std::io::Read;
-        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-        use std::sync::Arc;
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let deleting = Arc::new(AtomicBool::new(false));
-        let polls = Arc::new(AtomicUsize::new(0));
+    /// STS's answer: the credentials are of account 123456789012.
+    fn caller_identity() -> (u16, String) {
+        (200, "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/dev</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId></ResponseMetadata></GetCallerIdentityResponse>".to_string())
+    }
+
+    /// A request to the recorded endpoint: its Query-protocol action (or `HEAD /path`
+    /// for S3's HeadBucket) and its parameters.
+    struct Recorded {
+        action: String,
+        params: String,
+    }
+
+    impl Recorded {
+        fn param(&self, name: &str) -> &str {
+            self.params
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .unwrap_or("")
+        }
+    }
+
+    /// Serves `answer`'s recorded responses on loopback (inside `rt`); the endpoint.
+    fn serve_recorded(
+        rt: &tokio::runtime::Runtime,
+        answer: impl Fn(&Recorded) -> (u16, String) + Send + Sync + 'static,
+    ) -> String {
         let listener = rt
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        {
-            let _guard = rt.enter();
-            let (deleting, polls) = (deleting.clone(), polls.clone());
-            wsgen_handler::testing::serve_http(listener, move |r| {
-                let body = String::from_utf8_lossy(&r.body).into_owned();
-                let action = body
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("Action="))
-                    .unwrap_or("?")
-                    .to_string();
-                let (status, xml) = match action.as_str() {
-                    "GetCallerIdentity" => (200, "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/dev</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId></ResponseMetadata></GetCallerIdentityResponse>".to_string()),
-                    "DescribeStacks" if deleting.load(SeqCst) => {
-                        polls.fetch_add(1, SeqCst);
-                        stack("DELETE_IN_PROGRESS", "")
-                    }
-                    "DescribeStacks" => stack("CREATE_COMPLETE", ""),
-                    "ListStackResources" => ok("ListStackResources", "<StackResourceSummaries><member><LogicalResourceId>Connections</LogicalResourceId><PhysicalResourceId>Chat-Connections-1ABC</PhysicalResourceId><ResourceType>AWS::DynamoDB::Table</ResourceType><LastUpdatedTimestamp>2026-11-23T04:00:00.000Z</LastUpdatedTimestamp><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member></StackResourceSummaries>"),
-                    "GetTemplate" => get_template(&template()),
-                    "DescribeStackEvents" if deleting.load(SeqCst) => events(&[
-                        event("e2", "Chat", "AWS::CloudFormation::Stack", "DELETE_IN_PROGRESS", "User Initiated"),
-                        event("e1", "Chat", "AWS::CloudFormation::Stack", "CREATE_COMPLETE", ""),
-                    ]),
-                    "DescribeStackEvents" => events(&[event("e1", "Chat", "AWS::CloudFormation::Stack", "CREATE_COMPLETE", "")]),
-                    "DeleteStack" => {
-                        deleting.store(true, SeqCst);
-                        empty("DeleteStack")
-                    }
-                    other => error(400, "InvalidAction", &format!("not recorded: {other}")),
-                };
-                async move {
-                    (
-                        status,
-                        vec![("content-type".to_string(), "text/xml".to_string())],
-                        xml.into_bytes(),
-                    )
-                }
-            });
-        }
+        let _guard = rt.enter();
+        wsgen_handler::testing::serve_http(listener, move |r| {
+            let params = String::from_utf8_lossy(&r.body).into_owned();
+            let mut request = Recorded {
+                action: String::new(),
+                params,
+            };
+            request.action = if r.method == "HEAD" {
+                format!("HEAD {}", r.path)
+            } else {
+                request.param("Action").to_string()
+            };
+            let (status, xml) = answer(&request);
+            async move {
+                (
+                    status,
+                    vec![("content-type".to_string(), "text/xml".to_string())],
+                    xml.into_bytes(),
+                )
+            }
+        });
+        endpoint
+    }
+
+    /// Runs the real `wsgen` with `args` against `endpoint` (in `project`'s directory,
+    /// when given), waits until `ready` says so, and sends it SIGINT: its exit code and
+    /// stderr.
+    fn interrupt(
+        args: &[&str],
+        endpoint: &str,
+        project: Option<&crate::cli::Project>,
+        ready: impl Fn() -> bool,
+    ) -> (Option<i32>, String) {
+        use std::io::Read;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wsgen"));
-        cmd.args([
-            "destroy",
-            "Chat",
-            "--yes",
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            &endpoint,
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
+        cmd.args(args)
+            .args(["--region", "us-east-1", "--endpoint-url", endpoint])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if let Some(p) = project {
+            cmd.current_dir(&p.dir)
+                .env("CARGO_TARGET_DIR", &p.target)
+                .env("CARGO_TERM_QUIET", "true");
+        }
         crate::engine::aws_env(&mut cmd);
         let mut child = cmd.spawn().unwrap();
+        let mut stderr = String::new();
         let start = std::time::Instant::now();
-        // The second poll comes after the first events are shown.
-        while polls.load(SeqCst) < 2 {
+        while !ready() {
             assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "wsgen never watched the deletion"
+                start.elapsed() < Duration::from_secs(300),
+                "wsgen never got there"
             );
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "wsgen ended before the deletion did"
-            );
+            if let Some(status) = child.try_wait().unwrap() {
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut stderr)
+                    .unwrap();
+                panic!("wsgen ended ({status}) before it got there: {stderr}");
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         let sent = std::process::Command::new("kill")
@@ -1322,14 +1322,54 @@ mod recorded {
             .unwrap();
         assert!(sent.success());
         let status = child.wait().unwrap();
-        let mut stderr = String::new();
         child
             .stderr
             .take()
             .unwrap()
             .read_to_string(&mut stderr)
             .unwrap();
-        assert_eq!(status.code(), Some(130), "{stderr}");
+        (status.code(), stderr)
+    }
+
+    /// The real binary answers the STS check and then follows a deletion that never
+    /// ends: Ctrl-C stops watching and says that the deletion goes on in CloudFormation.
+    #[test]
+    fn ctrl_c_while_watching_says_the_operation_goes_on() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+        use std::sync::Arc;
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let deleting = Arc::new(AtomicBool::new(false));
+        let polls = Arc::new(AtomicUsize::new(0));
+        let endpoint = {
+            let (deleting, polls) = (deleting.clone(), polls.clone());
+            serve_recorded(&rt, move |r| {
+                match r.action.as_str() {
+                "GetCallerIdentity" => caller_identity(),
+                "DescribeStacks" if deleting.load(SeqCst) => {
+                    polls.fetch_add(1, SeqCst);
+                    stack("DELETE_IN_PROGRESS", "")
+                }
+                "DescribeStacks" => stack("CREATE_COMPLETE", ""),
+                "ListStackResources" => ok("ListStackResources", "<StackResourceSummaries><member><LogicalResourceId>Connections</LogicalResourceId><PhysicalResourceId>Chat-Connections-1ABC</PhysicalResourceId><ResourceType>AWS::DynamoDB::Table</ResourceType><LastUpdatedTimestamp>2026-11-23T04:00:00.000Z</LastUpdatedTimestamp><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member></StackResourceSummaries>"),
+                "GetTemplate" => get_template(&template()),
+                "DescribeStackEvents" if deleting.load(SeqCst) => events(&[
+                    event("e2", "Chat", "AWS::CloudFormation::Stack", "DELETE_IN_PROGRESS", "User Initiated"),
+                    event("e1", "Chat", "AWS::CloudFormation::Stack", "CREATE_COMPLETE", ""),
+                ]),
+                "DescribeStackEvents" => events(&[event("e1", "Chat", "AWS::CloudFormation::Stack", "CREATE_COMPLETE", "")]),
+                "DeleteStack" => {
+                    deleting.store(true, SeqCst);
+                    empty("DeleteStack")
+                }
+                other => error(400, "InvalidAction", &format!("not recorded: {other}")),
+            }
+            })
+        };
+        // The second poll comes after the first events are shown.
+        let (code, stderr) = interrupt(&["destroy", "Chat", "--yes"], &endpoint, None, || {
+            polls.load(SeqCst) >= 2
+        });
+        assert_eq!(code, Some(130), "{stderr}");
         assert!(
             stderr.contains("interrupted: stopped watching Chat: its deletion goes on in CloudFormation. Run the same wsgen command again to wait for it"),
             "{stderr}"
@@ -1342,53 +1382,27 @@ mod recorded {
 
     /// Ctrl-C while the change set of a first deploy is being prepared: the change set
     /// and the empty stack holding it are deleted before wsgen exits, and it says that
-    /// nothing was deployed (the real binary, on the exports fixture, against recorded
-    /// responses served over loopback).
+    /// nothing was deployed (the real binary, on the exports fixture).
     #[test]
     fn ctrl_c_before_the_change_set_runs_deletes_it_and_the_empty_stack() {
-        use std::io::Read;
         use std::sync::{Arc, Mutex};
         let p = crate::cli::Project::new("exports", "interrupt");
         let rt = tokio::runtime::Runtime::new().unwrap();
         let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
         const STORE_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/Store/4f0c2d40-0000-11f0-9000-0a1b2c3d4e5f";
-        {
-            let _guard = rt.enter();
+        let endpoint = {
             let seen = seen.clone();
-            wsgen_handler::testing::serve_http(listener, move |r| {
-                let body = String::from_utf8_lossy(&r.body).into_owned();
-                let param = |name: &str| {
-                    body.split('&')
-                        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-                        .unwrap_or("")
-                        .to_string()
-                };
-                let action = if r.method == "HEAD" {
-                    format!("HEAD {}", r.path)
-                } else {
-                    param("Action")
-                };
-                let stack_name = param("StackName");
-                seen.lock().unwrap().push(if stack_name.is_empty() {
-                    action.clone()
-                } else {
-                    format!(
-                        "{action} {}",
-                        if stack_name.starts_with("arn") {
-                            "Store(id)"
-                        } else {
-                            &stack_name
-                        }
-                    )
+            serve_recorded(&rt, move |r| {
+                let stack_name = r.param("StackName");
+                let mut seen = seen.lock().unwrap();
+                seen.push(match stack_name {
+                    "" => r.action.clone(),
+                    arn if arn.starts_with("arn") => format!("{} Store(id)", r.action),
+                    name => format!("{} {name}", r.action),
                 });
-                let deleted_change_set =
-                    seen.lock().unwrap().iter().any(|a| a == "DeleteChangeSet");
-                let (status, xml) = match action.as_str() {
-                    "GetCallerIdentity" => (200, "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/dev</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId></ResponseMetadata></GetCallerIdentityResponse>".to_string()),
+                let deleted_change_set = seen.iter().any(|a| a == "DeleteChangeSet");
+                match r.action.as_str() {
+                    "GetCallerIdentity" => caller_identity(),
                     "DescribeStacks" if stack_name == "WsgenToolkit" => ok("DescribeStacks", "<Stacks><member><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/WsgenToolkit/1</StackId><StackName>WsgenToolkit</StackName><CreationTime>2026-11-23T04:00:00.000Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs><member><OutputKey>BootstrapVersion</OutputKey><OutputValue>1</OutputValue></member><member><OutputKey>BucketName</OutputKey><OutputValue>wsgen-assets-123456789012-us-east-1</OutputValue></member></Outputs></member></Stacks>"),
                     "DescribeStacks" if stack_name == "Store" => error(400, "ValidationError", "Stack with id Store does not exist"),
                     "DescribeStacks" if deleted_change_set => ok("DescribeStacks", &format!("<Stacks><member><StackId>{STORE_ID}</StackId><StackName>Store</StackName><CreationTime>2026-11-23T04:00:00.000Z</CreationTime><StackStatus>REVIEW_IN_PROGRESS</StackStatus></member></Stacks>")),
@@ -1399,72 +1413,19 @@ mod recorded {
                     "DeleteChangeSet" => empty("DeleteChangeSet"),
                     "DeleteStack" => empty("DeleteStack"),
                     other => error(400, "InvalidAction", &format!("not recorded: {other}")),
-                };
-                async move {
-                    (
-                        status,
-                        vec![("content-type".to_string(), "text/xml".to_string())],
-                        xml.into_bytes(),
-                    )
                 }
-            });
-        }
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wsgen"));
-        cmd.args([
-            "deploy",
-            "Store",
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            &endpoint,
-        ])
-        .current_dir(&p.dir)
-        .env("CARGO_TARGET_DIR", &p.target)
-        .env("CARGO_TERM_QUIET", "true")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-        crate::engine::aws_env(&mut cmd);
-        let mut child = cmd.spawn().unwrap();
-        let start = std::time::Instant::now();
+            })
+        };
         let polled = || {
             seen.lock()
                 .unwrap()
                 .iter()
                 .filter(|a| a.starts_with("DescribeChangeSet"))
                 .count()
+                >= 2
         };
-        while polled() < 2 {
-            assert!(
-                start.elapsed() < Duration::from_secs(300),
-                "wsgen never waited for the change set: {:?}",
-                seen.lock().unwrap()
-            );
-            if let Some(status) = child.try_wait().unwrap() {
-                let mut stderr = String::new();
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut stderr)
-                    .unwrap();
-                panic!("wsgen ended ({status}) before the change set was ready: {stderr}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let sent = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let status = child.wait().unwrap();
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        assert_eq!(status.code(), Some(130), "{stderr}");
+        let (code, stderr) = interrupt(&["deploy", "Store"], &endpoint, Some(&p), polled);
+        assert_eq!(code, Some(130), "{stderr}");
         assert!(
             stderr.contains("interrupted: nothing was deployed: Store is not created (the change set and its empty stack are deleted)"),
             "{stderr}"

@@ -12,7 +12,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
-use wsgen::cli::dev::dynamodb::store::Store;
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -429,6 +428,62 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
         table_becomes(table, vec![]).await;
         idg
     });
+    // A table's stream (Events, one record a batch, at most 3 retries): the misbehaving
+    // handler fails `flaky` twice, then handles it; `poison` always fails and is skipped
+    // after 3 retries, holding `next` back until then: in order, as Lambda does.
+    rt.block_on(async {
+        let ddb = aws_sdk_dynamodb::Client::new(&local_config(&dynamodb).await);
+        for (id, failures) in [("flaky", "2"), ("poison", "99"), ("next", "0")] {
+            ddb.put_item()
+                .table_name("Stock-Events")
+                .item("id", aws_sdk_dynamodb::types::AttributeValue::S(id.into()))
+                .item(
+                    "failures",
+                    aws_sdk_dynamodb::types::AttributeValue::N(failures.into()),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    dev.wait_for(Duration::from_secs(60), |l| {
+        l.contains("record next handled after 0 failures")
+    });
+    // Its delivery's own line comes once the invocation has returned.
+    dev.wait_for(Duration::from_secs(10), |l| {
+        l.contains(r#""type":"stream""#) && l.contains(r#""status":200"#)
+    });
+    let deliveries: Vec<String> = dev
+        .seen
+        .iter()
+        .filter(|l| l.contains(r#""type":"stream""#) && l.contains("Stock-Events"))
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let detail = v["detail"].as_str().unwrap_or_default();
+            let outcome = detail.rsplit("; ").next().unwrap_or_default();
+            format!("{} {outcome}", v["status"])
+        })
+        .collect();
+    assert_eq!(
+        deliveries,
+        [
+            "500 retrying in 1 s",
+            "500 retrying in 2 s",
+            "200 ",
+            "500 retrying in 1 s",
+            "500 retrying in 2 s",
+            "500 retrying in 4 s",
+            "500 skipped after 3 retries (MaximumRetryAttempts)",
+            "200 ",
+        ],
+        "{}",
+        dev.seen.join("\n")
+    );
+    assert!(dev
+        .seen
+        .iter()
+        .any(|l| l.contains("record flaky handled after 2 failures")));
+
     dev.drain();
     let disconnects: Vec<&String> = dev
         .seen
@@ -537,11 +592,9 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
         "{}",
         dev.seen.join("\n")
     );
-    {
-        let store = Store::open(&p.dir.join("wsgen.out/dev/dynamodb")).unwrap();
-        let connections = &store.tables["Stock-Connections"];
-        assert!(connections.items.is_empty(), "{:?}", connections.items);
-    }
+    let left =
+        crate::dynamodb::stored_items(&p.dir.join("wsgen.out/dev/dynamodb"), "Stock-Connections");
+    assert!(left.is_empty(), "{left:?}");
 
     // The other API: its $connect has a Lambda REQUEST authorizer on `?token=`.
     let mut dev = Dev::start(

@@ -88,7 +88,7 @@ fn bad_input_is_refused_and_nothing_is_written() {
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
-            .contains("pick one of auth-chat, chat, direct, echo, ticker"),
+            .contains("pick one of auth-chat, chat, chat-history, direct, echo, ticker"),
         "{}",
         run.stderr
     );
@@ -129,6 +129,10 @@ struct Dev {
     base: String,
     /// The page's URL, when the project has `web/index.html`.
     page: Option<String>,
+    /// The embedded DynamoDB's endpoint, when the app has tables.
+    dynamodb: Option<String>,
+    /// Its log lines (stderr) so far.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Dev {
@@ -158,16 +162,25 @@ impl Dev {
             .find(|l| l.contains(r#""type":"ready""#))
             .expect("wsgen dev is ready");
         // Keep reading stderr so that wsgen dev never blocks on it.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.by_ref().map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         let v: serde_json::Value = serde_json::from_str(&ready).unwrap();
         let address = v["address"].as_str().unwrap().to_string();
         let base = format!("ws://{address}/live");
         let page = v["page"].as_str().map(str::to_string);
+        let dynamodb = v["dynamodb"].as_str().map(str::to_string);
         Dev {
             child,
             address,
             base,
             page,
+            dynamodb,
+            log,
         }
     }
 }
@@ -213,8 +226,10 @@ fn json(text: &str) -> serde_json::Value {
 }
 
 /// Each blueprint's protocol, as its README tells a user to try it.
-async fn exercise(blueprint: &str, base: &str) {
+async fn exercise(blueprint: &str, dev: &Dev) {
+    let base = dev.base.as_str();
     match blueprint {
+        "chat-history" => chat_history(dev).await,
         "echo" => {
             let mut s = connect(base).await;
             send(&mut s, "hello, echo").await;
@@ -267,13 +282,96 @@ async fn exercise(blueprint: &str, base: &str) {
     }
 }
 
+/// The chat-history blueprint under `wsgen dev`: messages stored in the embedded
+/// DynamoDB reach the other clients through the table's stream, a late client reads the
+/// history, and an item that is not a message is skipped without holding back the next.
+async fn chat_history(dev: &Dev) {
+    let base = dev.base.as_str();
+    // The next text frame, or a failure showing wsgen dev's log.
+    async fn next(dev: &Dev, s: &mut Socket) -> String {
+        match tokio::time::timeout(std::time::Duration::from_secs(25), receive(s)).await {
+            Ok(text) => text,
+            Err(_) => panic!(
+                "no message within 25 s; wsgen dev's log:\n{}",
+                dev.log.lock().unwrap().join("\n")
+            ),
+        }
+    }
+    let (mut a, mut b) = (connect(base).await, connect(base).await);
+    send(&mut a, r#"{"action":"sendmessage","data":"hello"}"#).await;
+    let got = json(&next(dev, &mut b).await);
+    assert_eq!(
+        (got["type"].as_str(), got["data"].as_str()),
+        (Some("message"), Some("hello")),
+        "{got}"
+    );
+    let mut late = connect(base).await;
+    send(&mut late, r#"{"action":"history"}"#).await;
+    let history = json(&next(dev, &mut late).await);
+    assert_eq!(history["type"], "history", "{history}");
+    let said: Vec<&str> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["data"].as_str())
+        .collect();
+    assert_eq!(said, ["hello"], "{history}");
+
+    // An item that is not a message, written behind the handlers' back: the fan-out
+    // skips it, and the message after it goes out.
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(dev.dynamodb.as_deref().expect("the embedded DynamoDB"))
+        .credentials_provider(aws_credential_types::Credentials::for_tests())
+        .load()
+        .await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    ddb.put_item()
+        .table_name("BpChatHistory-Messages")
+        .item(
+            "room",
+            aws_sdk_dynamodb::types::AttributeValue::S("lobby".into()),
+        )
+        .item(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("0000000000001#nobody".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    send(&mut a, r#"{"action":"sendmessage","data":"after"}"#).await;
+    let got = json(&next(dev, &mut b).await);
+    assert_eq!(got["data"], "after", "{got}");
+    let log = dev.log.lock().unwrap().clone();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("skipped record") && l.contains("missing field")),
+        "{}",
+        log.join("\n")
+    );
+    assert!(
+        log.iter().any(|l| l.contains(r#""type":"stream""#)
+            && l.contains(r#""status":200"#)
+            && l.contains(r#""function":"Fanout""#)),
+        "{}",
+        log.join("\n")
+    );
+}
+
 #[test]
 fn every_blueprint_tests_synthesizes_lints_and_runs_its_protocol() {
     // The handlers build where the stock ones did: the same crates (copied with their
     // modification times) with the same dependencies, so only new crates compile.
     let _ = Project::stock_bundled();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    for blueprint in ["echo", "chat", "direct", "ticker", "auth-chat"] {
+    for blueprint in [
+        "echo",
+        "chat",
+        "direct",
+        "ticker",
+        "auth-chat",
+        "chat-history",
+    ] {
         let name = format!("bp-{blueprint}");
         let p = Project::empty();
         let run = p.wsgen(&["new", &name, "--blueprint", blueprint]);
@@ -307,7 +405,7 @@ fn every_blueprint_tests_synthesizes_lints_and_runs_its_protocol() {
             args.extend(["--dynamodb-endpoint", moto.as_str()]);
         }
         let dev = Dev::start(&p, &args);
-        rt.block_on(exercise(blueprint, &dev.base));
+        rt.block_on(exercise(blueprint, &dev));
         if blueprint == "chat" {
             let tables = rt.block_on(async {
                 let ddb =

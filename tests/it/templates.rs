@@ -351,6 +351,45 @@ fn functions_schedules_and_tables() {
     );
 }
 
+#[test]
+fn table_streams_and_subscriptions() {
+    let t = one(&apps::table_streams());
+    let a = Assert::new(&t);
+    a.has(
+        "AWS::DynamoDB::Table",
+        json!({"StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"}}),
+    );
+    // Lambda's defaults, written out; and every setting.
+    assert_eq!(
+        a.resource("FanoutOnMessagesChange"),
+        &json!({
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": ["Messages", "StreamArn"]},
+                "FunctionName": {"Ref": "Fanout"},
+                "BatchSize": 100,
+                "StartingPosition": "LATEST"
+            },
+            "DependsOn": ["FanoutRolePolicy"]
+        })
+    );
+    a.has(
+        "AWS::Lambda::EventSourceMapping",
+        json!({"FunctionName": {"Ref": "Audit"}, "BatchSize": 10, "StartingPosition": "TRIM_HORIZON",
+            "MaximumBatchingWindowInSeconds": 5, "MaximumRetryAttempts": 3}),
+    );
+    // Reading the stream, on the stream's ARN only (not the table's, not `*`).
+    let policy = &a.resource("FanoutRolePolicy")["Properties"]["PolicyDocument"]["Statement"];
+    assert!(
+        policy.as_array().unwrap().contains(&json!({
+            "Effect": "Allow",
+            "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+            "Resource": [{"Fn::GetAtt": ["Messages", "StreamArn"]}]
+        })),
+        "{policy}"
+    );
+}
+
 fn app_assets(app: &App) -> Vec<(String, String)> {
     app.assemble()
         .unwrap()

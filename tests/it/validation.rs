@@ -565,3 +565,47 @@ fn stages() {
     let _ = api.stage("x").variable("bad-name", "ok");
     expect(&app, "stage-variable", "S/Api/stages/x", &["`bad-name`"]);
 }
+
+#[test]
+fn stream_subscriptions_need_a_stream_and_settings_lambda_takes() {
+    let (app, stack, f, _) = base();
+    let table = stack
+        .table("Events")
+        .partition_key("id", AttributeType::String);
+    let _ = table.on_change(&f);
+    expect(
+        &app,
+        "stream-missing",
+        "S/F/OnEventsChange",
+        &["table Events has no stream"],
+    );
+
+    let (app, stack, f, _) = base();
+    let table = stack
+        .table("Events")
+        .partition_key("id", AttributeType::String)
+        .stream(StreamView::KeysOnly);
+    let _ = table
+        .on_change(&f)
+        .batch_size(0)
+        .max_batching_window(Duration::from_millis(1500))
+        .retry_attempts(10_001);
+    expect(
+        &app,
+        "stream-batch-size",
+        "S/F/OnEventsChange",
+        &["0", "1 to 10000"],
+    );
+    expect(
+        &app,
+        "stream-batching-window",
+        "S/F/OnEventsChange",
+        &["whole seconds"],
+    );
+    expect(
+        &app,
+        "stream-retry-attempts",
+        "S/F/OnEventsChange",
+        &["10001"],
+    );
+}

@@ -5,7 +5,8 @@
 //! - [`Connections`]: the `@connections` management API, with 410 Gone as a value;
 //! - [`ConnectionStore`]: connection ids in DynamoDB, with optional TTL and groups;
 //! - [`broadcast`]: post to many connections at once, dropping the gone ones;
-//! - [`authorizer`]: Lambda REQUEST authorizers for `$connect`.
+//! - [`authorizer`]: Lambda REQUEST authorizers for `$connect`;
+//! - [`stream`]: the changes of a table's stream, for functions subscribed to it.
 //!
 //! ```no_run
 //! use wsgen_handler::{aws_config, ConnectionStore, Router, WsResponse};
@@ -31,6 +32,7 @@ mod request;
 mod response;
 mod router;
 mod store;
+pub mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -41,6 +43,10 @@ pub use request::{Body, EventType, WsRequest};
 pub use response::WsResponse;
 pub use router::Router;
 pub use store::{Connection, ConnectionStore, TABLE_ENV, TTL_ENV};
+
+/// The AWS SDK's DynamoDB client, for handlers with tables of their own (the version
+/// wsgen-handler is built with).
+pub use aws_sdk_dynamodb;
 
 /// The error type of handlers: anything that can be boxed.
 pub type Error = lambda_runtime::Error;

@@ -1,4 +1,5 @@
-//! Dispatch by route key: one binary can serve several routes, and scheduled events.
+//! Dispatch by route key: one binary can serve several routes, scheduled events, and a
+//! table's stream.
 
 use crate::{Error, WsRequest, WsResponse};
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
@@ -11,12 +12,14 @@ use std::sync::Arc;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 type RouteFn<S> = Box<dyn Fn(WsRequest, Arc<S>) -> BoxFuture<WsResponse> + Send + Sync>;
 type ScheduleFn<S> = Box<dyn Fn(serde_json::Value, Arc<S>) -> BoxFuture<()> + Send + Sync>;
+type StreamFn<S> = Box<dyn Fn(crate::stream::StreamEvent, Arc<S>) -> BoxFuture<()> + Send + Sync>;
 
 /// Handlers by route key, sharing a state `S` (clients, configuration).
 pub struct Router<S> {
     state: Arc<S>,
     routes: BTreeMap<String, RouteFn<S>>,
     schedule: Option<ScheduleFn<S>>,
+    stream: Option<StreamFn<S>>,
 }
 
 impl<S: Send + Sync + 'static> Router<S> {
@@ -25,6 +28,7 @@ impl<S: Send + Sync + 'static> Router<S> {
             state: Arc::new(state),
             routes: BTreeMap::new(),
             schedule: None,
+            stream: None,
         }
     }
 
@@ -76,6 +80,18 @@ impl<S: Send + Sync + 'static> Router<S> {
         self
     }
 
+    /// The handler of a table stream's batches (the function is subscribed to the
+    /// table's changes with `table.on_change(&function)`). An error makes Lambda run the
+    /// whole batch again, and hold back the records after it until it succeeds.
+    pub fn on_stream<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(crate::stream::StreamEvent, Arc<S>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.stream = Some(Box::new(move |e, s| Box::pin(f(e, s))));
+        self
+    }
+
     /// The route keys served.
     pub fn routes(&self) -> Vec<&str> {
         self.routes.keys().map(String::as_str).collect()
@@ -84,6 +100,19 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// Handles one event: a WebSocket event goes to its route's handler, anything else
     /// to the schedule handler.
     pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, Error> {
+        if event
+            .pointer("/Records/0/eventSource")
+            .and_then(|s| s.as_str())
+            == Some("aws:dynamodb")
+        {
+            let Some(f) = &self.stream else {
+                return Err(
+                    "this function got a DynamoDB stream event, and has no stream handler".into(),
+                );
+            };
+            f(serde_json::from_value(event)?, self.state.clone()).await?;
+            return Ok(serde_json::Value::Null);
+        }
         if event
             .get("requestContext")
             .and_then(|c| c.get("routeKey"))

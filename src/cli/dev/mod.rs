@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod integration;
 pub mod lambda;
 pub mod model;
+pub mod streams;
 mod watch;
 
 use super::bundle::{bundle, BuildProfile, BundleOptions};
@@ -142,6 +143,7 @@ struct Loaded {
     functions: Vec<(model::DevFunction, PathBuf)>,
     tables: Vec<model::DevTable>,
     schedules: Vec<model::DevSchedule>,
+    subscriptions: Vec<model::DevSubscription>,
 }
 
 /// Reads the app to serve from the built templates.
@@ -151,6 +153,7 @@ fn load(opts: &DevOptions, built: &Built, domain: &str) -> Result<Loaded, CliErr
         functions: Vec::new(),
         tables: Vec::new(),
         schedules: Vec::new(),
+        subscriptions: Vec::new(),
     };
     for (stack, template) in &built.assembly.templates {
         let template: Value = serde_json::to_value(template).expect("json");
@@ -169,6 +172,7 @@ fn load(opts: &DevOptions, built: &Built, domain: &str) -> Result<Loaded, CliErr
         }
         loaded.tables.extend(app.tables.into_values());
         loaded.schedules.extend(app.schedules);
+        loaded.subscriptions.extend(app.subscriptions);
         for api in app.apis.into_values() {
             for stage in &api.stages {
                 if opts.stage.as_ref().is_some_and(|s| s != stage) {
@@ -202,7 +206,7 @@ fn load(opts: &DevOptions, built: &Built, domain: &str) -> Result<Loaded, CliErr
 /// Where the app's tables live.
 enum Tables {
     None,
-    Embedded(dynamodb::Dynamo),
+    Embedded(dynamodb::Embedded),
     External(String),
 }
 
@@ -211,16 +215,7 @@ impl Tables {
         match self {
             Tables::None => Ok(()),
             Tables::External(endpoint) => ensure_tables(endpoint, tables).await,
-            Tables::Embedded(db) => {
-                for t in tables {
-                    let def = dynamodb::store::def_from_template(&t.name, &t.properties)
-                        .map_err(CliError::Usage)?;
-                    if let Some(note) = db.ensure(def).map_err(CliError::Usage)? {
-                        ui.warn(&note);
-                    }
-                }
-                Ok(())
-            }
+            Tables::Embedded(db) => db.ensure(ui, tables),
         }
     }
 }
@@ -299,11 +294,13 @@ async fn serve(
         ));
     }
 
-    let scheduler = Arc::new(std::sync::Mutex::new(start_schedules(
+    let scheduler = Arc::new(std::sync::Mutex::new(start_background(
         ui,
         opts,
         &lambda,
+        &tables,
         loaded.schedules,
+        loaded.subscriptions,
     )));
     let watcher = if opts.watch {
         Some(watch::start(
@@ -346,10 +343,49 @@ async fn serve(
     }
     lambda.shutdown();
     if let Tables::Embedded(db) = &*tables {
-        db.sync();
+        db.stop().await;
     }
     ui.done("wsgen dev stopped");
     Ok(())
+}
+
+/// What runs beside the gateway: the schedules, and the stream subscriptions (with the
+/// embedded DynamoDB; an external endpoint's streams are not read).
+fn start_background(
+    ui: &Ui,
+    opts: &DevOptions,
+    lambda: &Arc<LambdaService>,
+    tables: &Tables,
+    schedules: Vec<model::DevSchedule>,
+    subscriptions: Vec<model::DevSubscription>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = start_schedules(ui, opts, lambda, schedules);
+    match tables {
+        Tables::Embedded(db) => {
+            if !opts.json {
+                for s in &subscriptions {
+                    ui.info(&format!("  stream of {}: {}", s.table, s.function));
+                }
+            }
+            tasks.extend(streams::start(
+                &db.db,
+                lambda,
+                subscriptions,
+                &db.positions,
+                opts.json,
+            ))
+        }
+        _ if !subscriptions.is_empty() => ui.warn(&format!(
+            "the tables are at --dynamodb-endpoint, whose streams wsgen dev does not read: {} will not get their tables' changes (the embedded DynamoDB delivers them)",
+            subscriptions
+                .iter()
+                .map(|s| s.function.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        _ => {}
+    }
+    tasks
 }
 
 /// Invokes each scheduled function on its rule's rate (or `interval`) with an
@@ -565,31 +601,25 @@ async fn embedded_dynamodb(
     opts: &DevOptions,
     ui: &Ui,
     out: &Path,
-) -> Result<(dynamodb::Dynamo, String), CliError> {
+) -> Result<(dynamodb::Embedded, String), CliError> {
     let dir = out.join("dev").join("dynamodb");
-    let store = dynamodb::store::Store::open(&dir).map_err(CliError::Usage)?;
-    let db = dynamodb::Dynamo::new(store);
+    if let Some(aside) = dynamodb::move_old_engine_data(&dir)? {
+        ui.warn(&format!(
+            "wsgen dev's local DynamoDB is now dynoxide: the data of its old engine is in {} (snapshot.json and wal.jsonl, items in DynamoDB JSON), and the tables start empty",
+            aside.display()
+        ));
+    }
     let port = opts.dynamodb_port.unwrap_or(if opts.port == 0 {
         0
     } else {
         opts.port.saturating_add(1)
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| {
-            CliError::Usage(format!(
-                "cannot listen on 127.0.0.1:{port} for the embedded DynamoDB: {e} (pick another with --dynamodb-port, or 0 for any free port)"
-            ))
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    tokio::spawn(dynamodb::serve(db.clone(), listener));
-    let endpoint = format!("http://{addr}");
+    let db = dynamodb::Embedded::start(&dir, port).await?;
+    let endpoint = db.endpoint.clone();
     if !opts.json {
         ui.info(&format!(
-            "DynamoDB (embedded, data in {}): {endpoint}",
-            dir.display()
+            "DynamoDB (embedded dynoxide, data in {}): {endpoint}",
+            dir.join(dynamodb::DATA_FILE).display()
         ));
     }
     Ok((db, endpoint))

@@ -1,7 +1,7 @@
 //! What `wsgen dev` serves, read from the synthesized template (not from the DSL), so
 //! that what runs locally is what would be deployed: WebSocket APIs with their route
 //! selection, routes and their Lambda integrations, stages, functions with their
-//! environment resolved to local values, and tables.
+//! environment resolved to local values, tables, schedules and stream subscriptions.
 
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -19,6 +19,26 @@ pub struct DevApp {
     pub functions: BTreeMap<String, DevFunction>,
     pub tables: BTreeMap<String, DevTable>,
     pub schedules: Vec<DevSchedule>,
+    pub subscriptions: Vec<DevSubscription>,
+}
+
+/// An `AWS::Lambda::EventSourceMapping` of a table's stream: a function run on
+/// batches of the table's changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DevSubscription {
+    /// The mapping's logical id.
+    pub mapping: String,
+    /// The table's local name.
+    pub table: String,
+    /// The function's logical id.
+    pub function: String,
+    pub batch_size: usize,
+    /// Start from the oldest record (`TRIM_HORIZON`) rather than the next (`LATEST`).
+    pub trim_horizon: bool,
+    /// `MaximumBatchingWindowInSeconds`.
+    pub window: std::time::Duration,
+    /// `MaximumRetryAttempts`; none (or -1) retries until the records expire.
+    pub retry_attempts: Option<u32>,
 }
 
 /// An `AWS::Events::Rule` with a schedule that targets a function.
@@ -193,6 +213,9 @@ impl Resolver<'_> {
         match (ty, attr) {
             ("AWS::DynamoDB::Table", "Arn") => {
                 format!("arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{name}")
+            }
+            ("AWS::DynamoDB::Table", "StreamArn") => {
+                format!("arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{name}/stream/local")
             }
             ("AWS::Lambda::Function", "Arn") => {
                 format!("arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{name}")
@@ -532,11 +555,46 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
         })
         .filter(|s| !s.expression.is_empty())
         .collect();
+    let subscriptions = of_type("AWS::Lambda::EventSourceMapping")
+        .filter(|(_, p)| p.get("Enabled") != Some(&Value::Bool(false)))
+        .filter_map(|(id, p)| {
+            let source = p.pointer("/EventSourceArn/Fn::GetAtt")?.as_array()?;
+            let (table, attribute) = (source.first()?.as_str()?, source.get(1)?.as_str()?);
+            if attribute != "StreamArn" || r.resource_type(table) != "AWS::DynamoDB::Table" {
+                return None;
+            }
+            let function = match p.get("FunctionName")? {
+                Value::Object(f) => f
+                    .get("Ref")
+                    .and_then(Value::as_str)
+                    .or_else(|| f.get("Fn::GetAtt")?.get(0)?.as_str())?,
+                _ => return None,
+            };
+            let number = |key: &str| p.get(key).and_then(Value::as_i64);
+            Some(DevSubscription {
+                mapping: id.clone(),
+                table: r.physical(table),
+                function: function.to_string(),
+                batch_size: number("BatchSize").unwrap_or(100).clamp(1, 10_000) as usize,
+                trim_horizon: p.get("StartingPosition").and_then(Value::as_str)
+                    == Some("TRIM_HORIZON"),
+                window: std::time::Duration::from_secs(
+                    number("MaximumBatchingWindowInSeconds")
+                        .unwrap_or(0)
+                        .clamp(0, 300) as u64,
+                ),
+                retry_attempts: number("MaximumRetryAttempts")
+                    .filter(|n| *n >= 0)
+                    .map(|n| n as u32),
+            })
+        })
+        .collect();
     DevApp {
         apis,
         functions,
         tables,
         schedules,
+        subscriptions,
     }
 }
 

@@ -5,7 +5,7 @@
 //! keeps serving.
 
 use super::gateway::Gateway;
-use super::{build, load, start_schedules, DevOptions, Tables};
+use super::{build, load, start_background, DevOptions, Tables};
 use crate::cli::project::Project;
 use crate::cli::{CliError, Ui};
 use notify::{EventKind, RecursiveMode, Watcher as _};
@@ -137,7 +137,14 @@ async fn reload(
     for t in tasks.drain(..) {
         t.abort();
     }
-    *tasks = start_schedules(&ui, opts, &gw.lambda, loaded.schedules);
+    *tasks = start_background(
+        &ui,
+        opts,
+        &gw.lambda,
+        tables,
+        loaded.schedules,
+        loaded.subscriptions,
+    );
     let what = if changed.is_empty() {
         "no function changed".to_string()
     } else {
