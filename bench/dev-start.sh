@@ -21,16 +21,19 @@ cleanup() {
 trap cleanup EXIT
 git -C "$repo" worktree add --detach "$work/base" "$base" >/dev/null 2>&1
 export CARGO_INCREMENTAL=0
-echo "building both wsgen binaries (release)" >&2
-CARGO_TARGET_DIR="$work/target-new" cargo build --release --locked --quiet --manifest-path "$repo/Cargo.toml" --bin wsgen
-CARGO_TARGET_DIR="$work/target-base" cargo build --release --locked --quiet --manifest-path "$work/base/Cargo.toml" --bin wsgen
+# Builds go to a directory that later runs reuse (the two wsgen binaries and the
+# handlers take minutes to build; they are not what is measured).
+targets="${BENCH_TARGET_DIR:-$repo/target/bench-dev-start}"
+echo "building both wsgen binaries (release) in $targets" >&2
+CARGO_TARGET_DIR="$targets/new" cargo build --release --locked --quiet --manifest-path "$repo/Cargo.toml" --bin wsgen
+CARGO_TARGET_DIR="$targets/base" cargo build --release --locked --quiet --manifest-path "$work/base/Cargo.toml" --bin wsgen
 # One handler target for both projects (same crates, same layout).
-export CARGO_TARGET_DIR="$work/target-handlers"
+export CARGO_TARGET_DIR="$targets/handlers"
 
-python3 - "$work" "$runs" <<'PY'
+python3 - "$work" "$targets" "$runs" <<'PY'
 import json, os, signal, subprocess, sys, time, urllib.request
-work, runs = sys.argv[1], int(sys.argv[2])
-binaries = {"base": f"{work}/target-base/release/wsgen", "this checkout": f"{work}/target-new/release/wsgen"}
+work, targets, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+binaries = {"base": f"{targets}/base/release/wsgen", "this checkout": f"{targets}/new/release/wsgen"}
 
 def start(wsgen, project):
     """wsgen dev on the project: (process, ready line, seconds to it)."""
@@ -61,7 +64,7 @@ def seed(endpoint, table, n):
 
 results = {}
 for name, wsgen in binaries.items():
-    project = f"{work}/{name.split()[0]}"
+    project = f"{work}/projects/{name.split()[0]}"
     os.makedirs(project)
     subprocess.run([wsgen, "new", "chat", "--name", "bench"], cwd=project, check=True,
                    stderr=subprocess.DEVNULL)

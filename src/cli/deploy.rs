@@ -53,7 +53,8 @@ pub struct DeployedStack {
     /// a reference left unresolved (`${ChatApi}`): the engine did not create what they
     /// name. Never the case on AWS.
     pub missing_outputs: Vec<String>,
-    /// Functions that ran code deployed by `--hotswap` and now run the template's again.
+    /// Functions that ran code their template does not name (deployed by `--hotswap`, or
+    /// by hand) and now run the template's again.
     pub restored: Vec<String>,
 }
 
@@ -552,7 +553,7 @@ async fn restore_drifted_code(
             .map_err(|e| aws.error(&format!("update the code of function {function}"), e))?;
         wait_function_updated(aws, &function).await?;
         ui.done(&format!(
-            "{name}: {logical} ({function}) ran code deployed by --hotswap: it runs the template's {key} again"
+            "{name}: {logical} ({function}) ran code its template does not name (deployed by --hotswap, or by hand): it runs the template's {key} again"
         ));
         restored.push(logical);
     }

@@ -342,7 +342,8 @@ fn lifecycle(blueprint: &str, region: &str) {
         run.stderr
     );
     assert!(
-        run.stderr.contains("Default (") && run.stderr.contains("ran code deployed by --hotswap"),
+        run.stderr.contains("Default (")
+            && run.stderr.contains("ran code its template does not name"),
         "{}",
         run.stderr
     );
