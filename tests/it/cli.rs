@@ -1,7 +1,7 @@
 //! The real `wsgen` binary on fixture projects copied to temporary directories:
 //! exit code, stdout and stderr snapshotted, paths filtered.
 
-use crate::support::{cfn_lint, fixture, repo};
+use crate::support::{cfn_lint, fixture, library, repo};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -53,15 +53,16 @@ impl Project {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join(name);
         copy_dir(&fixture(name), &dir);
-        let repo = repo().to_str().unwrap().replace('\\', "/");
+        let library = library().to_str().unwrap().replace('\\', "/");
         let package = format!("name = \"{name}-infra\"");
         let renamed = format!("name = \"{name}-infra-{tag}\"");
         for file in ["infra/Cargo.toml", "Cargo.lock"] {
             let text = std::fs::read_to_string(dir.join(file)).unwrap();
             assert!(text.contains(&package), "{file} names {package}");
-            let text = text
-                .replace(&package, &renamed)
-                .replace("path = \"../../../..\"", &format!("path = \"{repo}\""));
+            let text = text.replace(&package, &renamed).replace(
+                "path = \"../../../../crates/wsgen\"",
+                &format!("path = \"{library}\""),
+            );
             std::fs::write(dir.join(file), text).unwrap();
         }
         Project {
@@ -84,10 +85,13 @@ impl Project {
         std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
         let manifest = dir.join("infra/Cargo.toml");
         let text = std::fs::read_to_string(&manifest).unwrap();
-        let repo = repo().to_str().unwrap().replace('\\', "/");
+        let library = library().to_str().unwrap().replace('\\', "/");
         std::fs::write(
             &manifest,
-            text.replace("path = \"../../../..\"", &format!("path = \"{repo}\"")),
+            text.replace(
+                "path = \"../../../../crates/wsgen\"",
+                &format!("path = \"{library}\""),
+            ),
         )
         .unwrap();
         let target = fixture_target().with_file_name("fixtures-stock");
@@ -504,7 +508,7 @@ fn bundle_packages_every_handler_reproducibly_and_caches() {
         assert_eq!(name, "bootstrap");
         assert_eq!(mode & 0o777, 0o755, "executable");
         assert_eq!(&data[..4], b"\x7fELF");
-        wsgen::cli::check_binary(data, "x86_64").unwrap();
+        wsgen_cli::check_binary(data, "x86_64").unwrap();
         let mut archive = zip::ZipArchive::new(std::fs::File::open(&file).unwrap()).unwrap();
         assert_eq!(
             archive.by_index(0).unwrap().compression(),
@@ -664,8 +668,8 @@ fn bundle_failures_keep_the_previous_zips() {
 fn the_glibc_and_architecture_checks() {
     // A real binary of this machine: the wsgen command itself.
     let exe = std::fs::read(env!("CARGO_BIN_EXE_wsgen")).unwrap();
-    wsgen::cli::check_binary(&exe, "x86_64").unwrap();
-    let wrong = wsgen::cli::check_binary(&exe, "arm64").unwrap_err();
+    wsgen_cli::check_binary(&exe, "x86_64").unwrap();
+    let wrong = wsgen_cli::check_binary(&exe, "arm64").unwrap_err();
     assert!(wrong.contains("but the function runs on arm64"), "{wrong}");
     // The same binary made to need a newer glibc than provided.al2023 has.
     let needle = b"GLIBC_2.34";
@@ -676,13 +680,13 @@ fn the_glibc_and_architecture_checks() {
     let mut patched = exe.clone();
     let at = at.expect("the binary names a GLIBC_2.3x version");
     patched[at..at + 10].copy_from_slice(b"GLIBC_2.99");
-    let e = wsgen::cli::check_binary(&patched, "x86_64").unwrap_err();
+    let e = wsgen_cli::check_binary(&patched, "x86_64").unwrap_err();
     assert!(
         e.contains("needs glibc 2.99, but provided.al2023 has 2.34"),
         "{e}"
     );
     assert!(e.contains("cargo-zigbuild"), "{e}");
-    let not_elf = wsgen::cli::check_binary(b"#!/bin/sh\necho hi\n", "x86_64").unwrap_err();
+    let not_elf = wsgen_cli::check_binary(b"#!/bin/sh\necho hi\n", "x86_64").unwrap_err();
     assert!(not_elf.contains("not an executable"), "{not_elf}");
 }
 
@@ -707,6 +711,6 @@ fn bundle_uses_cargo_zigbuild_to_pin_glibc() {
         ));
         let entries = zip_entries(&zip);
         assert_eq!(entries[0].0, "bootstrap");
-        wsgen::cli::check_binary(&entries[0].2, "x86_64").unwrap();
+        wsgen_cli::check_binary(&entries[0].2, "x86_64").unwrap();
     }
 }

@@ -495,17 +495,17 @@ fn stacks_wsgen_did_not_create_are_left_alone() {
 
 #[test]
 fn templates_over_51200_bytes_go_through_the_asset_bucket() {
-    use wsgen::cli::stacks::{
+    use wsgen_cli::stacks::{
         deploy_stack, template_source, Approval, Outcome, StackDeploy, TemplateSource,
     };
     let region = "sa-east-1";
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let config = sdk_config(region).await;
-        let mut aws = wsgen::cli::Aws::new(&config, "123456789012".into());
+        let mut aws = wsgen_cli::Aws::new(&config, "123456789012".into());
         aws.poll = std::time::Duration::from_millis(50);
-        let ui = wsgen::cli::Ui::new(true);
-        wsgen::cli::bootstrap::run(&aws, &ui).await.unwrap();
+        let ui = wsgen_cli::Ui::new(true);
+        wsgen_cli::bootstrap::run(&aws, &ui).await.unwrap();
         let template = serde_json::json!({
             "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Metadata": {"Padding": "x".repeat(60_000)}}},
             "Outputs": {"LogGroup": {"Value": {"Ref": "Logs"}}}
@@ -634,8 +634,8 @@ mod recorded {
     use aws_smithy_types::body::SdkBody;
     use serde_json::json;
     use std::time::Duration;
-    use wsgen::cli::stacks::{deploy_stack, Approval, Outcome, StackDeploy, TemplateSource};
-    use wsgen::cli::{Aws, CliError, Ui};
+    use wsgen_cli::stacks::{deploy_stack, Approval, Outcome, StackDeploy, TemplateSource};
+    use wsgen_cli::{Aws, CliError, Ui};
 
     const NS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
     const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/Chat/4f0c2d40-0000-11f0-9000-0a1b2c3d4e5f";
@@ -770,7 +770,7 @@ mod recorded {
         responses: Vec<(u16, String)>,
         template: &serde_json::Value,
     ) -> (
-        Result<(Outcome, wsgen::cli::stacks::StackInfo), CliError>,
+        Result<(Outcome, wsgen_cli::stacks::StackInfo), CliError>,
         Vec<String>,
     ) {
         replay(responses, |aws| async move {
@@ -1079,7 +1079,7 @@ mod recorded {
 
     #[test]
     fn a_failed_deletion_names_what_blocks_it() {
-        use wsgen::cli::stacks::{delete_stack, describe};
+        use wsgen_cli::stacks::{delete_stack, describe};
         let (result, actions) = replay(
             vec![
                 stack("UPDATE_COMPLETE", ""),

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
-use wsgen::cli::dev::dynamodb::Embedded;
+use wsgen_cli::dev::dynamodb::Embedded;
 
 /// The embedded engine on a free port, with its data in `dir`.
 async fn embedded(dir: &std::path::Path) -> Embedded {
@@ -24,7 +24,7 @@ async fn embedded(dir: &std::path::Path) -> Embedded {
 /// dev` runs on it).
 pub fn stored_items(dir: &std::path::Path, table: &str) -> Vec<Value> {
     let db = dynoxide::Database::new(
-        &dir.join(wsgen::cli::dev::dynamodb::DATA_FILE)
+        &dir.join(wsgen_cli::dev::dynamodb::DATA_FILE)
             .to_string_lossy(),
     )
     .unwrap();
@@ -963,7 +963,7 @@ fn data_survives_restarts_and_crashes() {
 async fn bad_data_is_refused_and_never_dropped() {
     // A data file that is not a database: a clear error naming it, and the file as it was.
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(wsgen::cli::dev::dynamodb::DATA_FILE);
+    let file = dir.path().join(wsgen_cli::dev::dynamodb::DATA_FILE);
     std::fs::write(&file, "not a database, but somebody's bytes\n").unwrap();
     let e = Embedded::start(dir.path(), 0).await.err().unwrap();
     assert_eq!(e.exit_code(), 1);
@@ -1021,10 +1021,10 @@ async fn bad_data_is_refused_and_never_dropped() {
 /// put back too.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_table_keeps_its_items_in_a_file() {
-    use wsgen::cli::dev::model::DevTable;
+    use wsgen_cli::dev::model::DevTable;
     let dir = tempfile::tempdir().unwrap();
     let db = embedded(dir.path()).await;
-    let ui = wsgen::cli::Ui::new(true);
+    let ui = wsgen_cli::Ui::new(true);
     let table = |props: Value| DevTable {
         logical_id: "Things".into(),
         name: "App-Things".into(),
@@ -1136,7 +1136,7 @@ fn the_old_engines_data_is_moved_aside() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("snapshot.json"), "{}").unwrap();
     std::fs::write(dir.path().join("wal.jsonl"), "{\"op\":\"put\"}\n").unwrap();
-    let moved = wsgen::cli::dev::dynamodb::move_old_engine_data(dir.path())
+    let moved = wsgen_cli::dev::dynamodb::move_old_engine_data(dir.path())
         .unwrap()
         .unwrap();
     assert_eq!(moved, dir.path().join("old-engine"));
@@ -1146,7 +1146,7 @@ fn the_old_engines_data_is_moved_aside() {
     );
     assert!(!dir.path().join("snapshot.json").exists());
     assert_eq!(
-        wsgen::cli::dev::dynamodb::move_old_engine_data(dir.path()).unwrap(),
+        wsgen_cli::dev::dynamodb::move_old_engine_data(dir.path()).unwrap(),
         None
     );
 }

@@ -51,8 +51,8 @@ fn a_project_has_the_blueprint_the_handlers_and_a_lockfile() {
     let repo = crate::support::repo();
     assert!(
         infra.contains(&format!(
-            "wsgen = {{ path = \"{}\", default-features = false }}",
-            repo.display()
+            "wsgen = {{ path = \"{}\" }}",
+            crate::support::library().display()
         )),
         "{infra}"
     );

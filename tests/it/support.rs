@@ -6,8 +6,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use wsgen::cfn::Template;
 
+/// The workspace's root (the tests belong to crates/wsgen-cli).
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .canonicalize()
+        .expect("the workspace's root")
+}
+
+/// The wsgen library crate, which fixture projects depend on by path.
+pub fn library() -> PathBuf {
+    repo().join("crates/wsgen")
 }
 
 pub fn fixture(name: &str) -> PathBuf {

@@ -1,6 +1,6 @@
 //! Stable, readable logical IDs derived from construct paths.
 
-use sha2::{Digest, Sha256};
+use crate::digest::sha256_hex;
 
 /// The logical ID for a construct path: each part's letters and digits, each word
 /// capitalized, joined. `["ChatApi", "send-message", "Route"]` gives
@@ -18,16 +18,11 @@ pub fn logical_id(parts: &[&str]) -> String {
             }
         }
         if piece.is_empty() {
-            piece = format!("H{}", &hex(&Sha256::digest(part.as_bytes()))[..8]);
+            piece = format!("H{}", &sha256_hex(part.as_bytes())[..8]);
         }
         out.push_str(&piece);
     }
     out
-}
-
-/// Lowercase hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The command's errors, each with its exit code and a hint at the fix.
 
-use crate::ValidationErrors;
 use std::path::PathBuf;
+use wsgen::ValidationErrors;
 
 /// Everything that can make a command fail.
 #[derive(Debug, thiserror::Error)]

@@ -55,10 +55,15 @@ struct BlueprintToml {
     routes: Vec<String>,
 }
 
-/// The wsgen source this binary was built from (blueprints, handler crates, and the
-/// path the new projects depend on).
+/// The wsgen source this binary was built from: the workspace holding the blueprints,
+/// the handler crates, and the library the new projects depend on.
 pub fn source_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .parent()
+        .and_then(|crates| crates.parent())
+        .unwrap_or(crate_dir)
+        .to_path_buf()
 }
 
 fn blueprints_dir() -> Result<PathBuf, CliError> {
@@ -161,8 +166,8 @@ fn render(blueprint: &Blueprint, name: &str) -> Result<BTreeMap<String, File>, C
     let source = source_dir();
     let blueprints = blueprints_dir()?;
     let wsgen = format!(
-        "wsgen = {{ path = {}, default-features = false }}",
-        toml_string(&source.to_string_lossy())
+        "wsgen = {{ path = {} }}",
+        toml_string(&source.join("crates").join("wsgen").to_string_lossy())
     );
     // The route keys as a Rust array, sorted as the test sorts what it finds.
     let mut routes: Vec<&str> = blueprint.routes.iter().map(String::as_str).collect();

@@ -10,10 +10,10 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
-#[path = "../tests/it/apps.rs"]
+#[path = "../../../tests/it/apps.rs"]
 #[allow(dead_code)]
 mod apps;
-#[path = "../tests/it/support.rs"]
+#[path = "../../../tests/it/support.rs"]
 #[allow(dead_code)]
 mod support;
 

@@ -11,7 +11,7 @@
 //! before is moved aside, never deleted ([`move_old_engine_data`]).
 
 use super::model::DevTable;
-use crate::cli::{CliError, Ui};
+use crate::{CliError, Ui};
 use dynoxide::actions as a;
 use dynoxide::{Database, DynoxideError};
 use serde::de::DeserializeOwned;
@@ -143,7 +143,7 @@ impl Embedded {
             lines.push_str(&serde_json::to_string(item).expect("an item is JSON"));
             lines.push('\n');
         }
-        crate::cli::files::write_atomically(&file, lines.as_bytes(), None)?;
+        crate::files::write_atomically(&file, lines.as_bytes(), None)?;
         self.call(|r| self.db.delete_table(r), json!({"TableName": name}))
             .map_err(|e| failed(&format!("delete table {name}"), e))?;
         self.create(wanted)?;

@@ -7,12 +7,12 @@
 //! or lockfile) change: an unchanged project does not start cargo at all.
 
 use super::{CliError, Project, Ui};
-use crate::assembly::{CloudAssembly, Manifest, MANIFEST_FILE, PROBLEMS_FILE};
-use crate::{ValidationErrors, OUTDIR_ENV, PROJECT_DIR_ENV};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use wsgen::assembly::{CloudAssembly, Manifest, MANIFEST_FILE, PROBLEMS_FILE};
+use wsgen::{ValidationErrors, OUTDIR_ENV, PROJECT_DIR_ENV};
 
 /// What `wsgen synth` was asked to do.
 #[derive(Clone, Debug, Default)]
@@ -287,7 +287,7 @@ fn infra_executable(project: &Project, out: &Path) -> Result<PathBuf, CliError> 
 /// among them when it is a path dependency), the lockfile, and the build environment.
 fn infra_key(project: &Project) -> Option<String> {
     let infra = project.infra.to_str()?;
-    let fp = crate::fingerprint::fingerprint(&project.dir, infra, "infra", "host").ok()?;
+    let fp = wsgen::fingerprint::fingerprint(&project.dir, infra, "infra", "host").ok()?;
     let env: Vec<String> = [
         "CARGO_TARGET_DIR",
         "RUSTFLAGS",

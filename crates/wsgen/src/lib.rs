@@ -25,12 +25,13 @@
 //! app.synth();
 //! ```
 //!
-//! The library has no heavy dependencies: infra crates depend on it with
-//! `default-features = false`. The `cli` feature builds the `wsgen` command.
+//! The library has no features and no heavy dependencies, so an infra crate builds in
+//! seconds; the `wsgen` command is the `wsgen-cli` crate.
 
 pub mod assembly;
 pub mod cfn;
 pub mod constructs;
+pub mod digest;
 pub mod fingerprint;
 
 pub use constructs::*;
@@ -41,6 +42,3 @@ pub mod prelude {
     pub use crate::constructs::*;
     pub use std::time::Duration;
 }
-
-#[cfg(feature = "cli")]
-pub mod cli;

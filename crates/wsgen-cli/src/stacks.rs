@@ -359,13 +359,12 @@ pub enum TemplateSource {
 /// Passes `body` inline when CloudFormation takes it so, else uploads it to the asset
 /// bucket (`templates/<sha256>.json`) and passes its URL.
 pub async fn template_source(aws: &Aws, body: String) -> Result<TemplateSource, CliError> {
-    use sha2::{Digest, Sha256};
     if body.len() <= MAX_TEMPLATE_BODY {
         return Ok(TemplateSource::Body(body));
     }
     let key = format!(
         "templates/{}.json",
-        crate::constructs::naming::hex(&Sha256::digest(body.as_bytes()))
+        wsgen::digest::sha256_hex(body.as_bytes())
     );
     let bucket = aws.asset_bucket();
     aws.s3

@@ -14,7 +14,6 @@ mod watch;
 use super::bundle::{bundle, BuildProfile, BundleOptions};
 use super::project::Project;
 use super::{CliError, Ui};
-use crate::assembly::CloudAssembly;
 use gateway::{Gateway, GatewayConfig, Routing, Served};
 use lambda::{LambdaService, Logs};
 use serde_json::Value;
@@ -23,6 +22,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use wsgen::assembly::CloudAssembly;
 
 /// The port `wsgen dev` listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 3001;
@@ -464,7 +464,7 @@ enum Timing {
     Every(tokio::time::Interval),
     /// At a cron expression's UTC times; `last` is the last time run.
     Cron {
-        cron: crate::constructs::cron::Cron,
+        cron: wsgen::constructs::cron::Cron,
         last: i64,
     },
 }

@@ -6,8 +6,8 @@
 
 use super::gateway::Gateway;
 use super::{build, load, start_background, DevOptions, Tables};
-use crate::cli::project::Project;
-use crate::cli::{CliError, Ui};
+use crate::project::Project;
+use crate::{CliError, Ui};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -2,11 +2,12 @@
 
 use super::app::SynthCtx;
 use super::function::{execute_api_arn, FunctionState, Grant, RustFunction};
-use super::naming::{hex, logical_id};
+use super::naming::logical_id;
 use super::problems::Problems;
 use super::stage::{Stage, StageState};
 use crate::cfn::resources as r;
 use crate::cfn::{Expr, Resource};
+use crate::digest::hex;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};

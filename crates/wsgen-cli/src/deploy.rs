@@ -8,12 +8,12 @@ use super::changes;
 use super::stacks::{self, Approval, Outcome, StackDeploy, StackInfo};
 use super::synth::synth_project;
 use super::{bootstrap, CliError, Ui};
-use crate::assembly::CloudAssembly;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use wsgen::assembly::CloudAssembly;
 
 /// Uploads in flight at once.
 const PARALLEL_UPLOADS: usize = 8;
@@ -665,8 +665,8 @@ async fn wait_function_updated(aws: &Aws, function: &str) -> Result<(), CliError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cfn::Expr;
-    use crate::{App, AttributeType};
+    use wsgen::cfn::Expr;
+    use wsgen::{App, AttributeType};
 
     /// An app whose stacks export `exports` and import `imports` (by stack).
     fn app(stacks: &[(&str, &[&str], &[&str])]) -> CloudAssembly {

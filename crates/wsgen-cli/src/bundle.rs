@@ -16,12 +16,11 @@
 
 use super::synth::{synth_project, SynthResult};
 use super::{CliError, Ui};
-use crate::assembly::{BundleInfo, CloudAssembly};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use wsgen::assembly::{BundleInfo, CloudAssembly};
 
 /// The newest glibc `provided.al2023` offers.
 pub const MAX_GLIBC: (u32, u32) = (2, 34);
@@ -181,10 +180,7 @@ pub fn bundle_synthesized(
             known
         } else if cached {
             let zip = std::fs::read(&p.file).map_err(CliError::io("cannot read", &p.file))?;
-            (
-                zip.len() as u64,
-                crate::constructs::naming::hex(&Sha256::digest(&zip)),
-            )
+            (zip.len() as u64, wsgen::digest::sha256_hex(&zip))
         } else {
             let exe = binaries
                 .get(&(p.arch.clone(), p.package.clone(), p.bin.clone()))
@@ -204,10 +200,7 @@ pub fn bundle_synthesized(
                 Compression::Local
             };
             let zip = write_zip(&p.file, &data, compression)?;
-            (
-                zip.len() as u64,
-                crate::constructs::naming::hex(&Sha256::digest(&zip)),
-            )
+            (zip.len() as u64, wsgen::digest::sha256_hex(&zip))
         };
         hashes.insert(&p.file, size, &sha256);
         let asset = Bundled {

@@ -50,7 +50,7 @@ pub struct DevSchedule {
     /// The period of a `rate(...)` expression.
     pub every: Option<std::time::Duration>,
     /// A `cron(...)` expression's times.
-    pub cron: Option<crate::constructs::cron::Cron>,
+    pub cron: Option<wsgen::constructs::cron::Cron>,
     /// The target function's logical id.
     pub function: String,
     /// The target's `Input` (the event), when it sets one.
@@ -544,7 +544,7 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
                     Some(DevSchedule {
                         rule: id.clone(),
                         every: rate(&expression),
-                        cron: crate::constructs::cron::Cron::of_expression(&expression)
+                        cron: wsgen::constructs::cron::Cron::of_expression(&expression)
                             .and_then(Result::ok),
                         expression: expression.clone(),
                         function,

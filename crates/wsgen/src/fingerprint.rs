@@ -6,7 +6,7 @@
 //! Paths are hashed relative to the project directory, so the fingerprint is the same on
 //! every machine; `target/` and hidden entries are skipped.
 
-use crate::constructs::naming::hex;
+use crate::digest::hex;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::fs;

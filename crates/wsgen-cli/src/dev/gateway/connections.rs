@@ -1,0 +1,132 @@
+//! The `@connections` management API: POST, GET and DELETE
+//! `/<stage>/@connections/{id}` (and without the stage, as API Gateway's custom domains).
+
+use super::*;
+
+pub(super) fn gone(id: &str) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("GoneException"),
+    );
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    (
+        StatusCode::GONE,
+        headers,
+        json!({"message": format!("connection {id} is gone")}).to_string(),
+    )
+        .into_response()
+}
+
+/// Matches every stage in the `@connections` routes without one.
+pub(super) const ANY_STAGE: &str = "";
+
+impl Connection {
+    /// Whether the `@connections` API of `stage` reaches this connection.
+    fn serves(&self, stage: &str) -> bool {
+        stage == ANY_STAGE || self.stage == stage
+    }
+}
+
+pub(super) fn connection_of(
+    gw: &Gateway,
+    stage: &str,
+    id: &str,
+) -> Option<mpsc::UnboundedSender<Outbound>> {
+    let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
+    conns
+        .get(id)
+        .filter(|c| c.serves(stage))
+        .map(|c| c.tx.clone())
+}
+
+pub(super) async fn any_stage_post(
+    gw: State<Arc<Gateway>>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> Response {
+    connection_post(gw, UrlPath((ANY_STAGE.into(), id)), body).await
+}
+
+pub(super) async fn any_stage_get(
+    gw: State<Arc<Gateway>>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    connection_get(gw, UrlPath((ANY_STAGE.into(), id))).await
+}
+
+pub(super) async fn any_stage_delete(
+    gw: State<Arc<Gateway>>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    connection_delete(gw, UrlPath((ANY_STAGE.into(), id))).await
+}
+
+pub(super) async fn connection_post(
+    State(gw): State<Arc<Gateway>>,
+    UrlPath((stage, id)): UrlPath<(String, String)>,
+    body: Bytes,
+) -> Response {
+    if body.len() > MAX_MESSAGE {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-amzn-errortype",
+            HeaderValue::from_static("PayloadTooLargeException"),
+        );
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            headers,
+            json!({"message": format!("the message is {} bytes; the limit is {MAX_MESSAGE}", body.len())}).to_string(),
+        )
+            .into_response();
+    }
+    let Some(tx) = connection_of(&gw, &stage, &id) else {
+        return gone(&id);
+    };
+    let message = match std::str::from_utf8(&body) {
+        Ok(text) => Message::Text(Utf8Bytes::from(text.to_string())),
+        Err(_) => Message::Binary(body),
+    };
+    if tx.send(Outbound::Send(message)).is_err() {
+        return gone(&id);
+    }
+    StatusCode::OK.into_response()
+}
+
+pub(super) async fn connection_get(
+    State(gw): State<Arc<Gateway>>,
+    UrlPath((stage, id)): UrlPath<(String, String)>,
+) -> Response {
+    let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(c) = conns.get(&id).filter(|c| c.serves(&stage)) else {
+        drop(conns);
+        return gone(&id);
+    };
+    let iso = |t: SystemTime| {
+        aws_smithy_types::DateTime::from(t)
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap_or_default()
+    };
+    let mut identity = json!({"sourceIp": c.source_ip});
+    if let Some(ua) = &c.user_agent {
+        identity["userAgent"] = json!(ua);
+    }
+    let last = *c.last_active.lock().unwrap_or_else(|e| e.into_inner());
+    let body = json!({
+        "connectedAt": iso(c.connected_at),
+        "lastActiveAt": iso(last),
+        "identity": identity,
+    });
+    ([("content-type", "application/json")], body.to_string()).into_response()
+}
+
+pub(super) async fn connection_delete(
+    State(gw): State<Arc<Gateway>>,
+    UrlPath((stage, id)): UrlPath<(String, String)>,
+) -> Response {
+    let Some(tx) = connection_of(&gw, &stage, &id) else {
+        return gone(&id);
+    };
+    let _ = tx.send(Outbound::Close(NORMAL, "Connection deleted".into()));
+    StatusCode::NO_CONTENT.into_response()
+}

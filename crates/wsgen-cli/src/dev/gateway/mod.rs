@@ -1,0 +1,429 @@
+//! The local API Gateway: each WebSocket API stage at `ws://127.0.0.1:PORT/<stage>`,
+//! with API Gateway's behaviour (`$connect` before the handshake completes, route
+//! selection, two-way routes, error frames, limits, `$disconnect` however a connection
+//! ends) and the `@connections` management API at `/<stage>/@connections/{id}`.
+
+mod connections;
+mod events;
+mod handshake;
+mod session;
+
+use connections::*;
+pub use events::iso_time;
+use events::*;
+use handshake::*;
+use session::*;
+
+use super::lambda::{LambdaService, Logs};
+use super::model::{
+    select_route, Authorization, DevApi, DevAuthorizer, DevRoute, DEFAULT_INTEGRATION_TIMEOUT_MS,
+    LOCAL_ACCOUNT, LOCAL_REGION,
+};
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path as UrlPath, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+/// API Gateway's limits for WebSocket APIs.
+pub const MAX_MESSAGE: usize = 128 * 1024;
+pub const MAX_FRAME: usize = 32 * 1024;
+/// Each connection's initial read buffer.
+const READ_BUFFER: usize = 4 * 1024;
+/// Close codes API Gateway uses.
+const GOING_AWAY: u16 = 1001;
+const TOO_BIG: u16 = 1009;
+const NORMAL: u16 = 1000;
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Default: 10 minutes, like API Gateway.
+    pub idle_timeout: Duration,
+    /// Default: 2 hours, like API Gateway.
+    pub max_duration: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            idle_timeout: Duration::from_secs(600),
+            max_duration: Duration::from_secs(7200),
+        }
+    }
+}
+
+/// A stage the gateway serves.
+#[derive(Clone)]
+pub struct Served {
+    pub api: DevApi,
+    pub stage: String,
+}
+
+/// What is served where; replaced as a whole when the app is reloaded.
+pub struct Routing {
+    /// By URL path segment (the stage name).
+    pub stages: BTreeMap<String, Served>,
+    /// Served at `/` too (one API with one stage).
+    pub root: Option<String>,
+}
+
+impl Routing {
+    pub fn new(stages: BTreeMap<String, Served>) -> Routing {
+        let root = (stages.len() == 1)
+            .then(|| stages.keys().next().cloned())
+            .flatten();
+        Routing { stages, root }
+    }
+}
+
+pub struct Gateway {
+    routing: std::sync::RwLock<Arc<Routing>>,
+    pub lambda: Arc<LambdaService>,
+    pub config: GatewayConfig,
+    /// `127.0.0.1:PORT`.
+    pub domain: String,
+    pub logs: Logs,
+    /// The project's `web/index.html`, served at `/` to browsers.
+    pub page: Option<PathBuf>,
+    connections: Mutex<HashMap<String, Connection>>,
+    ids: AtomicU64,
+    /// Connection tasks (until their `$disconnect` returns) and message invocations
+    /// still running: shutdown waits for them before the handlers are stopped.
+    in_flight: AtomicUsize,
+    /// Warnings already shown.
+    warned: Mutex<std::collections::BTreeSet<&'static str>>,
+}
+
+/// Counts one piece of work in `Gateway::in_flight` while it lives.
+struct InFlight(Arc<Gateway>);
+
+impl InFlight {
+    fn new(gw: &Arc<Gateway>) -> InFlight {
+        gw.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(gw.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+struct Connection {
+    tx: mpsc::UnboundedSender<Outbound>,
+    connected_at: SystemTime,
+    last_active: Arc<Mutex<SystemTime>>,
+    source_ip: String,
+    user_agent: Option<String>,
+    stage: String,
+}
+
+/// The client side of a connection, as events describe it.
+#[derive(Clone)]
+struct Peer {
+    id: String,
+    connected_at: SystemTime,
+    source_ip: String,
+    user_agent: Option<String>,
+    /// `requestContext.authorizer` of every event, from the `$connect` authorizer.
+    authorizer: Option<Value>,
+}
+
+enum Outbound {
+    Send(Message),
+    Close(u16, String),
+}
+
+impl Gateway {
+    pub fn new(
+        stages: BTreeMap<String, Served>,
+        lambda: Arc<LambdaService>,
+        config: GatewayConfig,
+        domain: String,
+        logs: Logs,
+        page: Option<PathBuf>,
+    ) -> Arc<Gateway> {
+        Arc::new(Gateway {
+            routing: std::sync::RwLock::new(Arc::new(Routing::new(stages))),
+            lambda,
+            config,
+            domain,
+            logs,
+            page,
+            connections: Mutex::new(HashMap::new()),
+            ids: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            warned: Mutex::new(Default::default()),
+        })
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/", get(ws_root))
+            .route("/{stage}", get(ws_stage))
+            .route(
+                "/{stage}/@connections/{id}",
+                get(connection_get)
+                    .post(connection_post)
+                    .delete(connection_delete),
+            )
+            // What handlers reach through AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, which
+            // replaces the whole endpoint (stage included): any stage's connection.
+            .route(
+                "/@connections/{id}",
+                get(any_stage_get)
+                    .post(any_stage_post)
+                    .delete(any_stage_delete),
+            )
+            .with_state(self.clone())
+    }
+
+    /// What is served now.
+    pub fn routing(&self) -> Arc<Routing> {
+        self.routing
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Serves `stages` from now on. Open connections keep going: their next messages
+    /// use the new routes (a connection whose stage is gone keeps its old routes).
+    pub fn set_stages(&self, stages: BTreeMap<String, Served>) {
+        *self.routing.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Routing::new(stages));
+    }
+
+    /// The current version of a connection's stage.
+    fn current(&self, served: &Served) -> Served {
+        self.routing()
+            .stages
+            .get(&served.stage)
+            .filter(|s| s.api.logical_id == served.api.logical_id)
+            .cloned()
+            .unwrap_or_else(|| served.clone())
+    }
+
+    /// Open connections.
+    pub fn open(&self) -> usize {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Closes every connection and waits until each one's `$disconnect` (and every
+    /// message still being handled) has finished.
+    pub async fn shutdown(&self, within: Duration) {
+        for c in self
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            let _ = c.tx.send(Outbound::Close(GOING_AWAY, "Going away".into()));
+        }
+        let start = Instant::now();
+        while self.in_flight.load(Ordering::SeqCst) > 0 && start.elapsed() < within {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// An id like API Gateway's: 12 base64 characters ending in `=`.
+    fn new_id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let n = self.ids.fetch_add(1, Ordering::Relaxed);
+        let seed = format!(
+            "{n}-{}-{:?}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+        );
+        let digest = Sha256::digest(seed.as_bytes());
+        let mut id = aws_smithy_types::base64::encode(&digest[..8]);
+        id.truncate(11);
+        id.push('=');
+        id.replace(['+', '/'], "A")
+    }
+
+    /// Invokes a route's integration and returns the handler's response.
+    async fn invoke(&self, route: &DevRoute, event: Value) -> Result<Value, IntegrationError> {
+        if let Some(http) = &route.http {
+            let http = http.clone();
+            let call = async move { super::integration::run(&http, &event).await };
+            return match tokio::time::timeout(Duration::from_millis(route.timeout_ms), call).await {
+                Err(_) => Err(IntegrationError::TimedOut),
+                Ok(Err(e)) => Err(IntegrationError::Failed(e)),
+                Ok(Ok(answer)) => Ok(json!({"statusCode": answer.status, "body": answer.body})),
+            };
+        }
+        let Some(function) = &route.function else {
+            return Err(IntegrationError::Failed(match &route.other_integration {
+                Some(ty) => format!(
+                    "route {} has an {ty} integration, which wsgen dev does not run (it runs AWS_PROXY, HTTP, HTTP_PROXY and MOCK)",
+                    route.key
+                ),
+                None => format!(
+                    "route {} has no integration wsgen dev can run (no target, or a Lambda function outside the app)",
+                    route.key
+                ),
+            }));
+        };
+        self.invoke_function(function, event, route.timeout_ms)
+            .await
+    }
+
+    /// Invokes a function, waiting at most `timeout_ms` for its answer.
+    async fn invoke_function(
+        &self,
+        function: &str,
+        event: Value,
+        timeout_ms: u64,
+    ) -> Result<Value, IntegrationError> {
+        let lambda = self.lambda.clone();
+        let function = function.to_string();
+        // The function keeps running after the integration times out, as on AWS.
+        let call = tokio::spawn(async move { lambda.invoke(&function, &event).await });
+        match tokio::time::timeout(Duration::from_millis(timeout_ms), call).await {
+            Err(_) => Err(IntegrationError::TimedOut),
+            Ok(Err(e)) => Err(IntegrationError::Failed(format!(
+                "the invocation task failed: {e}"
+            ))),
+            Ok(Ok(Err(e))) => Err(IntegrationError::Failed(e.to_string())),
+            Ok(Ok(Ok(body))) => Ok(serde_json::from_slice(&body).unwrap_or(Value::Null)),
+        }
+    }
+
+    fn warn_once(&self, warning: &'static str) {
+        if self
+            .warned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(warning)
+        {
+            if self.logs.json {
+                eprintln!("{}", json!({"type": "warning", "message": warning}));
+            } else {
+                eprintln!("warning: {warning}");
+            }
+        }
+    }
+
+    fn log(&self, route: &str, connection: &str, status: u16, took: Duration, detail: &str) {
+        if self.logs.json {
+            eprintln!(
+                "{}",
+                json!({"type": "request", "route": route, "connection": connection, "status": status, "ms": took.as_secs_f64() * 1000.0, "detail": detail})
+            );
+        } else {
+            eprintln!(
+                "{route} {connection} {status} {:.1} ms{}",
+                took.as_secs_f64() * 1000.0,
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                }
+            );
+        }
+    }
+}
+
+/// Why an integration gave no response.
+enum IntegrationError {
+    /// The route's integration timeout passed.
+    TimedOut,
+    /// The handler failed, crashed or timed out, or the integration is not served.
+    Failed(String),
+}
+
+impl IntegrationError {
+    /// The `message` of the error frame API Gateway sends the client.
+    fn client_message(&self) -> &'static str {
+        match self {
+            IntegrationError::TimedOut => "Endpoint request timed out",
+            IntegrationError::Failed(_) => "Internal server error",
+        }
+    }
+}
+
+impl std::fmt::Display for IntegrationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IntegrationError::TimedOut => f.write_str("Endpoint request timed out"),
+            IntegrationError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+pub const URL_META: &str = r#"<meta name="wsgen-websocket-url" content="">"#;
+
+/// `web/index.html` with the URL of the root stage (else the first one) filled in.
+fn page(gw: &Gateway) -> Option<Response> {
+    let html = std::fs::read_to_string(gw.page.as_ref()?).ok()?;
+    let routing = gw.routing();
+    let stage = routing
+        .root
+        .clone()
+        .or_else(|| routing.stages.keys().next().cloned())?;
+    let url = format!("ws://{}/{stage}", gw.domain);
+    let filled = html.replace(
+        URL_META,
+        &format!(r#"<meta name="wsgen-websocket-url" content="{url}">"#),
+    );
+    Some(axum::response::Html(filled).into_response())
+}
+
+async fn ws_root(
+    State(gw): State<Arc<Gateway>>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    headers: HeaderMap,
+    query: RawQuery,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+) -> Response {
+    // A browser asking for the page, not for a socket.
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return page(&gw).unwrap_or_else(|| rejection.into_response()),
+    };
+    let root = gw.routing().root.clone();
+    match root {
+        Some(stage) => connect(gw, stage, ws, headers, query, addr).await,
+        None => not_found(&gw),
+    }
+}
+
+async fn ws_stage(
+    State(gw): State<Arc<Gateway>>,
+    UrlPath(stage): UrlPath<String>,
+    ws: WebSocketUpgrade,
+    headers: HeaderMap,
+    query: RawQuery,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+) -> Response {
+    connect(gw, stage, ws, headers, query, addr).await
+}
+
+fn not_found(gw: &Gateway) -> Response {
+    let stages: Vec<String> = gw
+        .routing()
+        .stages
+        .keys()
+        .map(|s| format!("/{s}"))
+        .collect();
+    (
+        StatusCode::NOT_FOUND,
+        format!("no WebSocket stage here; stages: {}\n", stages.join(", ")),
+    )
+        .into_response()
+}
