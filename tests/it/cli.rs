@@ -430,6 +430,10 @@ fn project_errors() {
         "{}",
         missing.stderr
     );
+    // A failure at run time (not of the input) exits 1, its cause said once.
+    p.write("wsgen.toml", "infra = \"infra\"\n");
+    let unwritable = p.wsgen(&["synth", "--out", "/proc/wsgen.out"]);
+    insta::assert_snapshot!("synth-unwritable-out", unwritable.snapshot());
     let usage = p.wsgen(&["synth", "--bogus"]);
     assert_eq!(usage.code, 2);
     assert!(usage.stderr.contains("unexpected argument '--bogus'"));
@@ -508,7 +512,7 @@ fn bundle_packages_every_handler_reproducibly_and_caches() {
         assert_eq!(name, "bootstrap");
         assert_eq!(mode & 0o777, 0o755, "executable");
         assert_eq!(&data[..4], b"\x7fELF");
-        wsgen_cli::check_binary(data, "x86_64").unwrap();
+        wsgen_cli::check_binary(data, wsgen::Architecture::X86_64).unwrap();
         let mut archive = zip::ZipArchive::new(std::fs::File::open(&file).unwrap()).unwrap();
         assert_eq!(
             archive.by_index(0).unwrap().compression(),
@@ -668,8 +672,8 @@ fn bundle_failures_keep_the_previous_zips() {
 fn the_glibc_and_architecture_checks() {
     // A real binary of this machine: the wsgen command itself.
     let exe = std::fs::read(env!("CARGO_BIN_EXE_wsgen")).unwrap();
-    wsgen_cli::check_binary(&exe, "x86_64").unwrap();
-    let wrong = wsgen_cli::check_binary(&exe, "arm64").unwrap_err();
+    wsgen_cli::check_binary(&exe, wsgen::Architecture::X86_64).unwrap();
+    let wrong = wsgen_cli::check_binary(&exe, wsgen::Architecture::Arm64).unwrap_err();
     assert!(wrong.contains("but the function runs on arm64"), "{wrong}");
     // The same binary made to need a newer glibc than provided.al2023 has.
     let needle = b"GLIBC_2.34";
@@ -680,13 +684,14 @@ fn the_glibc_and_architecture_checks() {
     let mut patched = exe.clone();
     let at = at.expect("the binary names a GLIBC_2.3x version");
     patched[at..at + 10].copy_from_slice(b"GLIBC_2.99");
-    let e = wsgen_cli::check_binary(&patched, "x86_64").unwrap_err();
+    let e = wsgen_cli::check_binary(&patched, wsgen::Architecture::X86_64).unwrap_err();
     assert!(
         e.contains("needs glibc 2.99, but provided.al2023 has 2.34"),
         "{e}"
     );
     assert!(e.contains("cargo-zigbuild"), "{e}");
-    let not_elf = wsgen_cli::check_binary(b"#!/bin/sh\necho hi\n", "x86_64").unwrap_err();
+    let not_elf =
+        wsgen_cli::check_binary(b"#!/bin/sh\necho hi\n", wsgen::Architecture::X86_64).unwrap_err();
     assert!(not_elf.contains("not an executable"), "{not_elf}");
 }
 
@@ -711,6 +716,6 @@ fn bundle_uses_cargo_zigbuild_to_pin_glibc() {
         ));
         let entries = zip_entries(&zip);
         assert_eq!(entries[0].0, "bootstrap");
-        wsgen_cli::check_binary(&entries[0].2, "x86_64").unwrap();
+        wsgen_cli::check_binary(&entries[0].2, wsgen::Architecture::X86_64).unwrap();
     }
 }

@@ -495,7 +495,7 @@ fn stacks_wsgen_did_not_create_are_left_alone() {
 
 #[test]
 fn templates_over_51200_bytes_go_through_the_asset_bucket() {
-    use wsgen_cli::stacks::{
+    use wsgen_cli::cloud::stacks::{
         deploy_stack, template_source, Approval, Outcome, StackDeploy, TemplateSource,
     };
     let region = "sa-east-1";
@@ -634,7 +634,7 @@ mod recorded {
     use aws_smithy_types::body::SdkBody;
     use serde_json::json;
     use std::time::Duration;
-    use wsgen_cli::stacks::{deploy_stack, Approval, Outcome, StackDeploy, TemplateSource};
+    use wsgen_cli::cloud::stacks::{deploy_stack, Approval, Outcome, StackDeploy, TemplateSource};
     use wsgen_cli::{Aws, CliError, Ui};
 
     const NS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
@@ -770,7 +770,7 @@ mod recorded {
         responses: Vec<(u16, String)>,
         template: &serde_json::Value,
     ) -> (
-        Result<(Outcome, wsgen_cli::stacks::StackInfo), CliError>,
+        Result<(Outcome, wsgen_cli::cloud::stacks::StackInfo), CliError>,
         Vec<String>,
     ) {
         replay(responses, |aws| async move {
@@ -1079,7 +1079,7 @@ mod recorded {
 
     #[test]
     fn a_failed_deletion_names_what_blocks_it() {
-        use wsgen_cli::stacks::{delete_stack, describe};
+        use wsgen_cli::cloud::stacks::{delete_stack, describe};
         let (result, actions) = replay(
             vec![
                 stack("UPDATE_COMPLETE", ""),

@@ -478,3 +478,20 @@ fn routes_share_identical_integrations_and_big_apis_fit() {
     let dir = tempfile::tempdir().unwrap();
     cfn_lint(&write_templates(dir.path(), &[("big".into(), t)]));
 }
+
+/// The toolkit stack's template is versioned like the app's: snapshotted (a change to
+/// it shows here, and must come with a new `TOOLKIT_VERSION` when deploy relies on it),
+/// cfn-lint clean, and carrying the version deploy reads back.
+#[test]
+fn toolkit_template_is_versioned_snapshotted_and_linted() {
+    let template = wsgen_cli::toolkit_template();
+    assert_eq!(
+        template["Outputs"]["BootstrapVersion"]["Value"],
+        json!(wsgen_cli::TOOLKIT_VERSION.to_string())
+    );
+    insta::assert_json_snapshot!("toolkit-template", template);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("WsgenToolkit.template.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&template).unwrap()).unwrap();
+    cfn_lint(&[file]);
+}

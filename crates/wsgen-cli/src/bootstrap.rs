@@ -2,20 +2,11 @@
 //! bucket that deploy uploads handler zips (and large templates) to. Like `cdk
 //! bootstrap`: run once per account and region; running it again updates the stack.
 
-use super::aws::{block_on, Aws, AwsOptions};
-use super::stacks::{self, Approval, Outcome, StackDeploy, TemplateSource};
-use super::{CliError, Ui};
-use serde_json::{json, Value};
+use crate::cloud::aws::{block_on, Aws, AwsOptions};
+use crate::cloud::stacks::{self, Approval, Outcome, StackDeploy, TemplateSource};
+use crate::cloud::toolkit::{toolkit_template, TOOLKIT_STACK};
+use crate::{CliError, Ui};
 use std::collections::BTreeMap;
-
-/// The toolkit stack's name.
-pub const TOOLKIT_STACK: &str = "WsgenToolkit";
-/// Bumped when the toolkit template changes in a way deploy relies on; deploy refuses
-/// a toolkit stack older than this.
-pub const TOOLKIT_VERSION: u32 = 1;
-/// Days a replaced or deleted asset version is kept (for rollbacks) before S3 expires
-/// it.
-pub const NONCURRENT_ASSET_DAYS: u32 = 30;
 
 #[derive(Debug, Clone, Default)]
 pub struct BootstrapOptions {
@@ -75,144 +66,5 @@ pub async fn run(aws: &Aws, ui: &Ui) -> Result<BootstrapResult, CliError> {
         account: aws.account.clone(),
         region: aws.region.clone(),
         outcome,
-    })
-}
-
-/// Why the account and region need `wsgen bootstrap` before a deploy (`None`: they do
-/// not). Deploy checks the toolkit stack, not just a bucket by the expected name: that
-/// name is predictable, so a bucket of that name in another account must never receive
-/// the zips and templates. The stack must exist, be complete, be of version
-/// [`TOOLKIT_VERSION`] or newer and name the expected bucket, and the bucket must
-/// belong to this account (S3 checks `ExpectedBucketOwner`).
-pub async fn needed(aws: &Aws, ui: &Ui) -> Result<Option<String>, CliError> {
-    let Some(stack) = stacks::wait_idle(aws, ui, TOOLKIT_STACK).await? else {
-        return Ok(Some(format!(
-            "the toolkit stack {TOOLKIT_STACK} does not exist"
-        )));
-    };
-    let complete = stack.status.ends_with("_COMPLETE")
-        && !matches!(
-            stack.status.as_str(),
-            "ROLLBACK_COMPLETE" | "DELETE_COMPLETE"
-        );
-    if !complete {
-        return Ok(Some(format!(
-            "the toolkit stack {TOOLKIT_STACK} is {}",
-            stack.status
-        )));
-    }
-    let version = stack.outputs.get("BootstrapVersion");
-    match version.and_then(|v| v.parse::<u32>().ok()) {
-        Some(v) if v >= TOOLKIT_VERSION => {}
-        Some(v) => {
-            return Ok(Some(format!(
-                "the toolkit stack {TOOLKIT_STACK} is version {v}, and this wsgen needs version {TOOLKIT_VERSION}"
-            )))
-        }
-        None => {
-            return Ok(Some(format!(
-                "the toolkit stack {TOOLKIT_STACK} has no readable BootstrapVersion output ({})",
-                version.map_or("none", String::as_str)
-            )))
-        }
-    }
-    let bucket = aws.asset_bucket();
-    let named = stack.outputs.get("BucketName").map(String::as_str);
-    if named != Some(bucket.as_str()) {
-        return Err(CliError::Usage(format!(
-            "the toolkit stack {TOOLKIT_STACK} names the asset bucket {}, not {bucket}: it was not made by `wsgen bootstrap` for {}; delete it or deploy elsewhere",
-            named.unwrap_or("(none)"),
-            aws.place()
-        )));
-    }
-    match aws
-        .s3
-        .head_bucket()
-        .bucket(&bucket)
-        .expected_bucket_owner(&aws.account)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(None),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(Some(format!(
-            "the asset bucket {bucket} of the toolkit stack is gone"
-        ))),
-        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
-            Err(CliError::Aws {
-                action: format!("check the asset bucket {bucket}"),
-                code: "AccessDenied".into(),
-                message: format!(
-                    "S3 refused the request with ExpectedBucketOwner {}: the bucket belongs to another account, or these credentials may not read it. wsgen uploads nothing to a bucket it cannot prove is this account's",
-                    aws.account
-                ),
-            })
-        }
-        Err(e) => Err(aws.error(&format!("check the asset bucket {bucket}"), e)),
-    }
-}
-
-/// The toolkit template: a versioned, encrypted, private bucket that only accepts TLS,
-/// and expires superseded asset versions.
-pub fn toolkit_template() -> Value {
-    let bucket_arn = json!({"Fn::GetAtt": ["AssetBucket", "Arn"]});
-    let objects_arn = json!({"Fn::Join": ["", [bucket_arn, "/*"]]});
-    json!({
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "wsgen toolkit: the asset bucket wsgen deploy uploads Lambda zips and large templates to",
-        "Resources": {
-            "AssetBucket": {
-                "Type": "AWS::S3::Bucket",
-                // Deployed stacks point at their zips: keep the bucket if this stack goes.
-                "DeletionPolicy": "Retain",
-                "UpdateReplacePolicy": "Retain",
-                "Properties": {
-                    "BucketName": {"Fn::Sub": "wsgen-assets-${AWS::AccountId}-${AWS::Region}"},
-                    "VersioningConfiguration": {"Status": "Enabled"},
-                    "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-                    ]},
-                    "PublicAccessBlockConfiguration": {
-                        "BlockPublicAcls": true,
-                        "BlockPublicPolicy": true,
-                        "IgnorePublicAcls": true,
-                        "RestrictPublicBuckets": true
-                    },
-                    "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-                    "LifecycleConfiguration": {"Rules": [
-                        {
-                            "Id": "ExpireSupersededAssets",
-                            "Status": "Enabled",
-                            "NoncurrentVersionExpiration": {"NoncurrentDays": NONCURRENT_ASSET_DAYS}
-                        },
-                        {
-                            "Id": "AbortIncompleteUploads",
-                            "Status": "Enabled",
-                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}
-                        }
-                    ]}
-                }
-            },
-            "AssetBucketPolicy": {
-                "Type": "AWS::S3::BucketPolicy",
-                "Properties": {
-                    "Bucket": {"Ref": "AssetBucket"},
-                    "PolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [{
-                            "Sid": "TlsOnly",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [bucket_arn, objects_arn],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-                        }]
-                    }
-                }
-            }
-        },
-        "Outputs": {
-            "BucketName": {"Value": {"Ref": "AssetBucket"}},
-            "BootstrapVersion": {"Value": TOOLKIT_VERSION.to_string()}
-        }
     })
 }

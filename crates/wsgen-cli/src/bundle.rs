@@ -14,13 +14,15 @@
 //! - Every binary is checked: an ELF for the function's architecture, needing at most
 //!   glibc 2.34 (what `provided.al2023` has).
 
+use super::cargo;
 use super::synth::{synth_project, SynthResult};
 use super::{CliError, Ui};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use wsgen::assembly::{BundleInfo, CloudAssembly};
+use wsgen::Architecture;
 
 /// The newest glibc `provided.al2023` offers.
 pub const MAX_GLIBC: (u32, u32) = (2, 34);
@@ -69,7 +71,7 @@ pub struct BundleOptions {
     pub profile: BuildProfile,
     /// Build every asset for this architecture (`x86_64` or `arm64`) instead of the one
     /// its function declares; such zips are not deployable.
-    pub arch: Option<String>,
+    pub arch: Option<Architecture>,
 }
 
 /// One packaged asset.
@@ -106,7 +108,7 @@ struct Planned {
     crate_path: String,
     package: String,
     bin: String,
-    arch: String,
+    arch: Architecture,
     file: PathBuf,
     deployable: bool,
 }
@@ -124,28 +126,28 @@ pub fn bundle_synthesized(
     let project = synthesized.project;
     let out = synthesized.out;
     let mut assembly = synthesized.assembly;
-    if let Some(a) = &opts.arch {
-        if a != "x86_64" && a != "arm64" {
-            return Err(CliError::Usage(format!(
-                "unknown architecture `{a}`: use x86_64 or arm64"
-            )));
-        }
-    }
-
     let plan: Vec<Planned> = assembly
         .manifest
         .assets
         .iter()
         .map(|(fp, a)| {
-            let arch = opts.arch.clone().unwrap_or_else(|| a.architecture.clone());
-            let deployable = opts.profile == BuildProfile::Release && arch == a.architecture;
+            let declared =
+                Architecture::from_name(&a.architecture).ok_or_else(|| CliError::Assembly {
+                    path: out.clone(),
+                    message: format!(
+                        "asset {fp} has the unknown architecture `{}`",
+                        a.architecture
+                    ),
+                })?;
+            let arch = opts.arch.unwrap_or(declared);
+            let deployable = opts.profile == BuildProfile::Release && arch == declared;
             let dir = if deployable {
                 out.join("assets")
             } else {
                 out.join("assets")
                     .join(format!("{}-{arch}", opts.profile.name()))
             };
-            Planned {
+            Ok(Planned {
                 fingerprint: fp.clone(),
                 crate_path: a.crate_path.clone(),
                 package: a.package.clone(),
@@ -153,21 +155,21 @@ pub fn bundle_synthesized(
                 arch,
                 file: dir.join(format!("{fp}.zip")),
                 deployable,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, CliError>>()?;
 
     // Build what is missing: one cargo invocation per target architecture.
-    let mut by_arch: BTreeMap<&str, Vec<&Planned>> = BTreeMap::new();
+    let mut by_arch: BTreeMap<Architecture, Vec<&Planned>> = BTreeMap::new();
     for p in plan.iter().filter(|p| !p.file.is_file()) {
-        by_arch.entry(p.arch.as_str()).or_default().push(p);
+        by_arch.entry(p.arch).or_default().push(p);
     }
     let built = !by_arch.is_empty();
-    let mut binaries: BTreeMap<(String, String, String), PathBuf> = BTreeMap::new();
-    for (arch, wanted) in &by_arch {
+    let mut binaries: BTreeMap<(Architecture, String, String), PathBuf> = BTreeMap::new();
+    for (&arch, wanted) in &by_arch {
         let found = cargo_build(&project.dir, arch, opts.profile, wanted, ui)?;
         for ((package, bin), exe) in found {
-            binaries.insert((arch.to_string(), package, bin), exe);
+            binaries.insert((arch, package, bin), exe);
         }
     }
 
@@ -183,7 +185,7 @@ pub fn bundle_synthesized(
             (zip.len() as u64, wsgen::digest::sha256_hex(&zip))
         } else {
             let exe = binaries
-                .get(&(p.arch.clone(), p.package.clone(), p.bin.clone()))
+                .get(&(p.arch, p.package.clone(), p.bin.clone()))
                 .ok_or_else(|| {
                     CliError::Bundle(format!(
                         "cargo built no binary `{}` of package `{}` ({})",
@@ -191,7 +193,7 @@ pub fn bundle_synthesized(
                     ))
                 })?;
             let data = std::fs::read(exe).map_err(CliError::io("cannot read", exe))?;
-            check_binary(&data, &p.arch).map_err(|problem| {
+            check_binary(&data, p.arch).map_err(|problem| {
                 CliError::Bundle(format!("{} ({}): {problem}", p.crate_path, exe.display()))
             })?;
             let compression = if p.deployable {
@@ -207,7 +209,7 @@ pub fn bundle_synthesized(
             fingerprint: p.fingerprint.clone(),
             crate_path: p.crate_path.clone(),
             bin: p.bin.clone(),
-            architecture: p.arch.clone(),
+            architecture: p.arch.to_string(),
             file: p.file.clone(),
             size,
             sha256,
@@ -343,23 +345,6 @@ fn human_size(n: u64) -> String {
     }
 }
 
-/// The Rust target triple of a Lambda architecture.
-pub fn target_triple(arch: &str) -> &'static str {
-    if arch == "arm64" {
-        "aarch64-unknown-linux-gnu"
-    } else {
-        "x86_64-unknown-linux-gnu"
-    }
-}
-
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "aarch64" => "arm64",
-        "x86_64" => "x86_64",
-        _ => "unsupported",
-    }
-}
-
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
@@ -382,14 +367,15 @@ fn has_target_std(triple: &str) -> bool {
 /// (package, binary).
 fn cargo_build(
     workspace: &Path,
-    arch: &str,
+    arch: Architecture,
     profile: BuildProfile,
     wanted: &[&Planned],
     ui: &Ui,
 ) -> Result<BTreeMap<(String, String), PathBuf>, CliError> {
-    let triple = target_triple(arch);
+    let triple = arch.target_triple();
     let zigbuild = on_path("cargo-zigbuild");
-    let native = arch == host_arch();
+    let host = Architecture::host();
+    let native = host == Some(arch);
     if !native && !has_target_std(triple) {
         return Err(CliError::Toolchain(format!(
             "building for {arch} needs the standard library of {triple}, which this toolchain lacks: run `rustup target add {triple}`"
@@ -398,15 +384,12 @@ fn cargo_build(
     if !native && !zigbuild {
         return Err(CliError::Toolchain(format!(
             "building for {arch} on a {} machine needs a cross linker: install cargo-zigbuild (`pip install ziglang` and `cargo install cargo-zigbuild`)",
-            host_arch()
+            host.map_or(std::env::consts::ARCH, Architecture::as_str)
         )));
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = cargo::command();
     cmd.arg(if zigbuild { "zigbuild" } else { "build" });
-    cmd.arg("--message-format=json-render-diagnostics")
-        .arg("--manifest-path")
-        .arg(workspace.join("Cargo.toml"));
+    cmd.arg("--manifest-path").arg(workspace.join("Cargo.toml"));
     if zigbuild {
         // The `.2.34` suffix makes zig link against glibc 2.34 whatever the host has.
         cmd.arg("--target")
@@ -443,58 +426,25 @@ fn cargo_build(
         // The display replaces cargo's `Compiling` lines; its errors still print.
         cmd.arg("--quiet");
     }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(CliError::CargoMissing)?;
     let mut found = BTreeMap::new();
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
-        let Ok(line) = line else { break };
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if msg["reason"] != "compiler-artifact" {
-            continue;
-        }
-        let name = msg["target"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let package = package_name(msg["package_id"].as_str().unwrap_or_default());
-        progress.compiled(&package, &name);
-        if let Some(exe) = msg["executable"].as_str() {
-            if packages.contains(&package.as_str()) {
-                found.insert((package, name), PathBuf::from(exe));
+    let succeeded = cargo::build(cmd, |artifact| {
+        progress.compiled(&artifact.package, &artifact.target);
+        if let Some(exe) = artifact.executable {
+            if packages.contains(&artifact.package.as_str()) {
+                found.insert((artifact.package, artifact.target), exe);
             }
         }
-    }
-    let status = child.wait().map_err(CliError::CargoMissing)?;
+    })?;
     progress.finish();
-    if !status.success() {
+    if !succeeded {
         return Err(CliError::Bundle("cargo could not build the handler crates (its messages are above); the previous zips are kept".into()));
     }
     Ok(found)
 }
 
-/// The package name in a cargo package ID: `path+file:///x/onconnect#0.1.0` or
-/// `registry+https://...#serde@1.0.0` or the older `onconnect 0.1.0 (path+...)`.
-fn package_name(id: &str) -> String {
-    if let Some((_, frag)) = id.rsplit_once('#') {
-        let name = frag.split('@').next().unwrap_or(frag);
-        // `#0.1.0` alone: the name is the last path segment.
-        if name.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-            let base = id.split('#').next().unwrap_or(id);
-            return base.rsplit('/').next().unwrap_or(base).to_string();
-        }
-        return name.to_string();
-    }
-    id.split_whitespace().next().unwrap_or(id).to_string()
-}
-
 /// Checks that `data` is an ELF binary for `arch` that needs at most glibc 2.34.
-pub fn check_binary(data: &[u8], arch: &str) -> Result<(), String> {
-    use object::{Architecture, Object, ObjectSection};
+pub fn check_binary(data: &[u8], arch: Architecture) -> Result<(), String> {
+    use object::{Object, ObjectSection};
     let file = object::File::parse(data)
         .map_err(|e| format!("not an executable this tool can read: {e}"))?;
     if file.format() != object::BinaryFormat::Elf {
@@ -503,10 +453,9 @@ pub fn check_binary(data: &[u8], arch: &str) -> Result<(), String> {
             file.format()
         ));
     }
-    let expected = if arch == "arm64" {
-        Architecture::Aarch64
-    } else {
-        Architecture::X86_64
+    let expected = match arch {
+        Architecture::Arm64 => object::Architecture::Aarch64,
+        Architecture::X86_64 => object::Architecture::X86_64,
     };
     if file.architecture() != expected {
         return Err(format!(
@@ -597,26 +546,6 @@ mod tests {
         );
         assert_eq!(max_glibc(b"GLIBC_PRIVATE\0GLIBC_2.3\0"), Some((2, 3)));
         assert_eq!(max_glibc(b"\0nothing\0"), None);
-    }
-
-    #[test]
-    fn package_names_from_ids() {
-        assert_eq!(
-            package_name("path+file:///w/lambdas/onconnect#0.1.0"),
-            "onconnect"
-        );
-        assert_eq!(
-            package_name("path+file:///w/lambdas/multi#handlers@0.1.0"),
-            "handlers"
-        );
-        assert_eq!(
-            package_name("registry+https://github.com/rust-lang/crates.io-index#serde@1.0.228"),
-            "serde"
-        );
-        assert_eq!(
-            package_name("onconnect 0.1.0 (path+file:///w/onconnect)"),
-            "onconnect"
-        );
     }
 
     #[test]

@@ -2,15 +2,17 @@
 //! stack through a change set, with approval of security-broadening changes, live
 //! events and the stack outputs at the end.
 
-use super::aws::{block_on, Aws, AwsOptions};
 use super::bundle::{bundle_synthesized, BuildProfile, BundleOptions};
-use super::changes;
-use super::stacks::{self, Approval, Outcome, StackDeploy, StackInfo};
 use super::synth::synth_project;
 use super::{bootstrap, CliError, Ui};
+use crate::cloud::aws::{block_on, Aws, AwsOptions};
+use crate::cloud::changes;
+use crate::cloud::stacks::{self, Approval, Outcome, StackDeploy, StackInfo};
+use crate::cloud::toolkit;
+use crate::select::{deploy_order, known_stacks, prerequisites, with_prerequisites};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wsgen::assembly::CloudAssembly;
@@ -96,137 +98,6 @@ pub fn deploy(opts: &DeployOptions, ui: &Ui) -> Result<DeployResult, CliError> {
     })
 }
 
-/// The stacks named (all when none are), checked against the assembly, in the order
-/// to deploy them (see [`deploy_order`]).
-pub fn select_stacks(assembly: &CloudAssembly, wanted: &[String]) -> Result<Vec<String>, CliError> {
-    deploy_order(&prerequisites(assembly), &known_stacks(assembly, wanted)?)
-}
-
-/// The stacks named (all when none are), checked against the assembly.
-fn known_stacks(assembly: &CloudAssembly, wanted: &[String]) -> Result<Vec<String>, CliError> {
-    let known: Vec<String> = assembly.templates.keys().cloned().collect();
-    if wanted.is_empty() {
-        return Ok(known);
-    }
-    for w in wanted {
-        if !known.contains(w) {
-            return Err(CliError::UnknownStack {
-                name: w.clone(),
-                known: known.join(", "),
-            });
-        }
-    }
-    Ok(wanted.to_vec())
-}
-
-/// Each stack of an assembly with its prerequisites: the other stacks whose exports it
-/// imports.
-pub type Prerequisites = BTreeMap<String, BTreeSet<String>>;
-
-/// The prerequisites of every stack (`Fn::ImportValue` of a literal name that another
-/// stack's outputs export).
-pub fn prerequisites(assembly: &CloudAssembly) -> Prerequisites {
-    let json: BTreeMap<&String, Value> = assembly
-        .templates
-        .iter()
-        .map(|(n, t)| (n, serde_json::to_value(t).expect("a template is JSON")))
-        .collect();
-    let mut exporter: BTreeMap<&str, &String> = BTreeMap::new();
-    for (name, t) in &json {
-        for output in t
-            .get("Outputs")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flat_map(|o| o.values())
-        {
-            if let Some(export) = output.pointer("/Export/Name").and_then(Value::as_str) {
-                exporter.insert(export, name);
-            }
-        }
-    }
-    json.iter()
-        .map(|(name, t)| {
-            let mut imports = Vec::new();
-            imported(t, &mut imports);
-            let deps = imports
-                .into_iter()
-                .filter_map(|i| exporter.get(i).copied())
-                .filter(|d| d != name)
-                .cloned()
-                .collect();
-            ((*name).clone(), deps)
-        })
-        .collect()
-}
-
-/// `names` and, transitively, the stacks they import from: what `wsgen deploy STACK`
-/// deploys unless `--exclusively` (as `cdk deploy` does).
-pub fn with_prerequisites(needs: &Prerequisites, names: &[String]) -> Vec<String> {
-    let mut all: BTreeSet<String> = BTreeSet::new();
-    let mut todo: Vec<String> = names.to_vec();
-    while let Some(n) = todo.pop() {
-        if all.insert(n.clone()) {
-            todo.extend(needs.get(&n).into_iter().flatten().cloned());
-        }
-    }
-    all.into_iter().collect()
-}
-
-/// `names` in the order CloudFormation can deploy them: a stack that imports an export
-/// of another comes after it; otherwise by name. Destroy goes in the reverse order. Two
-/// stacks that import from each other cannot be deployed at all: that is an error.
-pub fn deploy_order(all: &Prerequisites, names: &[String]) -> Result<Vec<String>, CliError> {
-    let mut needs: BTreeMap<&String, BTreeSet<&String>> = names
-        .iter()
-        .map(|n| {
-            let deps = all
-                .get(n)
-                .into_iter()
-                .flatten()
-                .filter(|d| names.contains(d))
-                .collect();
-            (n, deps)
-        })
-        .collect();
-    let mut order = Vec::with_capacity(names.len());
-    while !needs.is_empty() {
-        let ready: Vec<&String> = needs
-            .iter()
-            .filter(|(_, deps)| deps.is_empty())
-            .map(|(n, _)| *n)
-            .collect();
-        if ready.is_empty() {
-            let cycle: Vec<&str> = needs.keys().map(|n| n.as_str()).collect();
-            return Err(CliError::Usage(format!(
-                "stacks {} import each other's exports (Fn::ImportValue), so CloudFormation cannot deploy either first: move the shared resources into one stack",
-                cycle.join(", ")
-            )));
-        }
-        for n in ready {
-            needs.remove(n);
-            for deps in needs.values_mut() {
-                deps.remove(n);
-            }
-            order.push(n.clone());
-        }
-    }
-    Ok(order)
-}
-
-/// The literal export names a template imports.
-fn imported<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-    match v {
-        Value::Object(o) => {
-            if let Some(Value::String(name)) = o.get("Fn::ImportValue") {
-                out.push(name);
-            }
-            o.values().for_each(|v| imported(v, out));
-        }
-        Value::Array(a) => a.iter().for_each(|v| imported(v, out)),
-        _ => {}
-    }
-}
-
 /// Deploys `names` of an assembly (already bundled) in `out`.
 pub async fn run(
     aws: &Aws,
@@ -251,7 +122,7 @@ pub async fn run(
             }
         }
     }
-    if let Some(reason) = bootstrap::needed(aws, ui).await? {
+    if let Some(reason) = toolkit::needed(aws, ui).await? {
         if opts.bootstrap {
             ui.info(&format!("{reason}: bootstrapping first (--bootstrap)"));
             bootstrap::run(aws, ui).await?;
@@ -442,7 +313,7 @@ async fn upload_if_missing(
         .map_err(|e| CliError::Io {
             action: "cannot read",
             path: file.to_path_buf(),
-            source: std::io::Error::other(e),
+            error: std::io::Error::other(e),
         })?;
     aws.s3
         .put_object()
@@ -665,6 +536,7 @@ async fn wait_function_updated(aws: &Aws, function: &str) -> Result<(), CliError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::select::select_stacks;
     use wsgen::cfn::Expr;
     use wsgen::{App, AttributeType};
 

@@ -2,11 +2,11 @@
 //! which resources CloudFormation kept (tables with `DeletionPolicy: Retain` keep their
 //! data).
 
-use super::aws::{block_on, Aws, AwsOptions};
-use super::deploy::select_stacks;
-use super::stacks::{self, MANAGED_TAG, MANAGED_VALUE};
 use super::synth::synth_project;
 use super::{CliError, Ui};
+use crate::cloud::aws::{block_on, Aws, AwsOptions};
+use crate::cloud::stacks::{self, MANAGED_TAG, MANAGED_VALUE};
+use crate::select::select_stacks;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;

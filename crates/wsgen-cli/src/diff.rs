@@ -1,12 +1,12 @@
 //! `wsgen diff`: the synthesized templates against the deployed ones (`GetTemplate`),
 //! with IAM and permission changes in their own section.
 
-use super::aws::{block_on, Aws, AwsOptions};
-use super::changes::{self, TemplateDiff};
-use super::deploy::select_stacks;
-use super::stacks;
 use super::synth::synth_project;
 use super::{CliError, Ui};
+use crate::cloud::aws::{block_on, Aws, AwsOptions};
+use crate::cloud::changes::{self, TemplateDiff};
+use crate::cloud::stacks;
+use crate::select::select_stacks;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -11,7 +11,7 @@ pub enum CliError {
     #[error("{path}: {message}")]
     ProjectFile { path: PathBuf, message: String },
     #[error("cannot run cargo: {0}")]
-    CargoMissing(#[source] std::io::Error),
+    CargoMissing(std::io::Error),
     #[error("the infra crate {0} did not build (cargo's messages are above)")]
     InfraBuild(PathBuf),
     #[error("the infra crate {0} has no binary target")]
@@ -22,12 +22,11 @@ pub enum CliError {
     Validation(ValidationErrors),
     #[error("no stack named `{name}` (stacks: {known})")]
     UnknownStack { name: String, known: String },
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {error}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} is not a valid cloud assembly: {message}")]
     Assembly { path: PathBuf, message: String },
@@ -40,6 +39,10 @@ pub enum CliError {
     /// A failure of `wsgen dev`'s local services (not of the user's input).
     #[error("{0}")]
     Local(String),
+    /// The account, the machine or wsgen's own installation is not as it must be (not
+    /// the user's input).
+    #[error("{0}")]
+    Environment(String),
     #[error("no AWS region is configured")]
     NoRegion,
     #[error("no AWS credentials: {0}")]
@@ -83,7 +86,8 @@ pub enum CliError {
 }
 
 impl CliError {
-    /// 2 for problems in the user's input, 1 for everything else.
+    /// 2 for problems in the user's input (usage, the project file, validation, a stack
+    /// name), 1 for every failure at run time.
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::ProjectFile { .. }
@@ -124,7 +128,8 @@ impl CliError {
             | CliError::Usage(_)
             | CliError::Bundle(_)
             | CliError::Toolchain(_)
-            | CliError::Local(_) => return None,
+            | CliError::Local(_)
+            | CliError::Environment(_) => return None,
         })
     }
 
@@ -133,10 +138,10 @@ impl CliError {
         path: impl Into<PathBuf>,
     ) -> impl FnOnce(std::io::Error) -> CliError {
         let path = path.into();
-        move |source| CliError::Io {
+        move |error| CliError::Io {
             action,
             path,
-            source,
+            error,
         }
     }
 }

@@ -69,7 +69,7 @@ pub fn source_dir() -> PathBuf {
 fn blueprints_dir() -> Result<PathBuf, CliError> {
     let dir = source_dir().join("blueprints");
     if !dir.is_dir() {
-        return Err(CliError::Usage(format!(
+        return Err(CliError::Environment(format!(
             "the wsgen source this binary was built from is gone ({} is missing): reinstall wsgen from its source",
             dir.display()
         )));
@@ -94,7 +94,7 @@ pub fn blueprints() -> Result<Vec<Blueprint>, CliError> {
         let text =
             std::fs::read_to_string(&manifest).map_err(CliError::io("cannot read", &manifest))?;
         let b: BlueprintToml = toml::from_str(&text)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", manifest.display())))?;
+            .map_err(|e| CliError::Environment(format!("{}: {e}", manifest.display())))?;
         list.push(Blueprint {
             name,
             description: b.description,
@@ -207,7 +207,7 @@ fn render(blueprint: &Blueprint, name: &str) -> Result<BTreeMap<String, File>, C
     {
         let dir = lambdas.join(handler);
         if !dir.join("Cargo.toml").is_file() {
-            return Err(CliError::Usage(format!(
+            return Err(CliError::Environment(format!(
                 "blueprint {} names handler crate `{handler}`, which {} does not have",
                 blueprint.name,
                 lambdas.display()
@@ -304,12 +304,7 @@ pub fn new(opts: &NewOptions, ui: &Ui) -> Result<NewResult, CliError> {
     let existing = match std::fs::read_dir(&opts.dir) {
         Ok(mut entries) => entries.next().is_some(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => {
-            return Err(CliError::Usage(format!(
-                "cannot read {}: {e}",
-                opts.dir.display()
-            )))
-        }
+        Err(e) => return Err(CliError::io("cannot read", &opts.dir)(e)),
     };
     if existing && !opts.force {
         return Err(CliError::Usage(format!(

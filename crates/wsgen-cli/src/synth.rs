@@ -6,11 +6,10 @@
 //! it was. The infra binary is rebuilt only when its sources (or local dependencies,
 //! or lockfile) change: an unchanged project does not start cargo at all.
 
-use super::{CliError, Project, Ui};
+use super::{cargo, CliError, Project, Ui};
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use wsgen::assembly::{CloudAssembly, Manifest, MANIFEST_FILE, PROBLEMS_FILE};
 use wsgen::{ValidationErrors, OUTDIR_ENV, PROJECT_DIR_ENV};
 
@@ -308,35 +307,16 @@ fn infra_key(project: &Project) -> Option<String> {
 /// stderr as cargo renders them.
 fn cargo_build(infra: &Path) -> Result<PathBuf, CliError> {
     let manifest = infra.join("Cargo.toml");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut child = Command::new(cargo)
-        .args([
-            "build",
-            "--message-format=json-render-diagnostics",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(CliError::CargoMissing)?;
+    let mut cmd = cargo::command();
+    cmd.arg("build").arg("--manifest-path").arg(&manifest);
     let manifest = manifest.canonicalize().unwrap_or(manifest);
     let mut executables = Vec::new();
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
-        let Ok(line) = line else { break };
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if msg["reason"] == "compiler-artifact"
-            && msg["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path())
-        {
-            if let Some(exe) = msg["executable"].as_str() {
-                executables.push(PathBuf::from(exe));
-            }
+    let succeeded = cargo::build(cmd, |artifact| {
+        if artifact.manifest_path == manifest {
+            executables.extend(artifact.executable);
         }
-    }
-    let status = child.wait().map_err(CliError::CargoMissing)?;
-    if !status.success() {
+    })?;
+    if !succeeded {
         return Err(CliError::InfraBuild(infra.to_path_buf()));
     }
     executables

@@ -242,3 +242,39 @@ impl Bar {
         }
     }
 }
+
+impl crate::cloud::Console for Ui {
+    fn info(&self, msg: &str) {
+        Ui::info(self, msg)
+    }
+
+    fn warn(&self, msg: &str) {
+        Ui::warn(self, msg)
+    }
+
+    fn bold(&self, s: &str) -> String {
+        Ui::bold(self, s)
+    }
+
+    fn confirm(&self, question: &str) -> Option<bool> {
+        Ui::confirm(self, question)
+    }
+
+    fn progress(&self, total: u64, what: &str) -> Box<dyn crate::cloud::Steps> {
+        Box::new(self.bar(total, what))
+    }
+}
+
+impl crate::cloud::Steps for Bar {
+    fn set(&self, done: u64) {
+        Bar::set(self, done)
+    }
+
+    fn line(&self, msg: &str) {
+        Bar::line(self, msg)
+    }
+
+    fn finish(&self) {
+        Bar::finish(self)
+    }
+}

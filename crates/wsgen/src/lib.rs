@@ -33,6 +33,7 @@ pub mod cfn;
 pub mod constructs;
 pub mod digest;
 pub mod fingerprint;
+pub mod schedule;
 
 pub use constructs::*;
 

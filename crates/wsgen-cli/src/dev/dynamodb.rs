@@ -55,7 +55,7 @@ impl Embedded {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(|e| {
-                CliError::Usage(format!(
+                CliError::Local(format!(
                     "cannot listen on 127.0.0.1:{port} for the local DynamoDB: {e} (pick another with --dynamodb-port, or 0 for any free port)"
                 ))
             })?;
@@ -63,7 +63,7 @@ impl Embedded {
             "http://{}",
             listener
                 .local_addr()
-                .map_err(|e| CliError::Usage(e.to_string()))?
+                .map_err(|e| CliError::Local(e.to_string()))?
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(dynoxide::server::serve_with_shutdown(

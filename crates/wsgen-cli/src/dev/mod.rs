@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use wsgen::assembly::CloudAssembly;
+use wsgen::schedule::Expression;
 
 /// The port `wsgen dev` listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 3001;
@@ -69,15 +70,6 @@ impl Default for DevOptions {
     }
 }
 
-/// The host's Lambda architecture.
-fn host_arch() -> &'static str {
-    if cfg!(target_arch = "aarch64") {
-        "arm64"
-    } else {
-        "x86_64"
-    }
-}
-
 pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
     let project = Project::discover(opts.project.as_deref())?;
     let built = build(opts, ui)?;
@@ -85,7 +77,7 @@ pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| CliError::Local(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(serve(opts, ui, &project, built))
 }
 
@@ -102,7 +94,12 @@ fn build(opts: &DevOptions, ui: &Ui) -> Result<Built, CliError> {
         &BundleOptions {
             project: opts.project.clone(),
             profile: opts.profile,
-            arch: Some(host_arch().into()),
+            arch: Some(wsgen::Architecture::host().ok_or_else(|| {
+                CliError::Toolchain(format!(
+                    "wsgen dev runs handlers natively, and Lambda has no {} functions: run it on an x86_64 or arm64 machine",
+                    std::env::consts::ARCH
+                ))
+            })?),
         },
         ui,
     )?;
@@ -229,14 +226,14 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
         .await
         .map_err(|e| {
-            CliError::Usage(format!(
+            CliError::Local(format!(
                 "cannot listen on 127.0.0.1:{}: {e} (pick another with --port, or 0 for any free port)",
                 opts.port
             ))
         })?;
     let addr = listener
         .local_addr()
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+        .map_err(|e| CliError::Local(e.to_string()))?;
     let domain = addr.to_string();
     let loaded = load(opts, &built, &domain)?;
 
@@ -330,7 +327,7 @@ async fn serve(
     });
     server
         .await
-        .map_err(|e| CliError::Usage(format!("the local gateway failed: {e}")))?;
+        .map_err(|e| CliError::Local(format!("the local gateway failed: {e}")))?;
     if let Some(w) = watcher {
         w.stop();
     }
@@ -398,10 +395,11 @@ fn start_schedules(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     for s in schedules {
-        let mut timing = match (opts.schedule_interval.or(s.every), s.cron.clone()) {
+        let rate = s.parsed.as_ref().and_then(Expression::rate);
+        let mut timing = match (opts.schedule_interval.or(rate), s.parsed.clone()) {
             (Some(every), _) => Timing::every(every),
-            (None, Some(cron)) => Timing::Cron { cron, last: 0 },
-            (None, None) => {
+            (None, Some(Expression::Cron(cron))) => Timing::Cron { cron, last: 0 },
+            (None, _) => {
                 ui.warn(&format!(
                     "{} ({}) is not a schedule wsgen dev can run; pass --schedule-interval to run it",
                     s.rule, s.expression
@@ -464,7 +462,7 @@ enum Timing {
     Every(tokio::time::Interval),
     /// At a cron expression's UTC times; `last` is the last time run.
     Cron {
-        cron: wsgen::constructs::cron::Cron,
+        cron: wsgen::schedule::Cron,
         last: i64,
     },
 }
@@ -645,7 +643,7 @@ async fn ensure_tables(endpoint: &str, tables: &[model::DevTable]) -> Result<(),
         .await;
     let ddb = aws_sdk_dynamodb::Client::new(&config);
     let existing = ddb.list_tables().send().await.map_err(|e| {
-        super::aws::aws_error(endpoint, "list the tables of the DynamoDB endpoint", e)
+        crate::cloud::aws::aws_error(endpoint, "list the tables of the DynamoDB endpoint", e)
     })?;
     let keys = |v: Option<&Value>| -> Vec<KeySchemaElement> {
         v.and_then(Value::as_array)
@@ -708,7 +706,9 @@ async fn ensure_tables(endpoint: &str, tables: &[model::DevTable]) -> Result<(),
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await
-            .map_err(|e| super::aws::aws_error(endpoint, &format!("create table {}", t.name), e))?;
+            .map_err(|e| {
+                crate::cloud::aws::aws_error(endpoint, &format!("create table {}", t.name), e)
+            })?;
     }
     Ok(())
 }

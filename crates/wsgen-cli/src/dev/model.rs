@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use wsgen::schedule::Expression;
 
 /// The region the local app pretends to run in.
 pub const LOCAL_REGION: &str = "us-east-1";
@@ -47,28 +48,12 @@ pub struct DevSchedule {
     /// The rule's logical id.
     pub rule: String,
     pub expression: String,
-    /// The period of a `rate(...)` expression.
-    pub every: Option<std::time::Duration>,
-    /// A `cron(...)` expression's times.
-    pub cron: Option<wsgen::constructs::cron::Cron>,
+    /// The expression parsed (`None` when it is not one wsgen could synthesize).
+    pub parsed: Option<Expression>,
     /// The target function's logical id.
     pub function: String,
     /// The target's `Input` (the event), when it sets one.
     pub input: Option<String>,
-}
-
-/// The period of `rate(N minute|minutes|hour|hours|day|days)`.
-pub fn rate(expression: &str) -> Option<std::time::Duration> {
-    let inner = expression.trim().strip_prefix("rate(")?.strip_suffix(')')?;
-    let (n, unit) = inner.trim().split_once(' ')?;
-    let n: u64 = n.parse().ok()?;
-    let secs = match unit.trim() {
-        "minute" | "minutes" => 60,
-        "hour" | "hours" => 3600,
-        "day" | "days" => 86_400,
-        _ => return None,
-    };
-    (n > 0).then(|| std::time::Duration::from_secs(n * secs))
 }
 
 #[derive(Debug, Clone)]
@@ -543,9 +528,7 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
                     let function = t.pointer("/Arn/Fn::GetAtt/0")?.as_str()?.to_string();
                     Some(DevSchedule {
                         rule: id.clone(),
-                        every: rate(&expression),
-                        cron: wsgen::constructs::cron::Cron::of_expression(&expression)
-                            .and_then(Result::ok),
+                        parsed: Expression::parse(&expression).ok(),
                         expression: expression.clone(),
                         function,
                         input: t.get("Input").map(|v| r.resolve(v)),
@@ -655,17 +638,6 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn rate_expressions() {
-        use std::time::Duration;
-        assert_eq!(rate("rate(1 minute)"), Some(Duration::from_secs(60)));
-        assert_eq!(rate("rate(5 minutes)"), Some(Duration::from_secs(300)));
-        assert_eq!(rate("rate(2 hours)"), Some(Duration::from_secs(7200)));
-        assert_eq!(rate("rate(1 day)"), Some(Duration::from_secs(86_400)));
-        assert_eq!(rate("rate(0 minutes)"), None);
-        assert_eq!(rate("cron(0 12 * * ? *)"), None);
-    }
-
-    #[test]
     fn route_selection_expressions() {
         assert_eq!(
             select_route("$request.body.action", r#"{"action":"send"}"#).as_deref(),
@@ -729,11 +701,12 @@ mod tests {
             ["Every", "Noon"]
         );
         assert_eq!(
-            by_rule["Every"].every,
+            by_rule["Every"].parsed.as_ref().and_then(Expression::rate),
             Some(std::time::Duration::from_secs(300))
         );
-        assert!(by_rule["Every"].cron.is_none());
-        let noon = by_rule["Noon"].cron.as_ref().expect("a cron schedule");
+        let Some(Expression::Cron(noon)) = &by_rule["Noon"].parsed else {
+            panic!("a cron schedule")
+        };
         assert_eq!(by_rule["Noon"].function, "F");
         // Monday 2026-11-23 10:30 UTC: next at noon that day.
         assert_eq!(noon.next_after(1_795_429_800), Some(1_795_435_200));

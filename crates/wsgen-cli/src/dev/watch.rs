@@ -53,7 +53,7 @@ pub fn start(
         }
     })
     .map_err(|e| {
-        CliError::Usage(format!(
+        CliError::Local(format!(
             "cannot watch the project ({e}); run with --no-watch"
         ))
     })?;
@@ -70,7 +70,7 @@ pub fn start(
     }
     for (path, mode) in paths {
         watcher.watch(&path, mode).map_err(|e| {
-            CliError::Usage(format!(
+            CliError::Local(format!(
                 "cannot watch {} ({e}); run with --no-watch",
                 path.display()
             ))
@@ -108,7 +108,7 @@ async fn reload(
     let build_opts = opts.clone();
     let built = tokio::task::spawn_blocking(move || build(&build_opts, &Ui::new(false)))
         .await
-        .unwrap_or_else(|e| Err(CliError::Usage(format!("the build task failed: {e}"))));
+        .unwrap_or_else(|e| Err(CliError::Local(format!("the build task failed: {e}"))));
     let loaded = built.and_then(|b| load(opts, &b, domain));
     let loaded = match loaded {
         Ok(l) => l,

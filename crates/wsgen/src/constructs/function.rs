@@ -16,7 +16,15 @@ use std::rc::Rc;
 use std::time::Duration;
 
 /// The name of the S3 bucket `wsgen bootstrap` creates for assets, per account and region.
+/// Templates name it with this `Fn::Sub` pattern; [`asset_bucket_name`] resolves it.
 pub const ASSET_BUCKET: &str = "wsgen-assets-${AWS::AccountId}-${AWS::Region}";
+
+/// [`ASSET_BUCKET`] in an account and region.
+pub fn asset_bucket_name(account: &str, region: &str) -> String {
+    ASSET_BUCKET
+        .replace("${AWS::AccountId}", account)
+        .replace("${AWS::Region}", region)
+}
 
 /// Environment variables Lambda sets itself; a function may not define them.
 pub const RESERVED_ENV: &[&str] = &[
@@ -41,7 +49,7 @@ pub const RESERVED_ENV: &[&str] = &[
 ];
 
 /// The CPU architecture a function runs on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Architecture {
     /// `x86_64` (the default: host builds on x86_64 machines need no cross toolchain).
     #[default]
@@ -57,6 +65,38 @@ impl Architecture {
             Architecture::X86_64 => "x86_64",
             Architecture::Arm64 => "arm64",
         }
+    }
+
+    /// The architecture Lambda calls `name` (`x86_64` or `arm64`).
+    pub fn from_name(name: &str) -> Option<Architecture> {
+        match name {
+            "x86_64" => Some(Architecture::X86_64),
+            "arm64" => Some(Architecture::Arm64),
+            _ => None,
+        }
+    }
+
+    /// The architecture of the machine this runs on, when Lambda has it.
+    pub fn host() -> Option<Architecture> {
+        match std::env::consts::ARCH {
+            "x86_64" => Some(Architecture::X86_64),
+            "aarch64" => Some(Architecture::Arm64),
+            _ => None,
+        }
+    }
+
+    /// The Rust target triple handlers for it are built for.
+    pub fn target_triple(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+            Architecture::Arm64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+}
+
+impl std::fmt::Display for Architecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -144,31 +184,7 @@ impl Schedule {
 
     /// Why the expression is invalid, if it is.
     pub fn problem(&self) -> Option<String> {
-        let e = self.0.as_str();
-        if let Some(inner) = e.strip_prefix("rate(").and_then(|s| s.strip_suffix(')')) {
-            let mut it = inner.split_whitespace();
-            let (Some(n), Some(unit), None) = (it.next(), it.next(), it.next()) else {
-                return Some(format!("`{e}` is not `rate(N unit)`"));
-            };
-            let Ok(n) = n.parse::<u64>() else {
-                return Some(format!("`{e}`: `{n}` is not a whole number"));
-            };
-            let ok = match unit {
-                "minute" | "hour" | "day" => n == 1,
-                "minutes" | "hours" | "days" => n > 1,
-                _ => false,
-            };
-            if n == 0 || !ok {
-                return Some(format!(
-                    "`{e}` is not a valid rate: use a positive whole number of minute(s), hour(s) or day(s), singular for 1"
-                ));
-            }
-            None
-        } else if let Some(parsed) = super::cron::Cron::of_expression(e) {
-            parsed.err().map(|problem| format!("`{e}`: {problem}"))
-        } else {
-            Some(format!("`{e}` is neither `rate(...)` nor `cron(...)`"))
-        }
+        crate::schedule::Expression::parse(&self.0).err()
     }
 }
 

@@ -6,7 +6,6 @@
 
 mod api;
 mod app;
-pub mod cron;
 mod function;
 pub(crate) mod naming;
 mod problems;
@@ -20,7 +19,8 @@ pub use api::{
 };
 pub use app::{App, Output, Stack, OUTDIR_ENV, PROJECT_DIR_ENV};
 pub use function::{
-    Architecture, RetentionDays, RustFunction, Schedule, ASSET_BUCKET, RESERVED_ENV,
+    asset_bucket_name, Architecture, RetentionDays, RustFunction, Schedule, ASSET_BUCKET,
+    RESERVED_ENV,
 };
 pub use naming::logical_id;
 pub use problems::{Problem, ValidationErrors};

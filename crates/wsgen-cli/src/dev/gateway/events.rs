@@ -51,7 +51,7 @@ pub(super) fn millis(t: SystemTime) -> u64 {
 pub(super) fn civil(t: SystemTime) -> (i64, u32, u32, i64) {
     let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (year, month, day) = wsgen::constructs::cron::civil_from_days(days);
+    let (year, month, day) = wsgen::schedule::civil_from_days(days);
     (year, month, day, rem)
 }
 

@@ -1,8 +1,9 @@
-//! EventBridge cron expressions: `cron(Minutes Hours Day-of-month Month Day-of-week
-//! Year)`, in UTC. Synthesis checks them (CloudFormation would only refuse one at
-//! deploy time) and `wsgen dev` runs scheduled functions on them.
+//! EventBridge schedule expressions, parsed once for synthesis (which checks them, where
+//! CloudFormation would only refuse one at deploy time) and for `wsgen dev` (which runs
+//! scheduled functions on them): `rate(N unit)` and `cron(Minutes Hours Day-of-month
+//! Month Day-of-week Year)`, in UTC.
 //!
-//! The fields take what EventBridge takes:
+//! The cron fields take what EventBridge takes:
 //!
 //! | field        | values                 | wildcards          |
 //! |--------------|------------------------|--------------------|
@@ -17,6 +18,61 @@
 //! day of the month (alone in day-of-week, every Saturday); `5L` the month's last
 //! Thursday; `15W` the weekday nearest the 15th within its month, `LW` the last weekday;
 //! `3#2` the month's second Tuesday.
+
+/// A parsed schedule expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expression {
+    /// `rate(N minute|minutes|hour|hours|day|days)`: singular for 1, plural otherwise.
+    Rate(std::time::Duration),
+    /// `cron(...)`.
+    Cron(Cron),
+}
+
+impl Expression {
+    /// A `rate(...)`'s period.
+    pub fn rate(&self) -> Option<std::time::Duration> {
+        match self {
+            Expression::Rate(period) => Some(*period),
+            Expression::Cron(_) => None,
+        }
+    }
+
+    /// Parses `rate(...)` or `cron(...)`; the error says what is wrong with it.
+    pub fn parse(e: &str) -> Result<Expression, String> {
+        if let Some(inner) = e.strip_prefix("rate(").and_then(|s| s.strip_suffix(')')) {
+            let mut it = inner.split_whitespace();
+            let (Some(n), Some(unit), None) = (it.next(), it.next(), it.next()) else {
+                return Err(format!("`{e}` is not `rate(N unit)`"));
+            };
+            let Ok(n) = n.parse::<u64>() else {
+                return Err(format!("`{e}`: `{n}` is not a whole number"));
+            };
+            let (ok, unit_secs) = match unit {
+                "minute" => (n == 1, 60),
+                "hour" => (n == 1, 3600),
+                "day" => (n == 1, 86_400),
+                "minutes" => (n > 1, 60),
+                "hours" => (n > 1, 3600),
+                "days" => (n > 1, 86_400),
+                _ => (false, 0),
+            };
+            match n.checked_mul(unit_secs) {
+                Some(total) if ok && n > 0 => {
+                    Ok(Expression::Rate(std::time::Duration::from_secs(total)))
+                }
+                _ => Err(format!(
+                    "`{e}` is not a valid rate: use a positive whole number of minute(s), hour(s) or day(s), singular for 1"
+                )),
+            }
+        } else if let Some(fields) = e.strip_prefix("cron(").and_then(|s| s.strip_suffix(')')) {
+            Cron::parse(fields)
+                .map(Expression::Cron)
+                .map_err(|problem| format!("`{e}`: {problem}"))
+        } else {
+            Err(format!("`{e}` is neither `rate(...)` nor `cron(...)`"))
+        }
+    }
+}
 
 /// A parsed cron expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,13 +159,6 @@ impl Cron {
             day_of_week,
             years: year_bits,
         })
-    }
-
-    /// The expression of a `cron(...)` schedule, parsed; `None` when `expression` is
-    /// not `cron(...)` (a `rate(...)`, say).
-    pub fn of_expression(expression: &str) -> Option<Result<Cron, String>> {
-        let fields = expression.strip_prefix("cron(")?.strip_suffix(')')?;
-        Some(Cron::parse(fields))
     }
 
     /// The first time (Unix seconds, on a minute) strictly after `after` that the
@@ -328,6 +377,32 @@ mod tests {
 
     fn next(expr: &str, after: i64) -> i64 {
         Cron::parse(expr).unwrap().next_after(after).unwrap()
+    }
+
+    #[test]
+    fn rate_expressions() {
+        use std::time::Duration;
+        let rate = |e: &str| Expression::parse(e).ok().and_then(|e| e.rate());
+        assert_eq!(rate("rate(1 minute)"), Some(Duration::from_secs(60)));
+        assert_eq!(rate("rate(5 minutes)"), Some(Duration::from_secs(300)));
+        assert_eq!(rate("rate(2 hours)"), Some(Duration::from_secs(7200)));
+        assert_eq!(rate("rate(1 day)"), Some(Duration::from_secs(86_400)));
+        for bad in [
+            "rate(0 minutes)",
+            "rate(1 minutes)",
+            "rate(2 minute)",
+            "rate(5 weeks)",
+            "rate(99999999999999999999 days)",
+            "rate(5)",
+            "every 5 minutes",
+        ] {
+            assert!(Expression::parse(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            Expression::parse("cron(0 12 * * ? *)"),
+            Ok(Expression::Cron(_))
+        ));
+        assert!(Expression::parse("cron(0 12 * * * *)").is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! AWS access for bootstrap, deploy, destroy and diff: one options struct, the
 //! standard credential chain, and one place that turns SDK errors into messages.
 
-use super::CliError;
+use crate::CliError;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -115,7 +115,7 @@ impl Aws {
 
     /// The asset bucket `wsgen bootstrap` creates and templates name.
     pub fn asset_bucket(&self) -> String {
-        format!("wsgen-assets-{}-{}", self.account, self.region)
+        wsgen::asset_bucket_name(&self.account, &self.region)
     }
 
     /// Turns an SDK error of `action` into a [`CliError`].

@@ -4,8 +4,8 @@
 
 use super::aws::{error_code, Aws};
 use super::changes;
-use super::ui::{Bar, Ui};
-use super::CliError;
+use super::{Console, Steps};
+use crate::CliError;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Tag};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -128,7 +128,11 @@ pub async fn physical_ids(aws: &Aws, stack: &str) -> Result<BTreeMap<String, Str
 }
 
 /// Waits while another operation runs on the stack; returns the stack after it.
-pub async fn wait_idle(aws: &Aws, ui: &Ui, name: &str) -> Result<Option<StackInfo>, CliError> {
+pub async fn wait_idle(
+    aws: &Aws,
+    ui: &dyn Console,
+    name: &str,
+) -> Result<Option<StackInfo>, CliError> {
     let mut told = false;
     loop {
         let stack = describe(aws, name).await?;
@@ -248,18 +252,18 @@ pub struct Watched {
 /// goes on) and says so.
 pub async fn watch(
     aws: &Aws,
-    ui: &Ui,
+    ui: &dyn Console,
     stack_id: &str,
     name: &str,
     after: Option<String>,
     total: u64,
     operation: &str,
 ) -> Result<Watched, CliError> {
-    let bar = ui.bar(total, name);
+    let bar = ui.progress(total, name);
     super::aws::on_interrupt(Some(format!(
         "stopped watching {name}: its {operation} goes on in CloudFormation. Run the same wsgen command again to wait for it, or follow it in the CloudFormation console"
     )));
-    let result = watch_inner(aws, &bar, stack_id, name, after).await;
+    let result = watch_inner(aws, bar.as_ref(), stack_id, name, after).await;
     super::aws::on_interrupt(None);
     bar.finish();
     result
@@ -267,7 +271,7 @@ pub async fn watch(
 
 async fn watch_inner(
     aws: &Aws,
-    bar: &Bar,
+    bar: &dyn Steps,
     stack_id: &str,
     name: &str,
     mut after: Option<String>,
@@ -401,7 +405,7 @@ pub enum Outcome {
 /// approval as configured, executes it and watches it to the end.
 pub async fn deploy_stack(
     aws: &Aws,
-    ui: &Ui,
+    ui: &dyn Console,
     d: &StackDeploy<'_>,
 ) -> Result<(Outcome, StackInfo), CliError> {
     let name = d.name;
@@ -616,7 +620,7 @@ pub async fn deploy_stack(
 /// destroy or orphan, and asks for approval as configured; the changes when approved.
 async fn review(
     aws: &Aws,
-    ui: &Ui,
+    ui: &dyn Console,
     d: &StackDeploy<'_>,
     creating: bool,
     change_set_id: &str,
@@ -724,7 +728,7 @@ fn detached(stack: &str, operation: &str, cause: CliError) -> CliError {
 }
 
 /// A stack whose creation failed can only be deleted: offers that on a terminal.
-async fn replace_failed_stack(aws: &Aws, ui: &Ui, s: &StackInfo) -> Result<(), CliError> {
+async fn replace_failed_stack(aws: &Aws, ui: &dyn Console, s: &StackInfo) -> Result<(), CliError> {
     let name = &s.name;
     let reason = first_failure(aws, &s.id)
         .await?
@@ -771,7 +775,7 @@ pub async fn first_failure(aws: &Aws, stack_id: &str) -> Result<Option<String>, 
 /// Deletes a stack and watches the deletion to its end.
 pub async fn delete_stack(
     aws: &Aws,
-    ui: &Ui,
+    ui: &dyn Console,
     s: &StackInfo,
     resources: u64,
 ) -> Result<Watched, CliError> {

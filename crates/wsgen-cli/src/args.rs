@@ -1,0 +1,264 @@
+//! The command line as clap parses it: the flags, their help and their defaults as
+//! written; `settings` turns it into each verb's options.
+
+use crate::{dev, new};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "wsgen", version, about = "Infrastructure as code for AWS API Gateway WebSocket APIs", long_about = None)]
+pub(crate) struct Cli {
+    /// Print only errors on stderr (results still go to stdout).
+    #[arg(long, short, global = true)]
+    pub(crate) quiet: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Build and run the infra crate; write CloudFormation to wsgen.out/ and print it.
+    Synth(SynthArgs),
+    /// Build every handler crate (one cargo run) and package each as a Lambda zip.
+    Bundle(BundleArgs),
+    /// Create or update the asset bucket's toolkit stack in an account and region.
+    Bootstrap(BootstrapArgs),
+    /// Synth, bundle, upload assets, then create or update the stacks by change set.
+    Deploy(DeployArgs),
+    /// Delete deployed stacks (tables with DeletionPolicy Retain keep their data).
+    Destroy(DestroyArgs),
+    /// Compare the synthesized templates with the deployed ones; exit 1 if they differ.
+    Diff(DiffArgs),
+    /// Run the app locally: every WebSocket stage on 127.0.0.1 with the real handlers.
+    Dev(DevArgs),
+    /// Create a project from a blueprint (default: chat).
+    New(NewArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct NewArgs {
+    /// The directory to create (its last component is the project's name).
+    #[arg(required_unless_present = "list")]
+    pub(crate) dir: Option<PathBuf>,
+    /// The blueprint (see --list).
+    #[arg(long, short, default_value = new::DEFAULT_BLUEPRINT)]
+    pub(crate) blueprint: String,
+    /// The project's name (a crate name). Default: DIR's last component.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Add the project's files to a directory that has files (never overwriting any).
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// List the blueprints.
+    #[arg(long, conflicts_with_all = ["dir", "name", "force"])]
+    pub(crate) list: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DevArgs {
+    /// The project directory (holding wsgen.toml). Default: the nearest one at or above
+    /// the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+    /// The port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = dev::DEFAULT_PORT)]
+    pub(crate) port: u16,
+    /// Serve only this stage.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) stage: Option<String>,
+    /// Build the handlers with the `dev` profile (fast rebuilds) or as deployed
+    /// (`release`).
+    #[arg(long, value_enum, default_value = "dev")]
+    pub(crate) profile: ProfileArg,
+    /// Close connections idle this long (API Gateway: 10m).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub(crate) idle_timeout: std::time::Duration,
+    /// Close connections open this long (API Gateway: 2h).
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_duration)]
+    pub(crate) max_connection_duration: std::time::Duration,
+    /// Use this DynamoDB-compatible endpoint (DynamoDB Local, moto) for the app's
+    /// tables, creating them there when missing, instead of the embedded one.
+    #[arg(long, value_name = "URL", conflicts_with = "dynamodb_port")]
+    pub(crate) dynamodb_endpoint: Option<String>,
+    /// The embedded DynamoDB's port on 127.0.0.1. Default: --port + 1 (any free port
+    /// when --port is 0).
+    #[arg(long, value_name = "PORT")]
+    pub(crate) dynamodb_port: Option<u16>,
+    /// Run every scheduled function this often instead of at its rule's rate or cron
+    /// times, for quick local checks.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) schedule_interval: Option<std::time::Duration>,
+    /// Do not rebuild and reload when the project's files change.
+    #[arg(long)]
+    pub(crate) no_watch: bool,
+    /// Log requests and handler output as JSON lines.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+fn parse_architecture(s: &str) -> Result<wsgen::Architecture, String> {
+    wsgen::Architecture::from_name(s)
+        .ok_or_else(|| format!("unknown architecture `{s}`: use x86_64 or arm64"))
+}
+
+/// `500ms`, `30s`, `10m`, `2h`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(|| format!("`{s}` needs a unit: ms, s, m or h"))?;
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 500ms, 30s, 10m or 2h"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{s}`: use ms, s, m or h")),
+    };
+    std::time::Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("`{s}` is too long a duration"))
+}
+
+/// Where and as whom: the AWS CLI's options, with the same environment fallbacks.
+#[derive(Args, Debug)]
+pub(crate) struct AwsArgs {
+    /// A profile from ~/.aws/config and ~/.aws/credentials. Default: AWS_PROFILE, else
+    /// `default`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) profile: Option<String>,
+    /// The region. Default: AWS_REGION, else the profile's region.
+    #[arg(long, value_name = "REGION")]
+    pub(crate) region: Option<String>,
+    /// Send AWS requests to this endpoint (an AWS-compatible engine such as moto).
+    /// Default: AWS_ENDPOINT_URL, else AWS itself.
+    #[arg(long, value_name = "URL")]
+    pub(crate) endpoint_url: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct BootstrapArgs {
+    #[command(flatten)]
+    pub(crate) aws: AwsArgs,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum ApprovalArg {
+    Never,
+    Broadening,
+    AnyChange,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DeployArgs {
+    /// Stacks to deploy. Default: all of them.
+    pub(crate) stacks: Vec<String>,
+    /// The project directory (holding wsgen.toml). Default: the nearest one at or above
+    /// the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) aws: AwsArgs,
+    /// Which changes need confirmation: `broadening` ones (new or wider IAM statements,
+    /// new permissions, authorization removed), `any-change`, or `never`. Without a
+    /// terminal, changes that need confirmation stop the deploy.
+    #[arg(long, value_enum, default_value = "broadening")]
+    pub(crate) require_approval: ApprovalArg,
+    /// Write the stacks' outputs to this file as JSON: {"Stack": {"Output": "value"}}.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) outputs_file: Option<PathBuf>,
+    /// When only handler code changed, update the functions directly instead of through
+    /// CloudFormation (development stacks only); otherwise deploy as usual.
+    #[arg(long)]
+    pub(crate) hotswap: bool,
+    /// Bootstrap the account and region first if they are not.
+    #[arg(long)]
+    pub(crate) bootstrap: bool,
+    /// Deploy only the stacks named, not also the stacks whose exports they import.
+    #[arg(short = 'e', long)]
+    pub(crate) exclusively: bool,
+    /// Print the result as JSON on stdout (progress and events stay on stderr).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DestroyArgs {
+    /// Stacks to destroy. Default: all stacks of the project's app.
+    pub(crate) stacks: Vec<String>,
+    /// The project directory (holding wsgen.toml), read when no stacks are named.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) aws: AwsArgs,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub(crate) yes: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DiffArgs {
+    /// Stacks to compare. Default: all of them.
+    pub(crate) stacks: Vec<String>,
+    /// The project directory (holding wsgen.toml). Default: the nearest one at or above
+    /// the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) aws: AwsArgs,
+    /// Exit 0 even when there are differences (by default 1, like diff).
+    #[arg(long)]
+    pub(crate) exit_zero: bool,
+    /// Print the differences as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct BundleArgs {
+    /// The project directory (holding wsgen.toml). Default: the nearest one at or above
+    /// the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+    /// `release` builds deployable zips (profile wsgen-lambda: LTO, size-optimized,
+    /// stripped); `dev` builds fast ones for local runs.
+    #[arg(long, value_enum, default_value = "release")]
+    pub(crate) profile: ProfileArg,
+    /// Build every handler for this architecture instead of the one its function
+    /// declares (such zips are not deployed).
+    #[arg(long, value_parser = parse_architecture)]
+    pub(crate) arch: Option<wsgen::Architecture>,
+    /// Print the bundled assets as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum ProfileArg {
+    Release,
+    Dev,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SynthArgs {
+    /// Stacks to print (all are synthesized). Default: the only stack.
+    pub(crate) stacks: Vec<String>,
+    /// The project directory (holding wsgen.toml). Default: the nearest one at or above
+    /// the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+    /// Where to write the cloud assembly. Default: `out` in wsgen.toml, else wsgen.out.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+    /// Print the template as JSON instead of YAML (and problems as JSON).
+    #[arg(long)]
+    pub(crate) json: bool,
+}

@@ -1,0 +1,95 @@
+//! Running cargo: a build whose JSON messages report each artifact it compiled, while
+//! cargo's own messages and compiler errors go to stderr as cargo renders them.
+
+use super::CliError;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// A `compiler-artifact` message.
+pub struct Artifact {
+    pub package: String,
+    /// The package's `Cargo.toml`.
+    pub manifest_path: PathBuf,
+    /// The target's name (a binary's name).
+    pub target: String,
+    /// The executable, for a binary.
+    pub executable: Option<PathBuf>,
+}
+
+/// `cargo` (the one that runs wsgen's build when there is one, as `$CARGO`).
+pub fn command() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs `cmd` (a cargo build command), calling `on_artifact` for each artifact it
+/// reports; returns whether the build succeeded.
+pub fn build(mut cmd: Command, mut on_artifact: impl FnMut(Artifact)) -> Result<bool, CliError> {
+    let mut child = cmd
+        .arg("--message-format=json-render-diagnostics")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(CliError::CargoMissing)?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if msg["reason"] != "compiler-artifact" {
+            continue;
+        }
+        on_artifact(Artifact {
+            package: package_name(msg["package_id"].as_str().unwrap_or_default()),
+            manifest_path: PathBuf::from(msg["manifest_path"].as_str().unwrap_or_default()),
+            target: msg["target"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            executable: msg["executable"].as_str().map(PathBuf::from),
+        });
+    }
+    let status = child.wait().map_err(CliError::CargoMissing)?;
+    Ok(status.success())
+}
+
+/// The package name in a cargo package ID: `path+file:///x/onconnect#0.1.0` or
+/// `registry+https://...#serde@1.0.0` or the older `onconnect 0.1.0 (path+...)`.
+fn package_name(id: &str) -> String {
+    if let Some((_, frag)) = id.rsplit_once('#') {
+        let name = frag.split('@').next().unwrap_or(frag);
+        // `#0.1.0` alone: the name is the last path segment.
+        if name.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            let base = id.split('#').next().unwrap_or(id);
+            return base.rsplit('/').next().unwrap_or(base).to_string();
+        }
+        return name.to_string();
+    }
+    id.split_whitespace().next().unwrap_or(id).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_names_from_ids() {
+        assert_eq!(
+            package_name("path+file:///w/lambdas/onconnect#0.1.0"),
+            "onconnect"
+        );
+        assert_eq!(
+            package_name("path+file:///w/lambdas/multi#handlers@0.1.0"),
+            "handlers"
+        );
+        assert_eq!(
+            package_name("registry+https://github.com/rust-lang/crates.io-index#serde@1.0.228"),
+            "serde"
+        );
+        assert_eq!(
+            package_name("onconnect 0.1.0 (path+file:///w/onconnect)"),
+            "onconnect"
+        );
+    }
+}

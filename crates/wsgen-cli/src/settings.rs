@@ -1,0 +1,162 @@
+//! The parsed command line resolved into each verb's options: every default that is
+//! not clap's own is decided here (or documented on the option it fills), so the verbs
+//! receive complete settings and never look at flags.
+
+use crate::args::{self, ApprovalArg, AwsArgs, Command, ProfileArg};
+use crate::dev::gateway::GatewayConfig;
+use crate::dev::DevOptions;
+use crate::{
+    Approval, AwsOptions, BootstrapOptions, BuildProfile, BundleOptions, DeployOptions,
+    DestroyOptions, DiffOptions, NewOptions, SynthOptions,
+};
+
+/// What to run, with how to report it.
+pub enum Settings {
+    Synth(SynthOptions),
+    Bundle {
+        opts: BundleOptions,
+        json: bool,
+    },
+    Bootstrap {
+        opts: BootstrapOptions,
+        json: bool,
+    },
+    Deploy {
+        opts: DeployOptions,
+        json: bool,
+    },
+    Destroy {
+        opts: DestroyOptions,
+        json: bool,
+    },
+    /// `exit_zero`: differences do not fail the command.
+    Diff {
+        opts: DiffOptions,
+        json: bool,
+        exit_zero: bool,
+    },
+    Dev(DevOptions),
+    New(NewOptions),
+    ListBlueprints,
+}
+
+impl Settings {
+    /// Whether results and errors go to stdout as JSON.
+    pub fn json(&self) -> bool {
+        match self {
+            Settings::Synth(opts) => opts.json,
+            Settings::Bundle { json, .. }
+            | Settings::Bootstrap { json, .. }
+            | Settings::Deploy { json, .. }
+            | Settings::Destroy { json, .. }
+            | Settings::Diff { json, .. } => *json,
+            // dev's --json is its log format (on stderr), not a result on stdout.
+            Settings::Dev(_) | Settings::New(_) | Settings::ListBlueprints => false,
+        }
+    }
+}
+
+impl From<Command> for Settings {
+    fn from(command: Command) -> Settings {
+        match command {
+            Command::Synth(a) => Settings::Synth(SynthOptions {
+                project: a.project,
+                out: a.out,
+                json: a.json,
+                stacks: a.stacks,
+            }),
+            Command::Bundle(a) => Settings::Bundle {
+                opts: BundleOptions {
+                    project: a.project,
+                    profile: a.profile.into(),
+                    arch: a.arch,
+                },
+                json: a.json,
+            },
+            Command::Bootstrap(a) => Settings::Bootstrap {
+                opts: BootstrapOptions { aws: a.aws.into() },
+                json: a.json,
+            },
+            Command::Deploy(a) => Settings::Deploy {
+                opts: DeployOptions {
+                    project: a.project,
+                    stacks: a.stacks,
+                    aws: a.aws.into(),
+                    approval: match a.require_approval {
+                        ApprovalArg::Never => Approval::Never,
+                        ApprovalArg::Broadening => Approval::Broadening,
+                        ApprovalArg::AnyChange => Approval::AnyChange,
+                    },
+                    outputs_file: a.outputs_file,
+                    hotswap: a.hotswap,
+                    bootstrap: a.bootstrap,
+                    exclusively: a.exclusively,
+                },
+                json: a.json,
+            },
+            Command::Destroy(a) => Settings::Destroy {
+                opts: DestroyOptions {
+                    project: a.project,
+                    stacks: a.stacks,
+                    aws: a.aws.into(),
+                    yes: a.yes,
+                },
+                json: a.json,
+            },
+            Command::Diff(a) => Settings::Diff {
+                opts: DiffOptions {
+                    project: a.project,
+                    stacks: a.stacks,
+                    aws: a.aws.into(),
+                },
+                json: a.json,
+                exit_zero: a.exit_zero,
+            },
+            Command::Dev(a) => Settings::Dev(dev_options(a)),
+            Command::New(a) if a.list => Settings::ListBlueprints,
+            Command::New(a) => Settings::New(NewOptions {
+                dir: a.dir.unwrap_or_default(),
+                blueprint: a.blueprint,
+                name: a.name,
+                force: a.force,
+            }),
+        }
+    }
+}
+
+fn dev_options(a: args::DevArgs) -> DevOptions {
+    DevOptions {
+        project: a.project,
+        port: a.port,
+        profile: a.profile.into(),
+        stage: a.stage,
+        gateway: GatewayConfig {
+            idle_timeout: a.idle_timeout,
+            max_duration: a.max_connection_duration,
+        },
+        dynamodb_endpoint: a.dynamodb_endpoint,
+        dynamodb_port: a.dynamodb_port,
+        schedule_interval: a.schedule_interval,
+        watch: !a.no_watch,
+        json: a.json,
+    }
+}
+
+impl From<AwsArgs> for AwsOptions {
+    fn from(a: AwsArgs) -> AwsOptions {
+        AwsOptions {
+            profile: a.profile,
+            region: a.region,
+            endpoint_url: a.endpoint_url,
+        }
+    }
+}
+
+impl From<ProfileArg> for BuildProfile {
+    fn from(p: ProfileArg) -> BuildProfile {
+        match p {
+            ProfileArg::Release => BuildProfile::Release,
+            ProfileArg::Dev => BuildProfile::Dev,
+        }
+    }
+}
