@@ -8,7 +8,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 command -v hyperfine >/dev/null || { echo "install hyperfine first: apt-get install hyperfine" >&2; exit 1; }
-cargo build --release --manifest-path "$repo/Cargo.toml" >&2
+cargo build --release --manifest-path "$repo/Cargo.toml" --bin wsgen >&2
 wsgen="${CARGO_TARGET_DIR:-$repo/target}/release/wsgen"
 
 work=$(mktemp -d)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# wsgen dev under load (examples/ws_bench.rs is the client): the stock handlers built
+# wsgen dev under load (crates/wsgen-cli/examples/ws_bench.rs is the client): the stock handlers built
 # as deployed (release), the embedded DynamoDB, one `wsgen dev` process.
 #
 #   - round trip of a two-way Lambda route (whoAmI: gateway -> Runtime API -> handler

@@ -7,6 +7,7 @@ mod deployed;
 mod dev;
 mod dynamodb;
 mod engine;
+mod layers;
 mod new;
 mod properties;
 mod runtime;

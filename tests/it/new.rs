@@ -435,6 +435,7 @@ struct Chromium {
 
 impl Chromium {
     async fn start() -> Chromium {
+        use std::os::unix::process::CommandExt;
         let profile = tempfile::tempdir().unwrap();
         let mut child = std::process::Command::new("chromium")
             .args([
@@ -451,6 +452,9 @@ impl Chromium {
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
+            // Its own process group, so that its helpers end with it (before its profile
+            // directory is removed, which they would otherwise write again).
+            .process_group(0)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -535,6 +539,9 @@ impl Chromium {
 
 impl Drop for Chromium {
     fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -96,9 +96,11 @@ pub(crate) struct DevArgs {
     pub(crate) json: bool,
 }
 
-fn parse_architecture(s: &str) -> Result<wsgen::Architecture, String> {
-    wsgen::Architecture::from_name(s)
-        .ok_or_else(|| format!("unknown architecture `{s}`: use x86_64 or arm64"))
+/// `x86_64` or `arm64`, listed in the help as clap lists possible values.
+fn architecture() -> impl clap::builder::TypedValueParser<Value = wsgen::Architecture> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["x86_64", "arm64"])
+        .map(|name| wsgen::Architecture::from_name(&name).unwrap_or_default())
 }
 
 /// `500ms`, `30s`, `10m`, `2h`.
@@ -234,7 +236,7 @@ pub(crate) struct BundleArgs {
     pub(crate) profile: ProfileArg,
     /// Build every handler for this architecture instead of the one its function
     /// declares (such zips are not deployed).
-    #[arg(long, value_parser = parse_architecture)]
+    #[arg(long, value_parser = architecture())]
     pub(crate) arch: Option<wsgen::Architecture>,
     /// Print the bundled assets as JSON on stdout.
     #[arg(long)]

@@ -181,7 +181,7 @@ pub async fn run(
             name.clone(),
             DeployedStack {
                 outcome,
-                status: stack.status,
+                status: stack.status.to_string(),
                 outputs: stack.outputs,
                 missing_outputs,
                 restored,
@@ -454,7 +454,7 @@ async fn hotswap(
         ));
         return Ok(None);
     };
-    if !stack.status.ends_with("_COMPLETE") || stack.status.contains("ROLLBACK") {
+    if !stacks::succeeded(&stack.status) {
         ui.note(&format!(
             "hotswap: {name} is {}, deploying through CloudFormation",
             stack.status

@@ -71,9 +71,9 @@ pub fn diff(opts: &DiffOptions, ui: &Ui) -> Result<DiffResult, CliError> {
         };
         for name in names {
             let new = serde_json::to_value(&assembly.templates[&name]).expect("json");
-            let deployed = stacks::describe(&aws, &name)
-                .await?
-                .filter(|s| s.status != "REVIEW_IN_PROGRESS");
+            let deployed = stacks::describe(&aws, &name).await?.filter(|s| {
+                s.status != aws_sdk_cloudformation::types::StackStatus::ReviewInProgress
+            });
             let old = match deployed {
                 Some(_) => stacks::deployed_template(&aws, &name).await?,
                 None => Value::Null,

@@ -6,6 +6,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
+use wsgen::cfn::{Expr, Resolve};
 
 /// The difference of two templates.
 #[derive(Debug, Default, Serialize)]
@@ -192,31 +193,37 @@ fn short(v: &Value) -> String {
 
 /// An intrinsic in the `${Logical.Attr}` notation of Fn::Sub, for reading.
 pub fn render_expr(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Object(m) if m.len() == 1 => {
-            let (k, arg) = m.iter().next().expect("one entry");
-            match (k.as_str(), arg) {
-                ("Ref", Value::String(r)) => format!("${{{r}}}"),
-                ("Fn::GetAtt", Value::Array(a)) if a.len() == 2 => {
-                    format!("${{{}.{}}}", render_expr(&a[0]), render_expr(&a[1]))
-                }
-                ("Fn::GetAtt", Value::String(s)) => format!("${{{s}}}"),
-                ("Fn::Sub", Value::String(s)) => s.clone(),
-                ("Fn::Join", Value::Array(a)) if a.len() == 2 => {
-                    let sep = a[0].as_str().unwrap_or("");
-                    match &a[1] {
-                        Value::Array(parts) => {
-                            parts.iter().map(render_expr).collect::<Vec<_>>().join(sep)
-                        }
-                        other => render_expr(other),
-                    }
-                }
-                _ => v.to_string(),
-            }
+    match Expr::from_json(v) {
+        Ok(e) => e.evaluate(&Notation),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// References as `${Name}` and `${Logical.Attr}`, lists as `a, b`.
+struct Notation;
+
+impl Resolve for Notation {
+    fn reference(&self, name: &str) -> String {
+        format!("${{{name}}}")
+    }
+
+    fn attribute(&self, logical_id: &str, attribute: &str) -> String {
+        format!("${{{logical_id}.{attribute}}}")
+    }
+
+    fn escape(&self, literal: &str) -> String {
+        format!("${{!{literal}}}")
+    }
+
+    fn other(&self, value: &Expr) -> String {
+        match value {
+            Expr::List(items) => items
+                .iter()
+                .map(|e| e.evaluate(self))
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_json().to_string(),
         }
-        Value::Array(a) => a.iter().map(render_expr).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
     }
 }
 

@@ -6,7 +6,7 @@ use super::aws::{error_code, Aws};
 use super::changes;
 use super::{Console, Steps};
 use crate::CliError;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Tag};
+use aws_sdk_cloudformation::types::{Capability, ChangeSetType, StackStatus, Tag};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,7 +21,7 @@ pub const MAX_TEMPLATE_BODY: usize = 51_200;
 pub struct StackInfo {
     pub id: String,
     pub name: String,
-    pub status: String,
+    pub status: StackStatus,
     pub reason: Option<String>,
     pub tags: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
@@ -34,8 +34,13 @@ impl StackInfo {
 }
 
 /// An operation is running on the stack (and must be waited for, not raced).
-pub fn in_progress(status: &str) -> bool {
-    status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS"
+pub fn in_progress(status: &StackStatus) -> bool {
+    status.as_str().ends_with("_IN_PROGRESS") && *status != StackStatus::ReviewInProgress
+}
+
+/// The last operation on the stack succeeded (it was not rolled back).
+pub fn succeeded(status: &StackStatus) -> bool {
+    status.as_str().ends_with("_COMPLETE") && !status.as_str().contains("ROLLBACK")
 }
 
 /// The stack named (or with the id) `name`, or `None` when there is none.
@@ -57,10 +62,9 @@ pub async fn describe(aws: &Aws, name: &str) -> Result<Option<StackInfo>, CliErr
     };
     let status = s
         .stack_status()
-        .map(|s| s.as_str())
-        .unwrap_or("")
-        .to_string();
-    if status == "DELETE_COMPLETE" {
+        .cloned()
+        .unwrap_or_else(|| StackStatus::from(""));
+    if status == StackStatus::DeleteComplete {
         return Ok(None);
     }
     Ok(Some(StackInfo {
@@ -313,7 +317,7 @@ async fn watch_inner(
                     stack: StackInfo {
                         id: stack_id.to_string(),
                         name: name.to_string(),
-                        status: "DELETE_COMPLETE".into(),
+                        status: StackStatus::DeleteComplete,
                         reason: None,
                         tags: BTreeMap::new(),
                         outputs: BTreeMap::new(),
@@ -411,30 +415,30 @@ pub async fn deploy_stack(
     let name = d.name;
     let mut existing = wait_idle(aws, ui, name).await?;
     if let Some(s) = &existing {
-        if !s.managed_by_wsgen() && s.status != "REVIEW_IN_PROGRESS" {
+        if !s.managed_by_wsgen() && s.status != StackStatus::ReviewInProgress {
             return Err(CliError::NotOurs {
                 stack: name.to_string(),
                 tag: format!("{MANAGED_TAG}={MANAGED_VALUE}"),
             });
         }
         if matches!(
-            s.status.as_str(),
-            "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED"
+            s.status,
+            StackStatus::RollbackComplete | StackStatus::RollbackFailed | StackStatus::CreateFailed
         ) {
             replace_failed_stack(aws, ui, s).await?;
             existing = None;
         } else if matches!(
-            s.status.as_str(),
-            "UPDATE_ROLLBACK_FAILED" | "DELETE_FAILED"
+            s.status,
+            StackStatus::UpdateRollbackFailed | StackStatus::DeleteFailed
         ) {
-            let help = if s.status == "DELETE_FAILED" {
+            let help = if s.status == StackStatus::DeleteFailed {
                 format!("delete what blocks it (see the stack's events), then run `wsgen destroy {name}` again")
             } else {
                 format!("let CloudFormation finish the rollback: `aws cloudformation continue-update-rollback --stack-name {name}`, then deploy again")
             };
             return Err(CliError::StackFailed {
                 stack: name.to_string(),
-                status: s.status.clone(),
+                status: s.status.to_string(),
                 reason: s.reason.clone().unwrap_or_else(|| "see its events".into()),
                 help,
             });
@@ -442,7 +446,7 @@ pub async fn deploy_stack(
     }
     let creating = existing
         .as_ref()
-        .is_none_or(|s| s.status == "REVIEW_IN_PROGRESS");
+        .is_none_or(|s| s.status == StackStatus::ReviewInProgress);
     let old_template = if creating {
         Value::Null
     } else {
@@ -586,22 +590,22 @@ pub async fn deploy_stack(
     .await
     .map_err(|e| detached(name, operation, e))?;
     let s = watched.stack;
-    match s.status.as_str() {
-        "CREATE_COMPLETE" => Ok((Outcome::Created, s)),
-        "UPDATE_COMPLETE" => Ok((Outcome::Updated, s)),
+    match &s.status {
+        StackStatus::CreateComplete => Ok((Outcome::Created, s)),
+        StackStatus::UpdateComplete => Ok((Outcome::Updated, s)),
         status => {
             let reason = watched
                 .first_failure
                 .or(s.reason.clone())
                 .unwrap_or_else(|| "see the stack's events".into());
             let help = match status {
-                "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => format!(
+                StackStatus::RollbackComplete | StackStatus::RollbackFailed => format!(
                     "the creation was rolled back; fix the cause, then deploy again (wsgen offers to delete the failed stack {name} first)"
                 ),
-                "UPDATE_ROLLBACK_COMPLETE" => format!(
+                StackStatus::UpdateRollbackComplete => format!(
                     "the update was rolled back: {name} is as it was before; fix the cause and deploy again"
                 ),
-                "UPDATE_ROLLBACK_FAILED" => format!(
+                StackStatus::UpdateRollbackFailed => format!(
                     "the rollback failed too: `aws cloudformation continue-update-rollback --stack-name {name}`, then deploy again"
                 ),
                 _ => "see the stack's events in the CloudFormation console".into(),
@@ -747,7 +751,7 @@ async fn replace_failed_stack(aws: &Aws, ui: &dyn Console, s: &StackInfo) -> Res
         }
         _ => Err(CliError::StackFailed {
             stack: name.clone(),
-            status: s.status.clone(),
+            status: s.status.to_string(),
             reason,
             help: format!(
                 "a failed creation must be deleted before the next deploy: run `wsgen destroy {name}`, then deploy again"
@@ -789,10 +793,10 @@ pub async fn delete_stack(
     let watched = watch(aws, ui, &s.id, &s.name, after, resources, "deletion")
         .await
         .map_err(|e| detached(&s.name, "deletion", e))?;
-    if watched.stack.status != "DELETE_COMPLETE" {
+    if watched.stack.status != StackStatus::DeleteComplete {
         return Err(CliError::StackFailed {
             stack: s.name.clone(),
-            status: watched.stack.status.clone(),
+            status: watched.stack.status.to_string(),
             reason: watched
                 .first_failure
                 .or(watched.stack.reason)
@@ -817,7 +821,7 @@ async fn discard(aws: &Aws, change_set_id: &str, created_stack: Option<&String>)
         .await;
     if let Some(stack) = created_stack {
         if let Ok(Some(s)) = describe(aws, stack).await {
-            if s.status == "REVIEW_IN_PROGRESS" {
+            if s.status == StackStatus::ReviewInProgress {
                 let _ = aws.cfn.delete_stack().stack_name(stack).send().await;
             }
         }

@@ -5,6 +5,7 @@ use super::aws::Aws;
 use super::stacks;
 use super::Console;
 use crate::CliError;
+use aws_sdk_cloudformation::types::StackStatus;
 use serde_json::{json, Value};
 
 /// The toolkit stack's name.
@@ -28,10 +29,11 @@ pub async fn needed(aws: &Aws, ui: &dyn Console) -> Result<Option<String>, CliEr
             "the toolkit stack {TOOLKIT_STACK} does not exist"
         )));
     };
-    let complete = stack.status.ends_with("_COMPLETE")
+    // UPDATE_ROLLBACK_COMPLETE is usable: the bucket is as the last good update left it.
+    let complete = stack.status.as_str().ends_with("_COMPLETE")
         && !matches!(
-            stack.status.as_str(),
-            "ROLLBACK_COMPLETE" | "DELETE_COMPLETE"
+            stack.status,
+            StackStatus::RollbackComplete | StackStatus::DeleteComplete
         );
     if !complete {
         return Ok(Some(format!(

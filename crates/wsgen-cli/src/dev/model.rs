@@ -4,7 +4,9 @@
 //! environment resolved to local values, tables, schedules and stream subscriptions.
 
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use wsgen::cfn::{Expr, Resolve};
 use wsgen::schedule::Expression;
 
 /// The region the local app pretends to run in.
@@ -212,83 +214,38 @@ impl Resolver<'_> {
 
     /// Resolves an intrinsic (or a plain value) to a string.
     pub fn resolve(&self, v: &Value) -> String {
-        match v {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Object(m) if m.len() == 1 => {
-                let (k, arg) = m.iter().next().expect("one entry");
-                match (k.as_str(), arg) {
-                    ("Ref", Value::String(r)) => self.pseudo(r).unwrap_or_else(|| self.physical(r)),
-                    ("Fn::GetAtt", Value::Array(a)) if a.len() == 2 => {
-                        self.attribute(&self.resolve(&a[0]), &self.resolve(&a[1]))
-                    }
-                    ("Fn::Sub", Value::String(s)) => self.sub(s, &Map::new()),
-                    ("Fn::Sub", Value::Array(a)) if a.len() == 2 => {
-                        let vars = a[1].as_object().cloned().unwrap_or_default();
-                        self.sub(a[0].as_str().unwrap_or(""), &vars)
-                    }
-                    ("Fn::Join", Value::Array(a)) if a.len() == 2 => {
-                        let sep = a[0].as_str().unwrap_or("");
-                        a[1].as_array()
-                            .map(|parts| {
-                                parts
-                                    .iter()
-                                    .map(|p| self.resolve(p))
-                                    .collect::<Vec<_>>()
-                                    .join(sep)
-                            })
-                            .unwrap_or_default()
-                    }
-                    _ => v.to_string(),
-                }
-            }
-            other => other.to_string(),
+        match Expr::from_json(v) {
+            Ok(e) => e.evaluate(self),
+            Err(_) => v.to_string(),
         }
     }
+}
 
-    /// `Fn::Sub`: `${Name}`, `${Name.Attr}`, pseudo parameters and `${!Literal}`. The
-    /// execute-api host of an API becomes the local gateway, over plain HTTP and WS.
-    fn sub(&self, s: &str, vars: &Map<String, Value>) -> String {
-        let mut s = s.to_string();
+impl Resolve for Resolver<'_> {
+    fn reference(&self, name: &str) -> String {
+        self.pseudo(name).unwrap_or_else(|| self.physical(name))
+    }
+
+    fn attribute(&self, logical_id: &str, attribute: &str) -> String {
+        Resolver::attribute(self, logical_id, attribute)
+    }
+
+    /// The execute-api host of an API becomes the local gateway, over plain HTTP and WS.
+    fn sub_template<'a>(&self, template: &'a str) -> Cow<'a, str> {
+        let mut s = Cow::Borrowed(template);
         for (scheme, local) in [("https://", "http://"), ("wss://", "ws://")] {
             for (id, r) in self.resources {
                 if r.get("Type").and_then(Value::as_str) == Some("AWS::ApiGatewayV2::Api") {
                     let host = format!(
                         "{scheme}${{{id}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
                     );
-                    s = s.replace(&host, &format!("{local}{}", self.gateway));
+                    if s.contains(&host) {
+                        s = Cow::Owned(s.replace(&host, &format!("{local}{}", self.gateway)));
+                    }
                 }
             }
         }
-        let mut out = String::new();
-        let mut rest = s.as_str();
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else {
-                out.push_str(&rest[start..]);
-                rest = "";
-                break;
-            };
-            let name = &after[..end];
-            if let Some(literal) = name.strip_prefix('!') {
-                out.push_str("${");
-                out.push_str(literal);
-                out.push('}');
-            } else if let Some(v) = vars.get(name) {
-                out.push_str(&self.resolve(v));
-            } else if let Some(p) = self.pseudo(name) {
-                out.push_str(&p);
-            } else if let Some((id, attr)) = name.split_once('.') {
-                out.push_str(&self.attribute(id, attr));
-            } else {
-                out.push_str(&self.physical(name));
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        out
+        s
     }
 }
 

@@ -375,20 +375,125 @@ impl Expr {
     }
 }
 
-/// The `${...}` placeholders of an `Fn::Sub` template, skipping `${!Literal}` escapes.
-pub fn sub_placeholders(template: &str) -> Vec<&str> {
+/// A piece of an `Fn::Sub` template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubPart<'a> {
+    /// Text as written.
+    Text(&'a str),
+    /// `${Name}` or `${Logical.Attribute}`: a variable, a reference or an attribute.
+    Var(&'a str),
+    /// `${!Literal}`: the text `${Literal}`.
+    Literal(&'a str),
+}
+
+/// Splits an `Fn::Sub` template into its parts: the one `${...}` scanner, used by
+/// synthesis (to check references) and by everything that resolves a template. An
+/// unclosed `${` is text.
+pub fn sub_parts(template: &str) -> Vec<SubPart<'_>> {
     let mut out = Vec::new();
     let mut rest = template;
     while let Some(start) = rest.find("${") {
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else { break };
-        let name = &after[..end];
-        if !name.starts_with('!') {
-            out.push(name.trim());
+        if start > 0 {
+            out.push(SubPart::Text(&rest[..start]));
         }
+        let name = &after[..end];
+        out.push(match name.strip_prefix('!') {
+            Some(literal) => SubPart::Literal(literal),
+            None => SubPart::Var(name.trim()),
+        });
         rest = &after[end + 1..];
     }
+    if !rest.is_empty() {
+        out.push(SubPart::Text(rest));
+    }
     out
+}
+
+/// The `${...}` placeholders of an `Fn::Sub` template, skipping `${!Literal}` escapes.
+pub fn sub_placeholders(template: &str) -> Vec<&str> {
+    sub_parts(template)
+        .into_iter()
+        .filter_map(|p| match p {
+            SubPart::Var(name) => Some(name),
+            _ => None,
+        })
+        .collect()
+}
+
+/// How an [`Expr`] evaluates to a string ([`Expr::evaluate`]): what its references
+/// and attributes are.
+pub trait Resolve {
+    /// `Ref` (and `${Name}`): a resource, a parameter or a pseudo parameter.
+    fn reference(&self, name: &str) -> String;
+    /// `Fn::GetAtt` (and `${Logical.Attribute}`).
+    fn attribute(&self, logical_id: &str, attribute: &str) -> String;
+    /// `${!Literal}` in an `Fn::Sub` template: `${Literal}` by default.
+    fn escape(&self, literal: &str) -> String {
+        format!("${{{literal}}}")
+    }
+    /// A value with no string form here (a map, a condition function): its JSON by
+    /// default.
+    fn other(&self, value: &Expr) -> String {
+        value.to_json().to_string()
+    }
+    /// An `Fn::Sub` template before its placeholders are resolved (as written by
+    /// default).
+    fn sub_template<'a>(&self, template: &'a str) -> std::borrow::Cow<'a, str> {
+        std::borrow::Cow::Borrowed(template)
+    }
+}
+
+impl Expr {
+    /// The value as a string, with `r` resolving references: literals as written,
+    /// `Ref`, `Fn::GetAtt`, `Fn::Sub` (with its variables), `Fn::Join`, `Fn::Select` and
+    /// `Fn::Split`; anything else as [`Resolve::other`] renders it.
+    pub fn evaluate(&self, r: &dyn Resolve) -> String {
+        match self {
+            Expr::Str(s) => s.clone(),
+            Expr::Int(n) => n.to_string(),
+            Expr::Bool(b) => b.to_string(),
+            Expr::Ref(name) => r.reference(name),
+            Expr::GetAtt(id, attribute) => r.attribute(id, attribute),
+            Expr::Sub(template, vars) => {
+                let template = r.sub_template(template);
+                sub_parts(&template)
+                    .into_iter()
+                    .map(|part| match part {
+                        SubPart::Text(text) => text.to_string(),
+                        SubPart::Literal(literal) => r.escape(literal),
+                        SubPart::Var(name) => match vars.get(name) {
+                            Some(v) => v.evaluate(r),
+                            None => match name.split_once('.') {
+                                Some((id, attribute)) => r.attribute(id, attribute),
+                                None => r.reference(name),
+                            },
+                        },
+                    })
+                    .collect()
+            }
+            Expr::Join(delimiter, parts) => parts
+                .iter()
+                .map(|p| p.evaluate(r))
+                .collect::<Vec<_>>()
+                .join(delimiter),
+            Expr::Select(i, list) => match list.as_ref() {
+                Expr::List(items) => items
+                    .get(*i as usize)
+                    .map(|e| e.evaluate(r))
+                    .unwrap_or_default(),
+                Expr::Split(delimiter, source) => source
+                    .evaluate(r)
+                    .split(delimiter.as_str())
+                    .nth(*i as usize)
+                    .unwrap_or_default()
+                    .to_string(),
+                _ => r.other(self),
+            },
+            _ => r.other(self),
+        }
+    }
 }
 
 impl Serialize for Expr {
@@ -493,6 +598,44 @@ mod tests {
             )
         );
         assert_eq!(Expr::concat(["a".into(), "b".into()]), Expr::from("ab"));
+    }
+
+    #[test]
+    fn sub_parts_and_evaluation_share_one_scanner() {
+        assert_eq!(
+            sub_parts("a${X}b${!Y}${Z.Arn}${open"),
+            vec![
+                SubPart::Text("a"),
+                SubPart::Var("X"),
+                SubPart::Text("b"),
+                SubPart::Literal("Y"),
+                SubPart::Var("Z.Arn"),
+                SubPart::Text("${open"),
+            ]
+        );
+        struct Names;
+        impl Resolve for Names {
+            fn reference(&self, name: &str) -> String {
+                format!("<{name}>")
+            }
+            fn attribute(&self, id: &str, attribute: &str) -> String {
+                format!("<{id}|{attribute}>")
+            }
+        }
+        let sub = Expr::Sub(
+            "${Api}/${!Literal}/${Fn.Arn}/${Var}".into(),
+            BTreeMap::from([("Var".to_string(), Expr::ref_("Table"))]),
+        );
+        assert_eq!(sub.evaluate(&Names), "<Api>/${Literal}/<Fn|Arn>/<Table>");
+        let join = Expr::concat([Expr::from("a:"), Expr::get_att("T", "Arn")]);
+        assert_eq!(join.evaluate(&Names), "a:<T|Arn>");
+        let split = Expr::Select(
+            1,
+            Box::new(Expr::Split("/".into(), Box::new(Expr::from("x/y/z")))),
+        );
+        assert_eq!(split.evaluate(&Names), "y");
+        let cond = Expr::equals("a", "b");
+        assert_eq!(cond.evaluate(&Names), cond.to_json().to_string());
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod expr;
 pub mod resources;
 mod template;
 
-pub use expr::{sub_placeholders, Expr, Pseudo};
+pub use expr::{sub_parts, sub_placeholders, Expr, Pseudo, Resolve, SubPart};
 pub use resources::ResourceKind;
 pub use template::{
     DanglingReference, Export, Output, Parameter, Policy, Resource, Template, FORMAT_VERSION,

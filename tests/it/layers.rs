@@ -1,0 +1,207 @@
+//! Imports run one way (ARCHITECTURE.md): each crate's top-level modules have a layer,
+//! and a module may use only modules of lower layers (and its own submodules). The
+//! check reads every `crate::...` path (and `super::...` in a top-level module) in the
+//! sources; names the crate root re-exports count as the module they come from.
+
+use crate::support::repo;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The library, lowest first: the CloudFormation model and helpers, handler crates,
+/// the cloud assembly, the DSL.
+const LIBRARY: &[(&str, u32)] = &[
+    ("cfn", 0),
+    ("digest", 0),
+    ("schedule", 0),
+    ("fingerprint", 1),
+    ("assembly", 2),
+    ("constructs", 3),
+    ("lib", 9),
+];
+
+/// The command, lowest first: errors and files; the project, cargo, stack selection
+/// and the AWS operations; the terminal; the verbs in pipeline order (a verb may run
+/// the steps before it: deploy bundles, bundle synthesizes); then the command line.
+const CLI: &[(&str, u32)] = &[
+    ("error", 0),
+    ("files", 0),
+    ("project", 1),
+    ("cargo", 1),
+    ("select", 1),
+    ("cloud", 1),
+    ("ui", 2),
+    ("synth", 3),
+    ("new", 3),
+    ("bundle", 4),
+    ("bootstrap", 4),
+    ("deploy", 5),
+    ("diff", 5),
+    ("destroy", 5),
+    ("dev", 5),
+    ("args", 6),
+    ("settings", 7),
+    ("lib", 9),
+    ("main", 9),
+];
+
+#[test]
+fn imports_run_one_way() {
+    let mut broken = Vec::new();
+    for (dir, layers) in [("crates/wsgen/src", LIBRARY), ("crates/wsgen-cli/src", CLI)] {
+        let src = repo().join(dir);
+        let layers: BTreeMap<&str, u32> = layers.iter().copied().collect();
+        let reexports = reexports(&std::fs::read_to_string(src.join("lib.rs")).unwrap());
+        for file in rust_files(&src) {
+            let rel = file.strip_prefix(&src).unwrap();
+            let top = rel
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_str()
+                .unwrap()
+                .trim_end_matches(".rs")
+                .to_string();
+            let Some(&layer) = layers.get(top.as_str()) else {
+                broken.push(format!(
+                    "{dir}/{}: module `{top}` has no layer",
+                    rel.display()
+                ));
+                continue;
+            };
+            let text = std::fs::read_to_string(&file).unwrap();
+            let top_level = rel.components().count() == 1;
+            for name in used_modules(&text, top_level) {
+                let module = reexports.get(&name).cloned().unwrap_or(name);
+                if module == top {
+                    continue;
+                }
+                match layers.get(module.as_str()) {
+                    Some(&used) if used < layer => {}
+                    Some(&used) => broken.push(format!(
+                        "{dir}/{}: `{top}` (layer {layer}) uses `{module}` (layer {used})",
+                        rel.display()
+                    )),
+                    None => {}
+                }
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "imports that run back up:\n{}",
+        broken.join("\n")
+    );
+}
+
+fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The first segment of every `crate::` path (and `super::` path when the file is a
+/// top-level module, whose parent is the crate root), groups included.
+fn used_modules(text: &str, top_level: bool) -> Vec<String> {
+    let code: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = Vec::new();
+    let mut prefixes = vec!["crate::"];
+    if top_level {
+        prefixes.push("super::");
+    }
+    for prefix in prefixes {
+        for (i, _) in code.match_indices(prefix) {
+            let before = code[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let rest = &code[i + prefix.len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let mut depth = 1;
+                let end = group
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        depth += match c {
+                            '{' => 1,
+                            '}' => -1,
+                            _ => 0,
+                        };
+                        depth == 0
+                    })
+                    .map_or(group.len(), |(j, _)| j);
+                let mut depth = 0;
+                let mut item = String::new();
+                for c in group[..end].chars().chain([',']) {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            out.push(first_segment(item.trim()));
+                            item.clear();
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    item.push(c);
+                }
+            } else {
+                out.push(first_segment(rest));
+            }
+        }
+    }
+    out.retain(|m| !m.is_empty() && m != "self");
+    out
+}
+
+fn first_segment(path: &str) -> String {
+    path.chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// The names `lib.rs` re-exports (`pub use module::...::{A, B}`), with their module.
+fn reexports(lib: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for statement in lib.split(';') {
+        let Some(path) = statement.trim().strip_prefix("pub use ") else {
+            continue;
+        };
+        let module = first_segment(path);
+        let names = match path.find('{') {
+            Some(open) => path[open + 1..].trim_end_matches('}').to_string(),
+            None => path.rsplit("::").next().unwrap_or("").to_string(),
+        };
+        for name in names.split(',') {
+            let name = name.trim().rsplit("::").next().unwrap_or("").trim();
+            if !name.is_empty() && name != "*" {
+                out.insert(name.to_string(), module.clone());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_import_reader_sees_groups_and_reexports() {
+    let used = used_modules(
+        "use super::{cargo, CliError, Ui};\nuse crate::cloud::{aws::Aws, stacks};\n// use crate::args;\nfn f() { crate::files::write(); }\n",
+        true,
+    );
+    assert_eq!(used, ["cloud", "files", "cargo", "CliError", "Ui"]);
+    let re = reexports("pub use error::CliError;\npub use cloud::stacks::{Approval, Outcome};\npub use constructs::*;\n");
+    assert_eq!(re["CliError"], "error");
+    assert_eq!(re["Outcome"], "cloud");
+    assert!(!re.contains_key("*"));
+}
