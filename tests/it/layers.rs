@@ -19,12 +19,12 @@ const LIBRARY: &[(&str, u32)] = &[
     ("lib", 9),
 ];
 
-/// The command, lowest first: errors and files; the project, cargo, stack selection
+/// The command, lowest first: errors; files, the project, cargo, stack selection
 /// and the AWS operations; the terminal; the verbs in pipeline order (a verb may run
 /// the steps before it: deploy bundles, bundle synthesizes); then the command line.
 const CLI: &[(&str, u32)] = &[
     ("error", 0),
-    ("files", 0),
+    ("files", 1),
     ("project", 1),
     ("cargo", 1),
     ("select", 1),

@@ -297,267 +297,42 @@ impl ApiState {
         logical_id(&[&self.id])
     }
 
+    /// Emits the API, its authorizers, routes and stages, each checking itself first.
     pub fn synth(&self, ctx: &mut SynthCtx) {
         let api_path = ctx.path(&[&self.id]);
         let api_id = self.logical_id();
-        let p = &mut ctx.problems;
-        if let Some(problem) = route_selection_problem(&self.route_selection_expression) {
-            p.add(&api_path, "route-selection-expression", problem, "use `$request.body.<field>` (e.g. `$request.body.action`) or `${request.body.<field>}` forms");
-        }
-        if let Some(e) = &self.api_key_selection_expression {
-            if e != "$request.header.x-api-key" && e != "$context.authorizer.usageIdentifierKey" {
-                p.add(
-                    &api_path,
-                    "api-key-selection-expression",
-                    format!("API key selection expression `{e}` is not one API Gateway accepts"),
-                    "use `$request.header.x-api-key` or `$context.authorizer.usageIdentifierKey`",
-                );
-            }
-        }
-        if let Some(n) = &self.name {
-            p.max_len(&api_path, "API name", n, 128);
-        }
-        if let Some(d) = &self.description {
-            p.max_len(&api_path, "API description", d, 1024);
-        }
         let mut tags = ctx.tags.clone();
         tags.extend(self.tags.clone());
-        super::app::check_tags(p, &api_path, &tags);
-        if self.routes.len() > MAX_ROUTES {
-            p.add(
-                &api_path,
-                "too-many-routes",
-                format!(
-                    "the API has {} routes; API Gateway allows {MAX_ROUTES}",
-                    self.routes.len()
-                ),
-                "merge routes (e.g. one route with a `type` field in the message) or split the API",
-            );
-        }
-        if self.stages.len() > MAX_STAGES {
-            p.add(
-                &api_path,
-                "too-many-stages",
-                format!(
-                    "the API has {} stages; API Gateway allows {MAX_STAGES}",
-                    self.stages.len()
-                ),
-                "remove stages or deploy them as separate stacks",
-            );
-        }
-        let name = match &self.name {
-            Some(n) => Expr::from(n.as_str()),
-            None => Expr::sub(format!("${{AWS::StackName}}-{}", self.id)),
-        };
-        ctx.add(
-            &api_id,
-            &api_path,
-            Resource::new(r::Api {
-                name,
-                protocol_type: "WEBSOCKET".into(),
-                route_selection_expression: Some(self.route_selection_expression.clone()),
-                api_key_selection_expression: self.api_key_selection_expression.clone(),
-                description: self.description.clone(),
-                disable_execute_api_endpoint: self.disable_execute_api_endpoint.then_some(true),
-                tags,
-            }),
-        );
-
-        // Everything a deployment captures, for explicit deployments' logical IDs.
-        let mut deployed: Vec<String> = Vec::new();
-        let mut route_ids: Vec<String> = Vec::new();
+        self.check(&mut ctx.problems, &api_path, &tags);
+        self.emit_api(ctx, &api_path, &api_id, tags);
+        let mut deployment = Deployment::default();
         for a in &self.authorizers {
-            let a = a.borrow();
-            let path = format!("{api_path}/{}", a.id);
-            let auth_id = a.logical_id();
-            let f = a.function.borrow().logical_id();
-            for s in &a.identity_sources {
-                let ok = [
-                    "route.request.header.",
-                    "route.request.querystring.",
-                    "stageVariables.",
-                    "context.",
-                ]
-                .iter()
-                .any(|prefix| s.strip_prefix(prefix).is_some_and(|n| !n.is_empty()));
-                if !ok {
-                    ctx.problems.add(&path, "authorizer-identity-source", format!("identity source `{s}` is not valid for a WebSocket authorizer"), "use `IdentitySource::query(\"token\")`, `IdentitySource::header(\"Authorization\")`, a stage variable or a context variable");
-                }
-            }
-            ctx.problems.max_len(&path, "authorizer name", &a.id, 128);
-            ctx.add(
-                &auth_id,
-                &path,
-                Resource::new(r::Authorizer {
-                    api_id: Expr::ref_(&api_id),
-                    name: a.id.clone(),
-                    authorizer_type: "REQUEST".into(),
-                    authorizer_uri: Some(lambda_invocation_uri(&f)),
-                    identity_source: a.identity_sources.clone(),
-                }),
-            );
-            deployed.push(auth_id.clone());
-            ctx.add(
-                &format!("{auth_id}Permission"),
-                &format!("{path}/Permission"),
-                Resource::new(r::Permission {
-                    action: "lambda:InvokeFunction".into(),
-                    function_name: Expr::get_att(&f, "Arn"),
-                    principal: "apigateway.amazonaws.com".into(),
-                    source_arn: Some(execute_api_arn(
-                        &api_id,
-                        vec!["/authorizers/".into(), Expr::ref_(&auth_id)],
-                    )),
-                    source_account: None,
-                }),
-            );
+            a.borrow().synth(ctx, &api_path, &api_id, &mut deployment);
         }
-
         let mut keys: BTreeSet<String> = BTreeSet::new();
-        let mut shared: BTreeMap<String, String> = BTreeMap::new();
+        let mut integrations = SharedIntegrations::default();
         for route in &self.routes {
             let route = route.borrow();
-            let key = route.key.as_str();
-            let path = format!("{api_path}/routes/{key}");
-            let base = logical_id(&[&self.id, key]);
-            let p = &mut ctx.problems;
-            if !keys.insert(key.to_string()) {
-                p.add(
+            let path = format!("{api_path}/routes/{}", route.key);
+            if !keys.insert(route.key.clone()) {
+                ctx.problems.add(
                     &path,
                     "route-key-duplicate",
-                    format!("route key `{key}` is defined twice"),
+                    format!("route key `{}` is defined twice", route.key),
                     "remove one of the routes or give it another key",
                 );
                 continue;
             }
-            if key.is_empty() || (key.starts_with('$') && !RESERVED_ROUTES.contains(&key)) {
-                p.add(&path, "route-key-invalid", format!("route key `{key}` is not valid: keys starting with `$` are reserved for $connect, $disconnect and $default"), "use a plain key such as `sendmessage`");
-            }
-            p.max_len(&path, "route key", key, 128);
-            if !matches!(route.authorization, Authorization::None) && key != "$connect" {
-                let what = if matches!(route.authorization, Authorization::Iam) {
-                    "IAM authorization"
-                } else {
-                    "an authorizer"
-                };
-                p.add(&path, "authorizer-not-on-connect", format!("route `{key}` has {what}; WebSocket APIs authorize only the `$connect` route"), "move the authorization to the `$connect` route; later messages are already authorized");
-            }
-            if route.two_way && key == "$disconnect" {
-                p.add(
-                    &path,
-                    "route-response-disconnect",
-                    "`$disconnect` cannot be two-way: the connection is gone",
-                    "remove `.two_way()` from the `$disconnect` route",
-                );
-            }
-            if let Some(op) = &route.operation_name {
-                p.max_len(&path, "operation name", op, 128);
-            }
-            let Some(integration) = &route.integration else {
-                p.add(&path, "route-no-integration", format!("route `{key}` has no integration"), "give it one with `.integration(&function)` (or `Integration::http_proxy`/`Integration::mock()`)");
-                continue;
-            };
-            // Routes with identical integrations share one Integration resource (named
-            // after the first), which keeps large APIs under CloudFormation's 500
-            // resources per template; Lambda permissions stay per route.
-            let props = integration.properties(&mut ctx.problems, &api_id, &path);
-            let spec = serde_json::to_string(&(&props, &integration.response_templates))
-                .expect("serializes");
-            let integ_id = match shared.get(&spec) {
-                Some(id) => id.clone(),
-                None => {
-                    let id = format!("{base}Integration");
-                    ctx.add(&id, &format!("{path}/Integration"), Resource::new(props));
-                    deployed.push(id.clone());
-                    if !integration.is_proxy() {
-                        let res_id = format!("{base}IntegrationResponse");
-                        ctx.add(
-                            &res_id,
-                            &format!("{path}/IntegrationResponse"),
-                            Resource::new(r::IntegrationResponse {
-                                api_id: Expr::ref_(&api_id),
-                                integration_id: Expr::ref_(&id),
-                                integration_response_key: "$default".into(),
-                                content_handling_strategy: None,
-                                response_templates: integration.response_templates.clone(),
-                                template_selection_expression: None,
-                            }),
-                        );
-                        deployed.push(res_id);
-                    }
-                    shared.insert(spec, id.clone());
-                    id
-                }
-            };
-            if let Target::Lambda(f) = &integration.target {
-                let f = f.borrow().logical_id();
-                ctx.add(
-                    &format!("{base}Permission"),
-                    &format!("{path}/Permission"),
-                    Resource::new(r::Permission {
-                        action: "lambda:InvokeFunction".into(),
-                        function_name: Expr::get_att(&f, "Arn"),
-                        principal: "apigateway.amazonaws.com".into(),
-                        source_arn: Some(execute_api_arn(
-                            &api_id,
-                            vec![Expr::from(format!("/*/{key}"))],
-                        )),
-                        source_account: None,
-                    }),
-                );
-            }
-            let (authorization_type, authorizer_id) = match &route.authorization {
-                Authorization::None => ("NONE", None),
-                Authorization::Iam => ("AWS_IAM", None),
-                Authorization::Custom(a) => ("CUSTOM", Some(Expr::ref_(a.borrow().logical_id()))),
-            };
-            let route_id = format!("{base}Route");
-            ctx.add(
-                &route_id,
+            route.synth(
+                ctx,
                 &path,
-                Resource::new(r::Route {
-                    api_id: Expr::ref_(&api_id),
-                    route_key: key.into(),
-                    target: Some(Expr::concat([
-                        "integrations/".into(),
-                        Expr::ref_(&integ_id),
-                    ])),
-                    authorization_type: Some(authorization_type.into()),
-                    authorizer_id,
-                    api_key_required: route.api_key_required.then_some(true),
-                    operation_name: route.operation_name.clone(),
-                    route_response_selection_expression: route.two_way.then(|| "$default".into()),
-                }),
+                &self.id,
+                &api_id,
+                &mut integrations,
+                &mut deployment,
             );
-            deployed.push(route_id.clone());
-            route_ids.push(route_id.clone());
-            if route.two_way {
-                let rr = format!("{base}RouteResponse");
-                ctx.add(
-                    &rr,
-                    &format!("{path}/RouteResponse"),
-                    Resource::new(r::RouteResponse {
-                        api_id: Expr::ref_(&api_id),
-                        route_id: Expr::ref_(&route_id),
-                        route_response_key: "$default".into(),
-                    }),
-                );
-                deployed.push(rr.clone());
-                route_ids.push(rr);
-            }
         }
-
-        // A hash of everything a deployment captures: explicit deployments get a new
-        // logical ID (and so are redeployed) exactly when it changes.
-        let mut h = Sha256::new();
-        deployed.sort();
-        for id in &deployed {
-            if let Some(res) = ctx.template.resources.get(id) {
-                h.update(id.as_bytes());
-                h.update(serde_json::to_vec(res).expect("resources serialize"));
-            }
-        }
-        let deployment_hash = hex(&h.finalize())[..8].to_string();
+        let deployment_hash = deployment.hash(ctx);
         let keys: BTreeSet<String> = self.routes.iter().map(|r| r.borrow().key.clone()).collect();
         let mut stage_names = BTreeSet::new();
         for stage in &self.stages {
@@ -571,8 +346,318 @@ impl ApiState {
                 );
                 continue;
             }
-            stage.synth(ctx, &self.id, &api_id, &route_ids, &deployment_hash, &keys);
+            stage.synth(
+                ctx,
+                &self.id,
+                &api_id,
+                &deployment.routes,
+                &deployment_hash,
+                &keys,
+            );
         }
+    }
+
+    /// The API's own rules: selection expressions, name and description lengths, and
+    /// API Gateway's limits on routes and stages.
+    fn check(&self, p: &mut Problems, api_path: &str, tags: &BTreeMap<String, String>) {
+        if let Some(problem) = route_selection_problem(&self.route_selection_expression) {
+            p.add(api_path, "route-selection-expression", problem, "use `$request.body.<field>` (e.g. `$request.body.action`) or `${request.body.<field>}` forms");
+        }
+        if let Some(e) = &self.api_key_selection_expression {
+            if e != "$request.header.x-api-key" && e != "$context.authorizer.usageIdentifierKey" {
+                p.add(
+                    api_path,
+                    "api-key-selection-expression",
+                    format!("API key selection expression `{e}` is not one API Gateway accepts"),
+                    "use `$request.header.x-api-key` or `$context.authorizer.usageIdentifierKey`",
+                );
+            }
+        }
+        if let Some(n) = &self.name {
+            p.max_len(api_path, "API name", n, 128);
+        }
+        if let Some(d) = &self.description {
+            p.max_len(api_path, "API description", d, 1024);
+        }
+        super::app::check_tags(p, api_path, tags);
+        if self.routes.len() > MAX_ROUTES {
+            p.add(
+                api_path,
+                "too-many-routes",
+                format!(
+                    "the API has {} routes; API Gateway allows {MAX_ROUTES}",
+                    self.routes.len()
+                ),
+                "merge routes (e.g. one route with a `type` field in the message) or split the API",
+            );
+        }
+        if self.stages.len() > MAX_STAGES {
+            p.add(
+                api_path,
+                "too-many-stages",
+                format!(
+                    "the API has {} stages; API Gateway allows {MAX_STAGES}",
+                    self.stages.len()
+                ),
+                "remove stages or deploy them as separate stacks",
+            );
+        }
+    }
+
+    /// The `AWS::ApiGatewayV2::Api` resource, with the stack's tags and its own.
+    fn emit_api(
+        &self,
+        ctx: &mut SynthCtx,
+        api_path: &str,
+        api_id: &str,
+        tags: BTreeMap<String, String>,
+    ) {
+        let name = match &self.name {
+            Some(n) => Expr::from(n.as_str()),
+            None => Expr::sub(format!("${{AWS::StackName}}-{}", self.id)),
+        };
+        ctx.add(
+            api_id,
+            api_path,
+            Resource::new(r::Api {
+                name,
+                protocol_type: "WEBSOCKET".into(),
+                route_selection_expression: Some(self.route_selection_expression.clone()),
+                api_key_selection_expression: self.api_key_selection_expression.clone(),
+                description: self.description.clone(),
+                disable_execute_api_endpoint: self.disable_execute_api_endpoint.then_some(true),
+                tags,
+            }),
+        );
+    }
+}
+
+/// What an explicit deployment captures: its resources (hashed into the deployment's
+/// logical ID) and the routes and route responses it depends on.
+#[derive(Default)]
+struct Deployment {
+    resources: Vec<String>,
+    routes: Vec<String>,
+}
+
+impl Deployment {
+    /// A hash of everything the deployment captures: explicit deployments get a new
+    /// logical ID (and so are redeployed) exactly when it changes.
+    fn hash(&mut self, ctx: &SynthCtx) -> String {
+        let mut h = Sha256::new();
+        self.resources.sort();
+        for id in &self.resources {
+            if let Some(res) = ctx.template.resources.get(id) {
+                h.update(id.as_bytes());
+                h.update(serde_json::to_vec(res).expect("resources serialize"));
+            }
+        }
+        hex(&h.finalize())[..8].to_string()
+    }
+}
+
+/// Routes with identical integrations share one Integration resource (named after the
+/// first), which keeps large APIs under CloudFormation's 500 resources per template;
+/// Lambda permissions stay per route.
+#[derive(Default)]
+struct SharedIntegrations(BTreeMap<String, String>);
+
+impl AuthorizerState {
+    /// Checks the authorizer and emits it with the permission to invoke its function.
+    fn synth(&self, ctx: &mut SynthCtx, api_path: &str, api_id: &str, deployment: &mut Deployment) {
+        let path = format!("{api_path}/{}", self.id);
+        let auth_id = self.logical_id();
+        let f = self.function.borrow().logical_id();
+        for s in &self.identity_sources {
+            let ok = [
+                "route.request.header.",
+                "route.request.querystring.",
+                "stageVariables.",
+                "context.",
+            ]
+            .iter()
+            .any(|prefix| s.strip_prefix(prefix).is_some_and(|n| !n.is_empty()));
+            if !ok {
+                ctx.problems.add(&path, "authorizer-identity-source", format!("identity source `{s}` is not valid for a WebSocket authorizer"), "use `IdentitySource::query(\"token\")`, `IdentitySource::header(\"Authorization\")`, a stage variable or a context variable");
+            }
+        }
+        ctx.problems
+            .max_len(&path, "authorizer name", &self.id, 128);
+        ctx.add(
+            &auth_id,
+            &path,
+            Resource::new(r::Authorizer {
+                api_id: Expr::ref_(api_id),
+                name: self.id.clone(),
+                authorizer_type: "REQUEST".into(),
+                authorizer_uri: Some(lambda_invocation_uri(&f)),
+                identity_source: self.identity_sources.clone(),
+            }),
+        );
+        deployment.resources.push(auth_id.clone());
+        ctx.add(
+            &format!("{auth_id}Permission"),
+            &format!("{path}/Permission"),
+            Resource::new(r::Permission {
+                action: "lambda:InvokeFunction".into(),
+                function_name: Expr::get_att(&f, "Arn"),
+                principal: "apigateway.amazonaws.com".into(),
+                source_arn: Some(execute_api_arn(
+                    api_id,
+                    vec!["/authorizers/".into(), Expr::ref_(&auth_id)],
+                )),
+                source_account: None,
+            }),
+        );
+    }
+}
+
+impl RouteState {
+    /// The route's rules: its key, authorization only on `$connect`, two-way routes.
+    fn check(&self, p: &mut Problems, path: &str) {
+        let key = self.key.as_str();
+        if key.is_empty() || (key.starts_with('$') && !RESERVED_ROUTES.contains(&key)) {
+            p.add(path, "route-key-invalid", format!("route key `{key}` is not valid: keys starting with `$` are reserved for $connect, $disconnect and $default"), "use a plain key such as `sendmessage`");
+        }
+        p.max_len(path, "route key", key, 128);
+        if !matches!(self.authorization, Authorization::None) && key != "$connect" {
+            let what = if matches!(self.authorization, Authorization::Iam) {
+                "IAM authorization"
+            } else {
+                "an authorizer"
+            };
+            p.add(path, "authorizer-not-on-connect", format!("route `{key}` has {what}; WebSocket APIs authorize only the `$connect` route"), "move the authorization to the `$connect` route; later messages are already authorized");
+        }
+        if self.two_way && key == "$disconnect" {
+            p.add(
+                path,
+                "route-response-disconnect",
+                "`$disconnect` cannot be two-way: the connection is gone",
+                "remove `.two_way()` from the `$disconnect` route",
+            );
+        }
+        if let Some(op) = &self.operation_name {
+            p.max_len(path, "operation name", op, 128);
+        }
+    }
+
+    /// Checks the route and emits it: its integration (shared when identical), the
+    /// permission to invoke its function, the route and its route response.
+    fn synth(
+        &self,
+        ctx: &mut SynthCtx,
+        path: &str,
+        api: &str,
+        api_id: &str,
+        integrations: &mut SharedIntegrations,
+        deployment: &mut Deployment,
+    ) {
+        let key = self.key.as_str();
+        let base = logical_id(&[api, key]);
+        self.check(&mut ctx.problems, path);
+        let Some(integration) = &self.integration else {
+            ctx.problems.add(path, "route-no-integration", format!("route `{key}` has no integration"), "give it one with `.integration(&function)` (or `Integration::http_proxy`/`Integration::mock()`)");
+            return;
+        };
+        let integ_id = integration.synth_shared(ctx, path, &base, api_id, integrations, deployment);
+        if let Target::Lambda(f) = &integration.target {
+            let f = f.borrow().logical_id();
+            ctx.add(
+                &format!("{base}Permission"),
+                &format!("{path}/Permission"),
+                Resource::new(r::Permission {
+                    action: "lambda:InvokeFunction".into(),
+                    function_name: Expr::get_att(&f, "Arn"),
+                    principal: "apigateway.amazonaws.com".into(),
+                    source_arn: Some(execute_api_arn(
+                        api_id,
+                        vec![Expr::from(format!("/*/{key}"))],
+                    )),
+                    source_account: None,
+                }),
+            );
+        }
+        let (authorization_type, authorizer_id) = match &self.authorization {
+            Authorization::None => ("NONE", None),
+            Authorization::Iam => ("AWS_IAM", None),
+            Authorization::Custom(a) => ("CUSTOM", Some(Expr::ref_(a.borrow().logical_id()))),
+        };
+        let route_id = format!("{base}Route");
+        ctx.add(
+            &route_id,
+            path,
+            Resource::new(r::Route {
+                api_id: Expr::ref_(api_id),
+                route_key: key.into(),
+                target: Some(Expr::concat([
+                    "integrations/".into(),
+                    Expr::ref_(&integ_id),
+                ])),
+                authorization_type: Some(authorization_type.into()),
+                authorizer_id,
+                api_key_required: self.api_key_required.then_some(true),
+                operation_name: self.operation_name.clone(),
+                route_response_selection_expression: self.two_way.then(|| "$default".into()),
+            }),
+        );
+        deployment.resources.push(route_id.clone());
+        deployment.routes.push(route_id.clone());
+        if self.two_way {
+            let rr = format!("{base}RouteResponse");
+            ctx.add(
+                &rr,
+                &format!("{path}/RouteResponse"),
+                Resource::new(r::RouteResponse {
+                    api_id: Expr::ref_(api_id),
+                    route_id: Expr::ref_(&route_id),
+                    route_response_key: "$default".into(),
+                }),
+            );
+            deployment.resources.push(rr.clone());
+            deployment.routes.push(rr);
+        }
+    }
+}
+
+impl Integration {
+    /// The integration of the route at `path` (and its integration response when it is
+    /// not a proxy), or the identical one an earlier route emitted; returns its logical
+    /// ID.
+    fn synth_shared(
+        &self,
+        ctx: &mut SynthCtx,
+        path: &str,
+        base: &str,
+        api_id: &str,
+        integrations: &mut SharedIntegrations,
+        deployment: &mut Deployment,
+    ) -> String {
+        let props = self.properties(&mut ctx.problems, api_id, path);
+        let spec = serde_json::to_string(&(&props, &self.response_templates)).expect("serializes");
+        if let Some(id) = integrations.0.get(&spec) {
+            return id.clone();
+        }
+        let id = format!("{base}Integration");
+        ctx.add(&id, &format!("{path}/Integration"), Resource::new(props));
+        deployment.resources.push(id.clone());
+        if !self.is_proxy() {
+            let res_id = format!("{base}IntegrationResponse");
+            ctx.add(
+                &res_id,
+                &format!("{path}/IntegrationResponse"),
+                Resource::new(r::IntegrationResponse {
+                    api_id: Expr::ref_(api_id),
+                    integration_id: Expr::ref_(&id),
+                    integration_response_key: "$default".into(),
+                    content_handling_strategy: None,
+                    response_templates: self.response_templates.clone(),
+                    template_selection_expression: None,
+                }),
+            );
+            deployment.resources.push(res_id);
+        }
+        integrations.0.insert(spec, id.clone());
+        id
     }
 }
 
