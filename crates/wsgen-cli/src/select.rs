@@ -2,9 +2,9 @@
 //! imports another's exports (`Fn::ImportValue`) comes after it.
 
 use crate::CliError;
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use wsgen::assembly::CloudAssembly;
+use wsgen::cfn::Resource;
 
 /// The stacks named (all when none are), checked against the assembly, in the order
 /// to deploy them (see [`deploy_order`]).
@@ -36,35 +36,31 @@ pub type Prerequisites = BTreeMap<String, BTreeSet<String>>;
 /// The prerequisites of every stack (`Fn::ImportValue` of a literal name that another
 /// stack's outputs export).
 pub fn prerequisites(assembly: &CloudAssembly) -> Prerequisites {
-    let json: BTreeMap<&String, Value> = assembly
-        .templates
-        .iter()
-        .map(|(n, t)| (n, serde_json::to_value(t).expect("a template is JSON")))
-        .collect();
     let mut exporter: BTreeMap<&str, &String> = BTreeMap::new();
-    for (name, t) in &json {
-        for output in t
-            .get("Outputs")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flat_map(|o| o.values())
-        {
-            if let Some(export) = output.pointer("/Export/Name").and_then(Value::as_str) {
+    for (name, t) in &assembly.templates {
+        for output in t.outputs.values() {
+            if let Some(export) = output.export.as_ref().and_then(|e| e.name.as_str()) {
                 exporter.insert(export, name);
             }
         }
     }
-    json.iter()
+    assembly
+        .templates
+        .iter()
         .map(|(name, t)| {
-            let mut imports = Vec::new();
-            imported(t, &mut imports);
+            let imports = t
+                .resources
+                .values()
+                .filter_map(Resource::properties)
+                .chain(t.outputs.values().map(|o| o.value.clone()))
+                .chain(t.conditions.values().cloned())
+                .flat_map(|e| e.imports());
             let deps = imports
-                .into_iter()
-                .filter_map(|i| exporter.get(i).copied())
-                .filter(|d| d != name)
+                .filter_map(|i| exporter.get(i.as_str()).copied())
+                .filter(|d| *d != name)
                 .cloned()
                 .collect();
-            ((*name).clone(), deps)
+            (name.clone(), deps)
         })
         .collect()
 }
@@ -121,18 +117,4 @@ pub fn deploy_order(all: &Prerequisites, names: &[String]) -> Result<Vec<String>
         }
     }
     Ok(order)
-}
-
-/// The literal export names a template imports.
-fn imported<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-    match v {
-        Value::Object(o) => {
-            if let Some(Value::String(name)) = o.get("Fn::ImportValue") {
-                out.push(name);
-            }
-            o.values().for_each(|v| imported(v, out));
-        }
-        Value::Array(a) => a.iter().for_each(|v| imported(v, out)),
-        _ => {}
-    }
 }

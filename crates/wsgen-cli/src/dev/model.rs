@@ -258,7 +258,16 @@ fn strings_of(v: Option<&Value>, r: &Resolver) -> BTreeMap<String, String> {
 
 /// The logical id named by `{"Ref": id}`.
 fn ref_of(v: Option<&Value>) -> Option<String> {
-    v?.get("Ref")?.as_str().map(str::to_string)
+    match Expr::from_json(v?).ok()? {
+        Expr::Ref(id) => Some(id),
+        _ => None,
+    }
+}
+
+/// The first logical id a value refers to (`Ref`, `Fn::GetAtt`, `${Id}` or `${Id.Attr}`
+/// in `Fn::Sub`, inside `Fn::Join` too).
+fn first_reference(v: Option<&Value>) -> Option<String> {
+    Expr::from_json(v?).ok()?.references().into_iter().next()
 }
 
 /// Reads the app from a stack's template. `gateway` is `127.0.0.1:PORT`.
@@ -342,13 +351,8 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
             continue;
         };
         let key = p.get("RouteKey").map(|v| r.resolve(v)).unwrap_or_default();
-        let integration = p.get("Target").and_then(|t| {
-            let target = t
-                .pointer("/Fn::Join/1/1")
-                .cloned()
-                .or_else(|| Some(t.clone()));
-            ref_of(target.as_ref())
-        });
+        // `integrations/${Integration}`: a Join of the prefix and a Ref.
+        let integration = first_reference(p.get("Target"));
         let integration_id = integration.clone();
         let integration = integration.and_then(|i| integrations.get(&i));
         let http = integration
@@ -482,7 +486,7 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
                 .into_iter()
                 .flatten()
                 .filter_map(|t| {
-                    let function = t.pointer("/Arn/Fn::GetAtt/0")?.as_str()?.to_string();
+                    let function = first_reference(t.get("Arn"))?;
                     Some(DevSchedule {
                         rule: id.clone(),
                         parsed: Expression::parse(&expression).ok(),
@@ -498,23 +502,19 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
     let subscriptions = of_type("AWS::Lambda::EventSourceMapping")
         .filter(|(_, p)| p.get("Enabled") != Some(&Value::Bool(false)))
         .filter_map(|(id, p)| {
-            let source = p.pointer("/EventSourceArn/Fn::GetAtt")?.as_array()?;
-            let (table, attribute) = (source.first()?.as_str()?, source.get(1)?.as_str()?);
-            if attribute != "StreamArn" || r.resource_type(table) != "AWS::DynamoDB::Table" {
+            let Expr::GetAtt(table, attribute) = Expr::from_json(p.get("EventSourceArn")?).ok()?
+            else {
+                return None;
+            };
+            if attribute != "StreamArn" || r.resource_type(&table) != "AWS::DynamoDB::Table" {
                 return None;
             }
-            let function = match p.get("FunctionName")? {
-                Value::Object(f) => f
-                    .get("Ref")
-                    .and_then(Value::as_str)
-                    .or_else(|| f.get("Fn::GetAtt")?.get(0)?.as_str())?,
-                _ => return None,
-            };
+            let function = first_reference(p.get("FunctionName"))?;
             let number = |key: &str| p.get(key).and_then(Value::as_i64);
             Some(DevSubscription {
                 mapping: id.clone(),
-                table: r.physical(table),
-                function: function.to_string(),
+                table: r.physical(&table),
+                function,
                 batch_size: number("BatchSize").unwrap_or(100).clamp(1, 10_000) as usize,
                 trim_horizon: p.get("StartingPosition").and_then(Value::as_str)
                     == Some("TRIM_HORIZON"),
@@ -539,29 +539,10 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
 }
 
 /// The function of a Lambda proxy integration URI
-/// (`arn:...:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations`).
+/// (`arn:...:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations`, or its
+/// `Fn::Join` form).
 fn lambda_of(uri: Option<&Value>) -> Option<String> {
-    let uri = uri?;
-    let text = match uri.get("Fn::Sub") {
-        Some(Value::String(s)) => s.clone(),
-        _ => uri.to_string(),
-    };
-    if let Some(start) = text.find("functions/${") {
-        let rest = &text[start + "functions/${".len()..];
-        let end = rest.find('}')?;
-        return rest[..end].strip_suffix(".Arn").map(str::to_string);
-    }
-    // Fn::Join form: [..., {"Fn::GetAtt": [Fn, "Arn"]}, ...]
-    let found = uri
-        .pointer("/Fn::Join/1")
-        .and_then(Value::as_array)?
-        .iter()
-        .find_map(|p| {
-            p.pointer("/Fn::GetAtt/0")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        });
-    found
+    first_reference(uri)
 }
 
 /// Evaluates a route selection expression (`$request.body.action`, `${request.body.a.b}`,

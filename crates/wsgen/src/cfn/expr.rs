@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 pub enum Expr {
     Str(String),
     Int(i64),
+    /// A number that is not an integer (a throttling rate, say).
+    Float(f64),
     Bool(bool),
     List(Vec<Expr>),
     Map(BTreeMap<String, Expr>),
@@ -148,7 +150,7 @@ impl Expr {
 
     fn collect_references(&self, out: &mut Vec<String>) {
         match self {
-            Expr::Str(_) | Expr::Int(_) | Expr::Bool(_) | Expr::Condition(_) => {}
+            Expr::Str(_) | Expr::Int(_) | Expr::Float(_) | Expr::Bool(_) | Expr::Condition(_) => {}
             Expr::List(items) | Expr::Join(_, items) | Expr::And(items) | Expr::Or(items) => {
                 items.iter().for_each(|i| i.collect_references(out))
             }
@@ -176,6 +178,19 @@ impl Expr {
                 b.collect_references(out);
             }
         }
+    }
+
+    /// The literal export names this value imports (`Fn::ImportValue` of a string).
+    pub fn imports(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.walk(&mut |e| {
+            if let Expr::ImportValue(name) = e {
+                if let Expr::Str(name) = name.as_ref() {
+                    out.push(name.clone());
+                }
+            }
+        });
+        out
     }
 
     /// Every condition name this value uses (`Fn::If` and `{"Condition": ..}`).
@@ -220,6 +235,7 @@ impl Expr {
         match self {
             Expr::Str(s) => Value::String(s.clone()),
             Expr::Int(i) => Value::from(*i),
+            Expr::Float(f) => Value::from(*f),
             Expr::Bool(b) => Value::Bool(*b),
             Expr::List(items) => list(items),
             Expr::Map(map) => {
@@ -285,10 +301,11 @@ impl Expr {
         Ok(match value {
             Value::Null => return Err("null is not a CloudFormation value".into()),
             Value::Bool(b) => Expr::Bool(*b),
-            Value::Number(n) => Expr::Int(
-                n.as_i64()
-                    .ok_or_else(|| format!("unsupported number {n}"))?,
-            ),
+            Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Expr::Int(i),
+                (None, Some(f)) => Expr::Float(f),
+                (None, None) => return Err(format!("unsupported number {n}")),
+            },
             Value::String(s) => Expr::Str(s.clone()),
             Value::Array(_) => Expr::List(list(value)?),
             Value::Object(m) if m.len() == 1 => {
@@ -453,6 +470,7 @@ impl Expr {
         match self {
             Expr::Str(s) => s.clone(),
             Expr::Int(n) => n.to_string(),
+            Expr::Float(f) => f.to_string(),
             Expr::Bool(b) => b.to_string(),
             Expr::Ref(name) => r.reference(name),
             Expr::GetAtt(id, attribute) => r.attribute(id, attribute),
