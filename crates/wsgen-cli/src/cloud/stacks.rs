@@ -6,7 +6,7 @@ use super::aws::{error_code, Aws};
 use super::changes;
 use super::{Console, Steps};
 use crate::CliError;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetType, StackStatus, Tag};
+use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, StackStatus, Tag};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -413,37 +413,7 @@ pub async fn deploy_stack(
     d: &StackDeploy<'_>,
 ) -> Result<(Outcome, StackInfo), CliError> {
     let name = d.name;
-    let mut existing = wait_idle(aws, ui, name).await?;
-    if let Some(s) = &existing {
-        if !s.managed_by_wsgen() && s.status != StackStatus::ReviewInProgress {
-            return Err(CliError::NotOurs {
-                stack: name.to_string(),
-                tag: format!("{MANAGED_TAG}={MANAGED_VALUE}"),
-            });
-        }
-        if matches!(
-            s.status,
-            StackStatus::RollbackComplete | StackStatus::RollbackFailed | StackStatus::CreateFailed
-        ) {
-            replace_failed_stack(aws, ui, s).await?;
-            existing = None;
-        } else if matches!(
-            s.status,
-            StackStatus::UpdateRollbackFailed | StackStatus::DeleteFailed
-        ) {
-            let help = if s.status == StackStatus::DeleteFailed {
-                format!("delete what blocks it (see the stack's events), then run `wsgen destroy {name}` again")
-            } else {
-                format!("let CloudFormation finish the rollback: `aws cloudformation continue-update-rollback --stack-name {name}`, then deploy again")
-            };
-            return Err(CliError::StackFailed {
-                stack: name.to_string(),
-                status: s.status.to_string(),
-                reason: s.reason.clone().unwrap_or_else(|| "see its events".into()),
-                help,
-            });
-        }
-    }
+    let existing = deployable_stack(aws, ui, name).await?;
     let creating = existing
         .as_ref()
         .is_none_or(|s| s.status == StackStatus::ReviewInProgress);
@@ -459,36 +429,7 @@ pub async fn deploy_stack(
             .map(|t| t.as_millis())
             .unwrap_or_default()
     );
-    let mut tags = d.tags.clone();
-    tags.insert(MANAGED_TAG.into(), MANAGED_VALUE.into());
-    let mut req = aws
-        .cfn
-        .create_change_set()
-        .stack_name(name)
-        .change_set_name(&change_set)
-        .description(format!("wsgen {}", env!("CARGO_PKG_VERSION")))
-        .change_set_type(if creating {
-            ChangeSetType::Create
-        } else {
-            ChangeSetType::Update
-        })
-        .capabilities(Capability::CapabilityIam)
-        .capabilities(Capability::CapabilityNamedIam)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ));
-    req = match &d.source {
-        TemplateSource::Body(b) => req.template_body(b),
-        TemplateSource::Url(u) => req.template_url(u),
-    };
-    let created = req
-        .send()
-        .await
-        .map_err(|e| aws.error(&format!("create a change set for stack {name}"), e))?;
-    let change_set_id = created.id().unwrap_or(&change_set).to_string();
-    let stack_id = created.stack_id().unwrap_or(name).to_string();
+    let (change_set_id, stack_id) = create_change_set(aws, d, &change_set, creating).await?;
 
     // Until the change set runs, nothing is deployed: an error, a refusal or Ctrl-C
     // deletes it (and the empty stack a first deploy's change set made).
@@ -512,32 +453,8 @@ pub async fn deploy_stack(
         undo(),
     );
     let prepared = async {
-        // Wait for the change set, then read all its changes.
-        let (status, reason) = loop {
-            let out = aws
-                .cfn
-                .describe_change_set()
-                .change_set_name(&change_set_id)
-                .send()
-                .await
-                .map_err(|e| aws.error(&format!("describe change set {change_set}"), e))?;
-            let status = out.status().map(|s| s.as_str()).unwrap_or("").to_string();
-            if status == "CREATE_COMPLETE" || status == "FAILED" {
-                break (status, out.status_reason().unwrap_or_default().to_string());
-            }
-            pause(aws).await;
-        };
-        if status == "FAILED" {
-            if reason.contains("didn't contain changes")
-                || reason.contains("No updates are to be performed")
-            {
-                return Ok(None);
-            }
-            return Err(CliError::Aws {
-                action: format!("create a change set for stack {name}"),
-                code: "ChangeSetFailed".into(),
-                message: reason,
-            });
+        if !change_set_has_changes(aws, name, &change_set, &change_set_id).await? {
+            return Ok(None);
         }
         let changes = review(aws, ui, d, creating, &change_set_id, &old_template).await?;
         let after = latest_event(aws, &stack_id).await?;
@@ -589,6 +506,135 @@ pub async fn deploy_stack(
     )
     .await
     .map_err(|e| detached(name, operation, e))?;
+    outcome(name, watched)
+}
+
+/// The stack `name` as a deploy finds it, once no operation runs on it: `None` when
+/// there is none (or a failed creation was deleted on request); an error when it is not
+/// wsgen's or is stuck in a failed state only the user can resolve.
+async fn deployable_stack(
+    aws: &Aws,
+    ui: &dyn Console,
+    name: &str,
+) -> Result<Option<StackInfo>, CliError> {
+    let mut existing = wait_idle(aws, ui, name).await?;
+    if let Some(s) = &existing {
+        if !s.managed_by_wsgen() && s.status != StackStatus::ReviewInProgress {
+            return Err(CliError::NotOurs {
+                stack: name.to_string(),
+                tag: format!("{MANAGED_TAG}={MANAGED_VALUE}"),
+            });
+        }
+        if matches!(
+            s.status,
+            StackStatus::RollbackComplete | StackStatus::RollbackFailed | StackStatus::CreateFailed
+        ) {
+            replace_failed_stack(aws, ui, s).await?;
+            existing = None;
+        } else if matches!(
+            s.status,
+            StackStatus::UpdateRollbackFailed | StackStatus::DeleteFailed
+        ) {
+            let help = if s.status == StackStatus::DeleteFailed {
+                format!("delete what blocks it (see the stack's events), then run `wsgen destroy {name}` again")
+            } else {
+                format!("let CloudFormation finish the rollback: `aws cloudformation continue-update-rollback --stack-name {name}`, then deploy again")
+            };
+            return Err(CliError::StackFailed {
+                stack: name.to_string(),
+                status: s.status.to_string(),
+                reason: s.reason.clone().unwrap_or_else(|| "see its events".into()),
+                help,
+            });
+        }
+    }
+    Ok(existing)
+}
+
+/// Creates the change set `change_set` of the deploy; returns its id and the stack's.
+async fn create_change_set(
+    aws: &Aws,
+    d: &StackDeploy<'_>,
+    change_set: &str,
+    creating: bool,
+) -> Result<(String, String), CliError> {
+    let name = d.name;
+    let mut tags = d.tags.clone();
+    tags.insert(MANAGED_TAG.into(), MANAGED_VALUE.into());
+    let mut req = aws
+        .cfn
+        .create_change_set()
+        .stack_name(name)
+        .change_set_name(change_set)
+        .description(format!("wsgen {}", env!("CARGO_PKG_VERSION")))
+        .change_set_type(if creating {
+            ChangeSetType::Create
+        } else {
+            ChangeSetType::Update
+        })
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityNamedIam)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ));
+    req = match &d.source {
+        TemplateSource::Body(b) => req.template_body(b),
+        TemplateSource::Url(u) => req.template_url(u),
+    };
+    let created = req
+        .send()
+        .await
+        .map_err(|e| aws.error(&format!("create a change set for stack {name}"), e))?;
+    let change_set_id = created.id().unwrap_or(change_set).to_string();
+    let stack_id = created.stack_id().unwrap_or(name).to_string();
+    Ok((change_set_id, stack_id))
+}
+
+/// Waits for the change set to be created; false when CloudFormation found nothing to
+/// change.
+async fn change_set_has_changes(
+    aws: &Aws,
+    name: &str,
+    change_set: &str,
+    change_set_id: &str,
+) -> Result<bool, CliError> {
+    let (status, reason) = loop {
+        let out = aws
+            .cfn
+            .describe_change_set()
+            .change_set_name(change_set_id)
+            .send()
+            .await
+            .map_err(|e| aws.error(&format!("describe change set {change_set}"), e))?;
+        match out.status() {
+            Some(status @ (ChangeSetStatus::CreateComplete | ChangeSetStatus::Failed)) => {
+                break (
+                    status.clone(),
+                    out.status_reason().unwrap_or_default().to_string(),
+                )
+            }
+            _ => pause(aws).await,
+        }
+    };
+    if status == ChangeSetStatus::Failed {
+        if reason.contains("didn't contain changes")
+            || reason.contains("No updates are to be performed")
+        {
+            return Ok(false);
+        }
+        return Err(CliError::Aws {
+            action: format!("create a change set for stack {name}"),
+            code: "ChangeSetFailed".into(),
+            message: reason,
+        });
+    }
+    Ok(true)
+}
+
+/// What a watched creation or update came to.
+fn outcome(name: &str, watched: Watched) -> Result<(Outcome, StackInfo), CliError> {
     let s = watched.stack;
     match &s.status {
         StackStatus::CreateComplete => Ok((Outcome::Created, s)),

@@ -8,7 +8,9 @@ pub mod gateway;
 pub mod integration;
 pub mod lambda;
 pub mod model;
+mod schedules;
 pub mod streams;
+mod tables;
 mod watch;
 
 use super::bundle::{bundle, BuildProfile, BundleOptions};
@@ -16,14 +18,15 @@ use super::project::Project;
 use super::{CliError, Ui};
 use gateway::{Gateway, GatewayConfig, Routing, Served};
 use lambda::{LambdaService, Logs};
+use schedules::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tables::*;
 use wsgen::assembly::CloudAssembly;
-use wsgen::schedule::Expression;
 
 /// The port `wsgen dev` listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 3001;
@@ -200,23 +203,6 @@ fn load(opts: &DevOptions, built: &Built, domain: &str) -> Result<Loaded, CliErr
     Ok(loaded)
 }
 
-/// Where the app's tables live.
-enum Tables {
-    None,
-    Embedded(dynamodb::Embedded),
-    External(String),
-}
-
-impl Tables {
-    async fn ensure(&self, ui: &Ui, tables: &[model::DevTable]) -> Result<(), CliError> {
-        match self {
-            Tables::None => Ok(()),
-            Tables::External(endpoint) => ensure_tables(endpoint, tables).await,
-            Tables::Embedded(db) => db.ensure(ui, tables),
-        }
-    }
-}
-
 async fn serve(
     opts: &DevOptions,
     ui: &Ui,
@@ -385,150 +371,6 @@ fn start_background(
     tasks
 }
 
-/// Invokes each scheduled function on its rule's rate (or `interval`) with an
-/// EventBridge "Scheduled Event", as the rule's target would be.
-fn start_schedules(
-    ui: &Ui,
-    opts: &DevOptions,
-    lambda: &Arc<LambdaService>,
-    schedules: Vec<model::DevSchedule>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    for s in schedules {
-        let rate = s.parsed.as_ref().and_then(Expression::rate);
-        let mut timing = match (opts.schedule_interval.or(rate), s.parsed.clone()) {
-            (Some(every), _) => Timing::every(every),
-            (None, Some(Expression::Cron(cron))) => Timing::Cron { cron, last: 0 },
-            (None, _) => {
-                ui.warn(&format!(
-                    "{} ({}) is not a schedule wsgen dev can run; pass --schedule-interval to run it",
-                    s.rule, s.expression
-                ));
-                continue;
-            }
-        };
-        let when = match &timing {
-            Timing::Every(tick) => format!("every {}", humantime(tick.period())),
-            Timing::Cron { cron, .. } => match cron.next_after(unix_now().as_secs() as i64) {
-                Some(next) => format!(
-                    "on {} (next {})",
-                    s.expression,
-                    gateway::iso_time(std::time::UNIX_EPOCH + Duration::from_secs(next as u64))
-                ),
-                None => {
-                    ui.note(&format!(
-                        "{} ({}) has no more times to run",
-                        s.rule, s.expression
-                    ));
-                    continue;
-                }
-            },
-        };
-        if !opts.json {
-            ui.info(&format!("  schedule {}: {} {when}", s.rule, s.function));
-        }
-        let (lambda, json) = (lambda.clone(), opts.json);
-        tasks.push(tokio::spawn(async move {
-            while timing.wait().await {
-                let started = std::time::Instant::now();
-                let event = match &s.input {
-                    Some(input) => serde_json::from_str(input).unwrap_or(Value::String(input.clone())),
-                    None => scheduled_event(&s.rule),
-                };
-                let result = lambda.invoke(&s.function, &event).await;
-                let (status, detail) = match &result {
-                    Ok(_) => (200, String::new()),
-                    Err(e) => (500, e.to_string()),
-                };
-                let ms = started.elapsed().as_secs_f64() * 1000.0;
-                if json {
-                    eprintln!(
-                        "{}",
-                        serde_json::json!({"type": "schedule", "rule": s.rule, "function": s.function, "status": status, "ms": ms, "detail": detail})
-                    );
-                } else {
-                    eprintln!("schedule {} -> {} {status} {ms:.1} ms {detail}", s.rule, s.function);
-                }
-            }
-        }));
-    }
-    tasks
-}
-
-/// When a schedule runs.
-enum Timing {
-    /// Every period (a `rate(...)`, or `--schedule-interval`), the first one period
-    /// from now.
-    Every(tokio::time::Interval),
-    /// At a cron expression's UTC times; `last` is the last time run.
-    Cron {
-        cron: wsgen::schedule::Cron,
-        last: i64,
-    },
-}
-
-impl Timing {
-    fn every(period: Duration) -> Timing {
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Timing::Every(tick)
-    }
-
-    /// Waits until the next run; false when there is none.
-    async fn wait(&mut self) -> bool {
-        match self {
-            Timing::Every(tick) => {
-                tick.tick().await;
-                true
-            }
-            Timing::Cron { cron, last } => {
-                // From the last time run at least: a wake-up a hair before it (the wall
-                // clock and the timer disagree slightly) must not run it twice.
-                let now = unix_now();
-                let Some(next) = cron.next_after((now.as_secs() as i64).max(*last)) else {
-                    return false;
-                };
-                tokio::time::sleep(Duration::from_secs(next as u64).saturating_sub(now)).await;
-                *last = next;
-                true
-            }
-        }
-    }
-}
-
-/// The time since the Unix epoch.
-fn unix_now() -> Duration {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-}
-
-/// EventBridge's event for a scheduled rule.
-fn scheduled_event(rule: &str) -> Value {
-    let now = unix_now();
-    serde_json::json!({
-        "version": "0",
-        "id": format!("{:08x}-0000-4000-8000-{:012x}", now.as_secs() as u32, now.subsec_nanos()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": model::LOCAL_ACCOUNT,
-        "time": gateway::iso_time(std::time::SystemTime::now()),
-        "region": model::LOCAL_REGION,
-        "resources": [format!("arn:aws:events:{}:{}:rule/{rule}", model::LOCAL_REGION, model::LOCAL_ACCOUNT)],
-        "detail": {},
-    })
-}
-
-fn humantime(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0 => format!("{} ms", d.as_millis()),
-        s if s % 3600 == 0 => format!("{} h", s / 3600),
-        s if s % 60 == 0 => format!("{} min", s / 60),
-        s => format!("{s} s"),
-    }
-}
-
 /// Prints what is served (on stderr; with `--json` one `ready` line): the stages, the
 /// DynamoDB endpoint and the page (`web/index.html`) when there is one.
 fn announce(
@@ -591,124 +433,4 @@ fn announce(
         ui.info(&format!("  web/index.html: {page}"));
     }
     ui.info("Ctrl-C stops (running $disconnect for every open connection)");
-}
-
-/// Starts the embedded DynamoDB (data under `wsgen.out/dev/dynamodb/`); returns it and
-/// its endpoint URL.
-async fn embedded_dynamodb(
-    opts: &DevOptions,
-    ui: &Ui,
-    out: &Path,
-) -> Result<(dynamodb::Embedded, String), CliError> {
-    let dir = out.join("dev").join("dynamodb");
-    if let Some(aside) = dynamodb::move_old_engine_data(&dir)? {
-        ui.warn(&format!(
-            "wsgen dev's local DynamoDB is now dynoxide: the data of its old engine is in {} (snapshot.json and wal.jsonl, items in DynamoDB JSON), and the tables start empty",
-            aside.display()
-        ));
-    }
-    let port = opts.dynamodb_port.unwrap_or(if opts.port == 0 {
-        0
-    } else {
-        opts.port.saturating_add(1)
-    });
-    let db = dynamodb::Embedded::start(&dir, port).await?;
-    let endpoint = db.endpoint.clone();
-    if !opts.json {
-        ui.info(&format!(
-            "DynamoDB (embedded dynoxide, data in {}): {endpoint}",
-            dir.join(dynamodb::DATA_FILE).display()
-        ));
-    }
-    Ok((db, endpoint))
-}
-
-/// Creates the app's tables in the DynamoDB endpoint when they are missing.
-async fn ensure_tables(endpoint: &str, tables: &[model::DevTable]) -> Result<(), CliError> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        Projection, ProjectionType, ScalarAttributeType,
-    };
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(model::LOCAL_REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "wsgen-dev",
-        ))
-        .load()
-        .await;
-    let ddb = aws_sdk_dynamodb::Client::new(&config);
-    let existing = ddb.list_tables().send().await.map_err(|e| {
-        crate::cloud::aws::aws_error(endpoint, "list the tables of the DynamoDB endpoint", e)
-    })?;
-    let keys = |v: Option<&Value>| -> Vec<KeySchemaElement> {
-        v.and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|k| {
-                KeySchemaElement::builder()
-                    .attribute_name(k.get("AttributeName")?.as_str()?)
-                    .key_type(KeyType::from(k.get("KeyType")?.as_str()?))
-                    .build()
-                    .ok()
-            })
-            .collect()
-    };
-    for t in tables {
-        if existing.table_names().contains(&t.name) {
-            continue;
-        }
-        let p = &t.properties;
-        let attributes = p
-            .get("AttributeDefinitions")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|a| {
-                AttributeDefinition::builder()
-                    .attribute_name(a.get("AttributeName")?.as_str()?)
-                    .attribute_type(ScalarAttributeType::from(a.get("AttributeType")?.as_str()?))
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let indexes: Vec<GlobalSecondaryIndex> = p
-            .get("GlobalSecondaryIndexes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|g| {
-                GlobalSecondaryIndex::builder()
-                    .index_name(g.get("IndexName")?.as_str()?)
-                    .set_key_schema(Some(keys(g.get("KeySchema"))))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::from(
-                                g.pointer("/Projection/ProjectionType")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("ALL"),
-                            ))
-                            .build(),
-                    )
-                    .build()
-                    .ok()
-            })
-            .collect();
-        ddb.create_table()
-            .table_name(&t.name)
-            .set_attribute_definitions(Some(attributes))
-            .set_key_schema(Some(keys(p.get("KeySchema"))))
-            .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .map_err(|e| {
-                crate::cloud::aws::aws_error(endpoint, &format!("create table {}", t.name), e)
-            })?;
-    }
-    Ok(())
 }
