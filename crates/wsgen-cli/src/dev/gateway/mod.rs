@@ -366,6 +366,8 @@ impl std::fmt::Display for IntegrationError {
     }
 }
 
+/// The page's tag that carries the socket URL; empty in the file (the page then asks
+/// for one, or takes `?url=`), filled in by `wsgen dev`.
 pub const URL_META: &str = r#"<meta name="wsgen-websocket-url" content="">"#;
 
 /// `web/index.html` with the URL of the root stage (else the first one) filled in.

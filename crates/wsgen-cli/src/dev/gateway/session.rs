@@ -4,6 +4,7 @@
 
 use super::*;
 
+/// The error frame API Gateway sends (`{"message", "connectionId", "requestId"}`).
 pub(super) fn error_frame(message: &str, connection_id: &str, request_id: &str) -> Message {
     Message::Text(Utf8Bytes::from(
         json!({"message": message, "connectionId": connection_id, "requestId": request_id})
@@ -11,8 +12,8 @@ pub(super) fn error_frame(message: &str, connection_id: &str, request_id: &str) 
     ))
 }
 
-/// The page's tag that carries the socket URL; empty in the file (the page then asks
-
+/// A connection's life: its frames in and out, each message routed and invoked, until
+/// it closes; then `$disconnect`.
 pub(super) async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: WebSocket) {
     let Peer {
         id,
