@@ -635,7 +635,8 @@ mod recorded {
     use serde_json::json;
     use std::time::Duration;
     use wsgen_cli::cloud::stacks::{deploy_stack, Approval, Outcome, StackDeploy, TemplateSource};
-    use wsgen_cli::{Aws, CliError, Ui};
+    use wsgen_cli::cloud::CloudError;
+    use wsgen_cli::{Aws, Ui};
 
     const NS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
     const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/Chat/4f0c2d40-0000-11f0-9000-0a1b2c3d4e5f";
@@ -770,7 +771,7 @@ mod recorded {
         responses: Vec<(u16, String)>,
         template: &serde_json::Value,
     ) -> (
-        Result<(Outcome, wsgen_cli::cloud::stacks::StackInfo), CliError>,
+        Result<(Outcome, wsgen_cli::cloud::stacks::StackInfo), CloudError>,
         Vec<String>,
     ) {
         replay(responses, |aws| async move {

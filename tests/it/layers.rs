@@ -16,32 +16,33 @@ const LIBRARY: &[(&str, u32)] = &[
     ("fingerprint", 1),
     ("assembly", 2),
     ("constructs", 3),
-    ("lib", 9),
+    ("lib", 10),
 ];
 
-/// The command, lowest first: errors; files, the project, cargo, stack selection
-/// and the AWS operations; the terminal; the verbs in pipeline order (a verb may run
-/// the steps before it: deploy bundles, bundle synthesizes); then the command line.
+/// The command, lowest first: files; the project, cargo and the AWS operations, each
+/// with its own error type; stack selection; the command's error, which wraps them;
+/// the terminal; the verbs in pipeline order (a verb may run the steps before it:
+/// deploy bundles, bundle synthesizes); then the command line.
 const CLI: &[(&str, u32)] = &[
-    ("error", 0),
-    ("files", 1),
+    ("files", 0),
     ("project", 1),
     ("cargo", 1),
-    ("select", 1),
     ("cloud", 1),
-    ("ui", 2),
-    ("synth", 3),
-    ("new", 3),
-    ("bundle", 4),
-    ("bootstrap", 4),
-    ("deploy", 5),
-    ("diff", 5),
-    ("destroy", 5),
-    ("dev", 5),
-    ("args", 6),
-    ("settings", 7),
-    ("lib", 9),
-    ("main", 9),
+    ("select", 2),
+    ("error", 3),
+    ("ui", 4),
+    ("synth", 5),
+    ("new", 5),
+    ("bundle", 6),
+    ("bootstrap", 6),
+    ("deploy", 7),
+    ("diff", 7),
+    ("destroy", 7),
+    ("dev", 7),
+    ("args", 8),
+    ("settings", 9),
+    ("lib", 10),
+    ("main", 10),
 ];
 
 #[test]

@@ -17,6 +17,8 @@
 use super::cargo;
 use super::synth::{synth_project, SynthResult};
 use super::{CliError, Ui};
+use crate::cargo::BuildError;
+use crate::project::ProjectError;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -132,7 +134,7 @@ pub fn bundle_synthesized(
         .iter()
         .map(|(fp, a)| {
             let declared =
-                Architecture::from_name(&a.architecture).ok_or_else(|| CliError::Assembly {
+                Architecture::from_name(&a.architecture).ok_or_else(|| ProjectError::Assembly {
                     path: out.clone(),
                     message: format!(
                         "asset {fp} has the unknown architecture `{}`",
@@ -187,14 +189,14 @@ pub fn bundle_synthesized(
             let exe = binaries
                 .get(&(p.arch, p.package.clone(), p.bin.clone()))
                 .ok_or_else(|| {
-                    CliError::Bundle(format!(
+                    BuildError::Bundle(format!(
                         "cargo built no binary `{}` of package `{}` ({})",
                         p.bin, p.package, p.crate_path
                     ))
                 })?;
             let data = std::fs::read(exe).map_err(CliError::io("cannot read", exe))?;
             check_binary(&data, p.arch).map_err(|problem| {
-                CliError::Bundle(format!("{} ({}): {problem}", p.crate_path, exe.display()))
+                BuildError::Bundle(format!("{} ({}): {problem}", p.crate_path, exe.display()))
             })?;
             let compression = if p.deployable {
                 Compression::Deploy
@@ -377,15 +379,15 @@ fn cargo_build(
     let host = Architecture::host();
     let native = host == Some(arch);
     if !native && !has_target_std(triple) {
-        return Err(CliError::Toolchain(format!(
+        return Err(BuildError::Toolchain(format!(
             "building for {arch} needs the standard library of {triple}, which this toolchain lacks: run `rustup target add {triple}`"
-        )));
+        )).into());
     }
     if !native && !zigbuild {
-        return Err(CliError::Toolchain(format!(
+        return Err(BuildError::Toolchain(format!(
             "building for {arch} on a {} machine needs a cross linker: install cargo-zigbuild (`pip install ziglang` and `cargo install cargo-zigbuild`)",
             host.map_or(std::env::consts::ARCH, Architecture::as_str)
-        )));
+        )).into());
     }
     let mut cmd = cargo::command();
     cmd.arg(if zigbuild { "zigbuild" } else { "build" });
@@ -437,7 +439,7 @@ fn cargo_build(
     })?;
     progress.finish();
     if !succeeded {
-        return Err(CliError::Bundle("cargo could not build the handler crates (its messages are above); the previous zips are kept".into()));
+        return Err(BuildError::Bundle("cargo could not build the handler crates (its messages are above); the previous zips are kept".into()).into());
     }
     Ok(found)
 }
@@ -509,7 +511,7 @@ pub fn write_zip(
     compression: Compression,
 ) -> Result<Vec<u8>, CliError> {
     let bytes = zip_bootstrap(binary, compression)
-        .map_err(|e| CliError::Bundle(format!("cannot write a zip: {e}")))?;
+        .map_err(|e| BuildError::Bundle(format!("cannot write a zip: {e}")))?;
     super::files::write_atomically(file, &bytes, None)?;
     Ok(bytes)
 }

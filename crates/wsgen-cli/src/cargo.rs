@@ -1,7 +1,7 @@
 //! Running cargo: a build whose JSON messages report each artifact it compiled, while
-//! cargo's own messages and compiler errors go to stderr as cargo renders them.
+//! cargo's own messages and compiler errors go to stderr as cargo renders them; and
+//! the errors of building and packaging the user's crates.
 
-use super::CliError;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -17,6 +17,38 @@ pub struct Artifact {
     pub executable: Option<PathBuf>,
 }
 
+/// What can go wrong building the infra crate or the handlers, or packaging them.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot run cargo: {0}")]
+    CargoMissing(std::io::Error),
+    #[error("the infra crate {0} did not build (cargo's messages are above)")]
+    InfraBuild(PathBuf),
+    #[error("the infra crate {0} has no binary target")]
+    InfraNoBinary(PathBuf),
+    #[error("the infra program {program} failed ({status})")]
+    InfraFailed { program: PathBuf, status: String },
+    /// A handler crate did not build or package.
+    #[error("{0}")]
+    Bundle(String),
+    /// The toolchain lacks what a build needs (a target, a cross linker).
+    #[error("{0}")]
+    Toolchain(String),
+}
+
+impl BuildError {
+    /// What to do about it.
+    pub fn help(&self) -> Option<String> {
+        Some(match self {
+            BuildError::CargoMissing(_) => "install Rust (cargo) and make sure `cargo` is on PATH".into(),
+            BuildError::InfraBuild(_) => "fix the errors cargo reported, then run `wsgen synth` again".into(),
+            BuildError::InfraNoBinary(_) => "the infra crate must be a binary: put `fn main()` calling `app.synth()` in src/main.rs".into(),
+            BuildError::InfraFailed { .. } => "the infra program's own output is above; a panic there is a bug in the infra code".into(),
+            BuildError::Bundle(_) | BuildError::Toolchain(_) => return None,
+        })
+    }
+}
+
 /// `cargo` (the one that runs wsgen's build when there is one, as `$CARGO`).
 pub fn command() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
@@ -24,13 +56,13 @@ pub fn command() -> Command {
 
 /// Runs `cmd` (a cargo build command), calling `on_artifact` for each artifact it
 /// reports; returns whether the build succeeded.
-pub fn build(mut cmd: Command, mut on_artifact: impl FnMut(Artifact)) -> Result<bool, CliError> {
+pub fn build(mut cmd: Command, mut on_artifact: impl FnMut(Artifact)) -> Result<bool, BuildError> {
     let mut child = cmd
         .arg("--message-format=json-render-diagnostics")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(CliError::CargoMissing)?;
+        .map_err(BuildError::CargoMissing)?;
     let stdout = child.stdout.take().expect("stdout is piped");
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
@@ -50,7 +82,7 @@ pub fn build(mut cmd: Command, mut on_artifact: impl FnMut(Artifact)) -> Result<
             executable: msg["executable"].as_str().map(PathBuf::from),
         });
     }
-    let status = child.wait().map_err(CliError::CargoMissing)?;
+    let status = child.wait().map_err(BuildError::CargoMissing)?;
     Ok(status.success())
 }
 

@@ -5,10 +5,12 @@
 use super::bundle::{bundle_synthesized, BuildProfile, BundleOptions};
 use super::synth::synth_project;
 use super::{bootstrap, CliError, Ui};
+use crate::cargo::BuildError;
 use crate::cloud::aws::{block_on, Aws, AwsOptions};
 use crate::cloud::changes;
 use crate::cloud::stacks::{self, Approval, Outcome, StackDeploy, StackInfo};
 use crate::cloud::toolkit;
+use crate::cloud::CloudError;
 use crate::select::{deploy_order, known_stacks, prerequisites, with_prerequisites};
 use serde::Serialize;
 use serde_json::Value;
@@ -127,11 +129,12 @@ pub async fn run(
             ui.info(&format!("{reason}: bootstrapping first (--bootstrap)"));
             bootstrap::run(aws, ui).await?;
         } else {
-            return Err(CliError::NotBootstrapped {
+            return Err(CloudError::NotBootstrapped {
                 account: aws.account.clone(),
                 region: aws.region.clone(),
                 reason,
-            });
+            }
+            .into());
         }
     }
     let uploaded = upload_assets(aws, ui, assembly, out, names).await?;
@@ -223,6 +226,7 @@ async fn deploy_one(
         },
     )
     .await
+    .map_err(CliError::from)
 }
 
 /// Uploads the zips of `names`' functions that the bucket lacks, in parallel.
@@ -238,7 +242,7 @@ async fn upload_assets(
         for fp in &assembly.manifest.stacks[name].assets {
             let asset = &assembly.manifest.assets[fp];
             let bundle = asset.bundle.as_ref().ok_or_else(|| {
-                CliError::Bundle(format!(
+                BuildError::Bundle(format!(
                     "{} has no deployable zip in the manifest: run `wsgen bundle`",
                     asset.crate_path
                 ))
@@ -306,11 +310,11 @@ async fn upload_if_missing(
     {
         Ok(_) => return Ok(false),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
-        Err(e) => return Err(aws.error(&format!("check s3://{bucket}/{key}"), e)),
+        Err(e) => return Err(aws.error(&format!("check s3://{bucket}/{key}"), e).into()),
     }
     let body = aws_sdk_s3::primitives::ByteStream::from_path(file)
         .await
-        .map_err(|e| CliError::Io {
+        .map_err(|e| crate::files::IoError {
             action: "cannot read",
             path: file.to_path_buf(),
             error: std::io::Error::other(e),
@@ -479,12 +483,12 @@ async fn hotswap(
         let key = template
             .pointer(&format!("/Resources/{logical}/Properties/Code/S3Key"))
             .and_then(Value::as_str)
-            .ok_or_else(|| CliError::Bundle(format!("function {logical} has no S3Key")))?;
+            .ok_or_else(|| BuildError::Bundle(format!("function {logical} has no S3Key")))?;
         let function = physical
             .get(logical)
             .filter(|id| !id.is_empty())
             .cloned()
-            .ok_or_else(|| CliError::Aws {
+            .ok_or_else(|| CloudError::Aws {
                 action: format!("find function {logical} of stack {name}"),
                 code: "NotFound".into(),
                 message: "the stack has no such resource".into(),
@@ -516,7 +520,7 @@ async fn wait_function_updated(aws: &Aws, function: &str) -> Result<(), CliError
         match c.last_update_status().map(|s| s.as_str()) {
             Some("InProgress") => tokio::time::sleep(aws.poll).await,
             Some("Failed") => {
-                return Err(CliError::Aws {
+                return Err(CloudError::Aws {
                     action: format!("update the code of function {function}"),
                     code: c
                         .last_update_status_reason_code()
@@ -526,7 +530,8 @@ async fn wait_function_updated(aws: &Aws, function: &str) -> Result<(), CliError
                         .last_update_status_reason()
                         .unwrap_or_default()
                         .to_string(),
-                })
+                }
+                .into())
             }
             _ => return Ok(()),
         }

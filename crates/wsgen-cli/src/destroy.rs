@@ -6,6 +6,7 @@ use super::synth::synth_project;
 use super::{CliError, Ui};
 use crate::cloud::aws::{block_on, Aws, AwsOptions};
 use crate::cloud::stacks::{self, MANAGED_TAG, MANAGED_VALUE};
+use crate::cloud::CloudError;
 use crate::select::select_stacks;
 use serde::Serialize;
 use serde_json::Value;
@@ -91,10 +92,11 @@ pub async fn run(
                 );
             }
             Some(s) if !s.managed_by_wsgen() => {
-                return Err(CliError::NotOurs {
+                return Err(CloudError::NotOurs {
                     stack: name.clone(),
                     tag: format!("{MANAGED_TAG}={MANAGED_VALUE}"),
-                })
+                }
+                .into())
             }
             Some(s) => found.push(s),
         }
@@ -110,12 +112,15 @@ pub async fn run(
             .join(", ");
         match ui.confirm(&format!("Delete stack{} {list} in {}?", if found.len() == 1 { "" } else { "s" }, aws.place())) {
             Some(true) => {}
-            Some(false) => return Err(CliError::Declined(format!("not destroyed: {list}"))),
+            Some(false) => {
+                return Err(CloudError::Declined(format!("not destroyed: {list}")).into())
+            }
             None => {
-                return Err(CliError::ApprovalRequired(format!(
+                return Err(CloudError::ApprovalRequired(format!(
                     "destroying {list} in {} needs confirmation, and this is not an interactive terminal: pass --yes",
                     aws.place()
-                )))
+                ))
+                .into())
             }
         }
     }

@@ -1,17 +1,38 @@
 //! Files the commands write whole: through a temporary file in the same directory and a
 //! rename, so readers never see half a file and a failure leaves the old one.
 
-use super::CliError;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A file that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {path}: {error}")]
+pub struct IoError {
+    pub action: &'static str,
+    pub path: PathBuf,
+    pub error: std::io::Error,
+}
+
+/// The error of `action` (`cannot read`, `cannot write`) on `path`.
+pub fn io(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> IoError {
+    let path = path.into();
+    move |error| IoError {
+        action,
+        path,
+        error,
+    }
+}
 
 /// Writes `data` to `file` atomically, creating its directory; `mode` sets the Unix
 /// permissions (an executable's 0o755) before the file appears.
-pub fn write_atomically(file: &Path, data: &[u8], mode: Option<u32>) -> Result<(), CliError> {
+pub fn write_atomically(file: &Path, data: &[u8], mode: Option<u32>) -> Result<(), IoError> {
     let dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(CliError::io("cannot create", dir))?;
+    std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
         file.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
@@ -26,10 +47,10 @@ pub fn write_atomically(file: &Path, data: &[u8], mode: Option<u32>) -> Result<(
     });
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
-        return Err(CliError::io("cannot write", &tmp)(e));
+        return Err(io("cannot write", &tmp)(e));
     }
     std::fs::rename(&tmp, file).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        CliError::io("cannot write", file)(e)
+        io("cannot write", file)(e)
     })
 }

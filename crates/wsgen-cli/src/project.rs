@@ -7,7 +7,7 @@
 //! out = "wsgen.out"      # default
 //! ```
 
-use super::CliError;
+use crate::files::{io, IoError};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -34,14 +34,13 @@ pub struct Project {
 
 impl Project {
     /// The project at `dir`, or the nearest one at or above the current directory.
-    pub fn discover(dir: Option<&Path>) -> Result<Project, CliError> {
-        let cwd = std::env::current_dir()
-            .map_err(CliError::io("cannot read the current directory", "."))?;
+    pub fn discover(dir: Option<&Path>) -> Result<Project, ProjectError> {
+        let cwd = std::env::current_dir().map_err(io("cannot read the current directory", "."))?;
         let dir = match dir {
             Some(d) => {
                 let d = cwd.join(d);
                 if !d.join(PROJECT_FILE).is_file() {
-                    return Err(CliError::NoProject(d));
+                    return Err(ProjectError::NoProject(d));
                 }
                 d
             }
@@ -49,25 +48,67 @@ impl Project {
                 .ancestors()
                 .find(|d| d.join(PROJECT_FILE).is_file())
                 .map(Path::to_path_buf)
-                .ok_or(CliError::NoProject(cwd.clone()))?,
+                .ok_or(ProjectError::NoProject(cwd.clone()))?,
         };
-        let dir = dir
-            .canonicalize()
-            .map_err(CliError::io("cannot open", &dir))?;
+        let dir = dir.canonicalize().map_err(io("cannot open", &dir))?;
         let path = dir.join(PROJECT_FILE);
-        let text = std::fs::read_to_string(&path).map_err(CliError::io("cannot read", &path))?;
-        let file: ProjectFile = toml::from_str(&text).map_err(|e| CliError::ProjectFile {
+        let text = std::fs::read_to_string(&path).map_err(io("cannot read", &path))?;
+        let file: ProjectFile = toml::from_str(&text).map_err(|e| ProjectError::File {
             path: path.clone(),
             message: e.message().to_string(),
         })?;
         let infra = dir.join(file.infra.as_deref().unwrap_or("infra"));
         if !infra.join("Cargo.toml").is_file() {
-            return Err(CliError::ProjectFile {
+            return Err(ProjectError::File {
                 path,
                 message: format!("the infra crate {} has no Cargo.toml", infra.display()),
             });
         }
         let out = dir.join(file.out.as_deref().unwrap_or("wsgen.out"));
         Ok(Project { dir, infra, out })
+    }
+}
+
+/// The project and the cloud assembly its infra program writes.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("no wsgen.toml in {0} or any directory above it")]
+    NoProject(PathBuf),
+    /// wsgen.toml is not what wsgen reads (the user's input: exit 2).
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{path} is not a valid cloud assembly: {message}")]
+    Assembly { path: PathBuf, message: String },
+    /// A stack named on the command line that the app does not have (exit 2).
+    #[error("no stack named `{name}` (stacks: {known})")]
+    UnknownStack { name: String, known: String },
+    /// Stacks that import each other's exports (exit 2).
+    #[error("stacks {0} import each other's exports (Fn::ImportValue), so CloudFormation cannot deploy either first")]
+    ImportCycle(String),
+    #[error(transparent)]
+    Io(#[from] IoError),
+}
+
+impl ProjectError {
+    /// 2 for the user's input (wsgen.toml, a stack name, the app's stacks), else 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ProjectError::File { .. }
+            | ProjectError::UnknownStack { .. }
+            | ProjectError::ImportCycle(_) => 2,
+            ProjectError::NoProject(_) | ProjectError::Assembly { .. } | ProjectError::Io(_) => 1,
+        }
+    }
+
+    /// What to do about it.
+    pub fn help(&self) -> Option<String> {
+        Some(match self {
+            ProjectError::NoProject(_) => "run wsgen inside a project, or pass `--project DIR` (a directory with wsgen.toml)".into(),
+            ProjectError::File { .. } => "wsgen.toml takes `infra = \"<path to the infra crate>\"` and optionally `out = \"wsgen.out\"`".into(),
+            ProjectError::UnknownStack { .. } => "name one of the stacks listed, or none to synthesize them all".into(),
+            ProjectError::ImportCycle(_) => "move the shared resources into one stack".into(),
+            ProjectError::Io(_) => "check that the directory exists and is writable".into(),
+            ProjectError::Assembly { .. } => return None,
+        })
     }
 }

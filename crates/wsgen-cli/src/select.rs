@@ -1,26 +1,32 @@
 //! Which stacks of an assembly a command acts on, and in what order: a stack that
 //! imports another's exports (`Fn::ImportValue`) comes after it.
 
-use crate::CliError;
+use crate::project::ProjectError;
 use std::collections::{BTreeMap, BTreeSet};
 use wsgen::assembly::CloudAssembly;
 use wsgen::cfn::Resource;
 
 /// The stacks named (all when none are), checked against the assembly, in the order
 /// to deploy them (see [`deploy_order`]).
-pub fn select_stacks(assembly: &CloudAssembly, wanted: &[String]) -> Result<Vec<String>, CliError> {
+pub fn select_stacks(
+    assembly: &CloudAssembly,
+    wanted: &[String],
+) -> Result<Vec<String>, ProjectError> {
     deploy_order(&prerequisites(assembly), &known_stacks(assembly, wanted)?)
 }
 
 /// The stacks named (all when none are), checked against the assembly.
-pub fn known_stacks(assembly: &CloudAssembly, wanted: &[String]) -> Result<Vec<String>, CliError> {
+pub fn known_stacks(
+    assembly: &CloudAssembly,
+    wanted: &[String],
+) -> Result<Vec<String>, ProjectError> {
     let known: Vec<String> = assembly.templates.keys().cloned().collect();
     if wanted.is_empty() {
         return Ok(known);
     }
     for w in wanted {
         if !known.contains(w) {
-            return Err(CliError::UnknownStack {
+            return Err(ProjectError::UnknownStack {
                 name: w.clone(),
                 known: known.join(", "),
             });
@@ -81,7 +87,7 @@ pub fn with_prerequisites(needs: &Prerequisites, names: &[String]) -> Vec<String
 /// `names` in the order CloudFormation can deploy them: a stack that imports an export
 /// of another comes after it; otherwise by name. Destroy goes in the reverse order. Two
 /// stacks that import from each other cannot be deployed at all: that is an error.
-pub fn deploy_order(all: &Prerequisites, names: &[String]) -> Result<Vec<String>, CliError> {
+pub fn deploy_order(all: &Prerequisites, names: &[String]) -> Result<Vec<String>, ProjectError> {
     let mut needs: BTreeMap<&String, BTreeSet<&String>> = names
         .iter()
         .map(|n| {
@@ -103,10 +109,7 @@ pub fn deploy_order(all: &Prerequisites, names: &[String]) -> Result<Vec<String>
             .collect();
         if ready.is_empty() {
             let cycle: Vec<&str> = needs.keys().map(|n| n.as_str()).collect();
-            return Err(CliError::Usage(format!(
-                "stacks {} import each other's exports (Fn::ImportValue), so CloudFormation cannot deploy either first: move the shared resources into one stack",
-                cycle.join(", ")
-            )));
+            return Err(ProjectError::ImportCycle(cycle.join(", ")));
         }
         for n in ready {
             needs.remove(n);

@@ -7,6 +7,8 @@
 //! or lockfile) change: an unchanged project does not start cargo at all.
 
 use super::{cargo, CliError, Project, Ui};
+use crate::cargo::BuildError;
+use crate::project::ProjectError;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -94,23 +96,25 @@ pub fn synth(opts: &SynthOptions, ui: &Ui) -> Result<SynthResult, CliError> {
             let text = std::fs::read_to_string(&problems)
                 .map_err(CliError::io("cannot read", &problems))?;
             let v: ValidationErrors =
-                serde_json::from_str(&text).map_err(|e| CliError::Assembly {
+                serde_json::from_str(&text).map_err(|e| ProjectError::Assembly {
                     path: problems.clone(),
                     message: e.to_string(),
                 })?;
             return Err(CliError::Validation(v));
         }
         _ => {
-            return Err(CliError::InfraFailed {
+            return Err(BuildError::InfraFailed {
                 program: exe,
                 status: status.to_string(),
-            })
+            }
+            .into())
         }
     }
-    let mut assembly = CloudAssembly::read_from(&staging.0).map_err(|e| CliError::Assembly {
-        path: staging.0.clone(),
-        message: e.to_string(),
-    })?;
+    let mut assembly =
+        CloudAssembly::read_from(&staging.0).map_err(|e| ProjectError::Assembly {
+            path: staging.0.clone(),
+            message: e.to_string(),
+        })?;
     if keep_bundles(&mut assembly, &out) {
         assembly
             .write_manifest(&staging.0)
@@ -120,10 +124,11 @@ pub fn synth(opts: &SynthOptions, ui: &Ui) -> Result<SynthResult, CliError> {
     let names: Vec<String> = assembly.templates.keys().cloned().collect();
     for s in &opts.stacks {
         if !assembly.templates.contains_key(s) {
-            return Err(CliError::UnknownStack {
+            return Err(ProjectError::UnknownStack {
                 name: s.clone(),
                 known: names.join(", "),
-            });
+            }
+            .into());
         }
     }
     install(&staging.0, &out, &assembly.manifest)?;
@@ -317,11 +322,11 @@ fn cargo_build(infra: &Path) -> Result<PathBuf, CliError> {
         }
     })?;
     if !succeeded {
-        return Err(CliError::InfraBuild(infra.to_path_buf()));
+        return Err(BuildError::InfraBuild(infra.to_path_buf()).into());
     }
     executables
         .pop()
-        .ok_or_else(|| CliError::InfraNoBinary(infra.to_path_buf()))
+        .ok_or_else(|| BuildError::InfraNoBinary(infra.to_path_buf()).into())
 }
 
 fn display(cwd: &Path, p: &Path) -> String {

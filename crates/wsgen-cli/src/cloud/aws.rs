@@ -1,7 +1,7 @@
 //! AWS access for bootstrap, deploy, destroy and diff: one options struct, the
 //! standard credential chain, and one place that turns SDK errors into messages.
 
-use crate::CliError;
+use super::CloudError;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -53,7 +53,7 @@ pub struct Aws {
 impl Aws {
     /// Loads the configuration, checks that there is a region and credentials, and
     /// asks STS who they belong to. Each failure is one clear error, within seconds.
-    pub async fn connect(opts: &AwsOptions) -> Result<Aws, CliError> {
+    pub async fn connect(opts: &AwsOptions) -> Result<Aws, CloudError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
@@ -74,7 +74,7 @@ impl Aws {
         }
         let config = loader.load().await;
         if config.region().is_none() {
-            return Err(CliError::NoRegion);
+            return Err(CloudError::NoRegion);
         }
         check_credentials(&config).await?;
         let sts = aws_sdk_sts::Client::new(&config);
@@ -118,8 +118,8 @@ impl Aws {
         wsgen::asset_bucket_name(&self.account, &self.region)
     }
 
-    /// Turns an SDK error of `action` into a [`CliError`].
-    pub fn error<E>(&self, action: &str, err: SdkError<E, HttpResponse>) -> CliError
+    /// Turns an SDK error of `action` into a [`CloudError`].
+    pub fn error<E>(&self, action: &str, err: SdkError<E, HttpResponse>) -> CloudError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -139,27 +139,31 @@ fn target_of(config: &SdkConfig) -> String {
         .unwrap_or_else(|| "AWS".into())
 }
 
-async fn check_credentials(config: &SdkConfig) -> Result<(), CliError> {
+async fn check_credentials(config: &SdkConfig) -> Result<(), CloudError> {
     use aws_credential_types::provider::ProvideCredentials;
     let Some(provider) = config.credentials_provider() else {
-        return Err(CliError::NoCredentials(
+        return Err(CloudError::NoCredentials(
             "no credential provider is configured".into(),
         ));
     };
     let found = tokio::time::timeout(CREDENTIALS_TIMEOUT, provider.provide_credentials()).await;
     let creds = match found {
         Err(_) => {
-            return Err(CliError::NoCredentials(format!(
+            return Err(CloudError::NoCredentials(format!(
                 "none found within {}s",
                 CREDENTIALS_TIMEOUT.as_secs()
             )))
         }
-        Ok(Err(e)) => return Err(CliError::NoCredentials(DisplayErrorContext(&e).to_string())),
+        Ok(Err(e)) => {
+            return Err(CloudError::NoCredentials(
+                DisplayErrorContext(&e).to_string(),
+            ))
+        }
         Ok(Ok(c)) => c,
     };
     if let Some(expiry) = creds.expiry() {
         if expiry <= SystemTime::now() {
-            return Err(CliError::CredentialsRejected {
+            return Err(CloudError::CredentialsRejected {
                 code: "ExpiredToken".into(),
                 message: "the credentials have expired".into(),
             });
@@ -180,18 +184,18 @@ const CREDENTIAL_CODES: &[&str] = &[
     "InvalidToken",
 ];
 
-/// Turns an SDK error into a [`CliError`]: unreachable endpoints, rejected credentials
+/// Turns an SDK error into a [`CloudError`]: unreachable endpoints, rejected credentials
 /// and service errors (with AWS's code and message) each read differently.
-pub fn aws_error<E>(target: &str, action: &str, err: SdkError<E, HttpResponse>) -> CliError
+pub fn aws_error<E>(target: &str, action: &str, err: SdkError<E, HttpResponse>) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     match &err {
-        SdkError::DispatchFailure(_) => CliError::Unreachable {
+        SdkError::DispatchFailure(_) => CloudError::Unreachable {
             target: target.to_string(),
             detail: root_cause(&err),
         },
-        SdkError::TimeoutError(_) => CliError::Unreachable {
+        SdkError::TimeoutError(_) => CloudError::Unreachable {
             target: target.to_string(),
             detail: "no answer in time".into(),
         },
@@ -199,7 +203,7 @@ where
             let status = e.raw().status().as_u16();
             let Some(code) = err.code().map(str::to_string) else {
                 // Not an AWS error: something else answers at the endpoint.
-                return CliError::Aws {
+                return CloudError::Aws {
                     action: action.to_string(),
                     code: format!("HTTP {status}"),
                     message: format!(
@@ -209,16 +213,16 @@ where
             };
             let message = err.message().unwrap_or_default().to_string();
             if CREDENTIAL_CODES.contains(&code.as_str()) {
-                CliError::CredentialsRejected { code, message }
+                CloudError::CredentialsRejected { code, message }
             } else {
-                CliError::Aws {
+                CloudError::Aws {
                     action: action.to_string(),
                     code,
                     message,
                 }
             }
         }
-        _ => CliError::Aws {
+        _ => CloudError::Aws {
             action: action.to_string(),
             code: "Error".into(),
             message: DisplayErrorContext(&err).to_string(),

@@ -5,8 +5,11 @@
 
 pub mod aws;
 pub mod changes;
+mod error;
 pub mod stacks;
 pub mod toolkit;
+
+pub use error::CloudError;
 
 /// What the stack operations tell the user and ask them.
 pub trait Console {

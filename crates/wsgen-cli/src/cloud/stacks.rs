@@ -4,8 +4,8 @@
 
 use super::aws::{error_code, Aws};
 use super::changes;
+use super::CloudError;
 use super::{Console, Steps};
-use crate::CliError;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, StackStatus, Tag};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,7 +44,7 @@ pub fn succeeded(status: &StackStatus) -> bool {
 }
 
 /// The stack named (or with the id) `name`, or `None` when there is none.
-pub async fn describe(aws: &Aws, name: &str) -> Result<Option<StackInfo>, CliError> {
+pub async fn describe(aws: &Aws, name: &str) -> Result<Option<StackInfo>, CloudError> {
     let out = match aws.cfn.describe_stacks().stack_name(name).send().await {
         Ok(out) => out,
         Err(e)
@@ -86,7 +86,7 @@ pub async fn describe(aws: &Aws, name: &str) -> Result<Option<StackInfo>, CliErr
 }
 
 /// The template the stack was last deployed with (JSON or YAML), as JSON.
-pub async fn deployed_template(aws: &Aws, stack: &str) -> Result<Value, CliError> {
+pub async fn deployed_template(aws: &Aws, stack: &str) -> Result<Value, CloudError> {
     let out = aws
         .cfn
         .get_template()
@@ -98,7 +98,7 @@ pub async fn deployed_template(aws: &Aws, stack: &str) -> Result<Value, CliError
     let body = out.template_body().unwrap_or("{}");
     serde_json::from_str(body)
         .or_else(|_| serde_norway::from_str(body))
-        .map_err(|e| CliError::Aws {
+        .map_err(|e| CloudError::Aws {
             action: format!("read the template of stack {stack}"),
             code: "UnreadableTemplate".into(),
             message: e.to_string(),
@@ -106,7 +106,7 @@ pub async fn deployed_template(aws: &Aws, stack: &str) -> Result<Value, CliError
 }
 
 /// The stack's resources: logical id to physical id (empty while none is assigned).
-pub async fn physical_ids(aws: &Aws, stack: &str) -> Result<BTreeMap<String, String>, CliError> {
+pub async fn physical_ids(aws: &Aws, stack: &str) -> Result<BTreeMap<String, String>, CloudError> {
     let mut ids = BTreeMap::new();
     let mut token = None;
     loop {
@@ -136,7 +136,7 @@ pub async fn wait_idle(
     aws: &Aws,
     ui: &dyn Console,
     name: &str,
-) -> Result<Option<StackInfo>, CliError> {
+) -> Result<Option<StackInfo>, CloudError> {
     let mut told = false;
     loop {
         let stack = describe(aws, name).await?;
@@ -171,7 +171,7 @@ async fn pause(aws: &Aws) {
 }
 
 /// The id of the stack's newest event, so a watch shows only what comes after.
-pub async fn latest_event(aws: &Aws, stack: &str) -> Result<Option<String>, CliError> {
+pub async fn latest_event(aws: &Aws, stack: &str) -> Result<Option<String>, CloudError> {
     let out = aws
         .cfn
         .describe_stack_events()
@@ -202,7 +202,7 @@ async fn events_since(
     aws: &Aws,
     stack_id: &str,
     after: Option<&str>,
-) -> Result<Vec<Event>, CliError> {
+) -> Result<Vec<Event>, CloudError> {
     let mut newest_first = Vec::new();
     let mut token = None;
     'pages: loop {
@@ -262,7 +262,7 @@ pub async fn watch(
     after: Option<String>,
     total: u64,
     operation: &str,
-) -> Result<Watched, CliError> {
+) -> Result<Watched, CloudError> {
     let bar = ui.progress(total, name);
     super::aws::on_interrupt(Some(format!(
         "stopped watching {name}: its {operation} goes on in CloudFormation. Run the same wsgen command again to wait for it, or follow it in the CloudFormation console"
@@ -279,7 +279,7 @@ async fn watch_inner(
     stack_id: &str,
     name: &str,
     mut after: Option<String>,
-) -> Result<Watched, CliError> {
+) -> Result<Watched, CloudError> {
     let mut done: BTreeSet<String> = BTreeSet::new();
     let mut first_failure: Option<String> = None;
     loop {
@@ -366,7 +366,7 @@ pub enum TemplateSource {
 
 /// Passes `body` inline when CloudFormation takes it so, else uploads it to the asset
 /// bucket (`templates/<sha256>.json`) and passes its URL.
-pub async fn template_source(aws: &Aws, body: String) -> Result<TemplateSource, CliError> {
+pub async fn template_source(aws: &Aws, body: String) -> Result<TemplateSource, CloudError> {
     if body.len() <= MAX_TEMPLATE_BODY {
         return Ok(TemplateSource::Body(body));
     }
@@ -411,7 +411,7 @@ pub async fn deploy_stack(
     aws: &Aws,
     ui: &dyn Console,
     d: &StackDeploy<'_>,
-) -> Result<(Outcome, StackInfo), CliError> {
+) -> Result<(Outcome, StackInfo), CloudError> {
     let name = d.name;
     let existing = deployable_stack(aws, ui, name).await?;
     let creating = existing
@@ -466,7 +466,7 @@ pub async fn deploy_stack(
         Ok(Some(ready)) => ready,
         Ok(None) => {
             undo().await;
-            let stack = describe(aws, name).await?.ok_or_else(|| CliError::Aws {
+            let stack = describe(aws, name).await?.ok_or_else(|| CloudError::Aws {
                 action: format!("describe stack {name}"),
                 code: "ValidationError".into(),
                 message: "the stack disappeared".into(),
@@ -491,7 +491,7 @@ pub async fn deploy_stack(
             // Sent but unanswered, the change set may be running.
             let e = aws.error(&format!("execute change set {change_set}"), e);
             match e {
-                CliError::Aws { .. } | CliError::CredentialsRejected { .. } => e,
+                CloudError::Aws { .. } | CloudError::CredentialsRejected { .. } => e,
                 e => detached(name, operation, e),
             }
         })?;
@@ -516,11 +516,11 @@ async fn deployable_stack(
     aws: &Aws,
     ui: &dyn Console,
     name: &str,
-) -> Result<Option<StackInfo>, CliError> {
+) -> Result<Option<StackInfo>, CloudError> {
     let mut existing = wait_idle(aws, ui, name).await?;
     if let Some(s) = &existing {
         if !s.managed_by_wsgen() && s.status != StackStatus::ReviewInProgress {
-            return Err(CliError::NotOurs {
+            return Err(CloudError::NotOurs {
                 stack: name.to_string(),
                 tag: format!("{MANAGED_TAG}={MANAGED_VALUE}"),
             });
@@ -540,7 +540,7 @@ async fn deployable_stack(
             } else {
                 format!("let CloudFormation finish the rollback: `aws cloudformation continue-update-rollback --stack-name {name}`, then deploy again")
             };
-            return Err(CliError::StackFailed {
+            return Err(CloudError::StackFailed {
                 stack: name.to_string(),
                 status: s.status.to_string(),
                 reason: s.reason.clone().unwrap_or_else(|| "see its events".into()),
@@ -557,7 +557,7 @@ async fn create_change_set(
     d: &StackDeploy<'_>,
     change_set: &str,
     creating: bool,
-) -> Result<(String, String), CliError> {
+) -> Result<(String, String), CloudError> {
     let name = d.name;
     let mut tags = d.tags.clone();
     tags.insert(MANAGED_TAG.into(), MANAGED_VALUE.into());
@@ -599,7 +599,7 @@ async fn change_set_has_changes(
     name: &str,
     change_set: &str,
     change_set_id: &str,
-) -> Result<bool, CliError> {
+) -> Result<bool, CloudError> {
     let (status, reason) = loop {
         let out = aws
             .cfn
@@ -624,7 +624,7 @@ async fn change_set_has_changes(
         {
             return Ok(false);
         }
-        return Err(CliError::Aws {
+        return Err(CloudError::Aws {
             action: format!("create a change set for stack {name}"),
             code: "ChangeSetFailed".into(),
             message: reason,
@@ -634,7 +634,7 @@ async fn change_set_has_changes(
 }
 
 /// What a watched creation or update came to.
-fn outcome(name: &str, watched: Watched) -> Result<(Outcome, StackInfo), CliError> {
+fn outcome(name: &str, watched: Watched) -> Result<(Outcome, StackInfo), CloudError> {
     let s = watched.stack;
     match &s.status {
         StackStatus::CreateComplete => Ok((Outcome::Created, s)),
@@ -656,7 +656,7 @@ fn outcome(name: &str, watched: Watched) -> Result<(Outcome, StackInfo), CliErro
                 ),
                 _ => "see the stack's events in the CloudFormation console".into(),
             };
-            Err(CliError::StackFailed {
+            Err(CloudError::StackFailed {
                 stack: name.to_string(),
                 status: status.to_string(),
                 reason,
@@ -675,7 +675,7 @@ async fn review(
     creating: bool,
     change_set_id: &str,
     old_template: &Value,
-) -> Result<Vec<ResourceChange>, CliError> {
+) -> Result<Vec<ResourceChange>, CloudError> {
     let name = d.name;
     let changes = change_set_changes(aws, change_set_id).await?;
     ui.info(&format!(
@@ -745,12 +745,12 @@ async fn review(
                     why.push("--require-approval any-change");
                 }
                 let why = why.join(", and ");
-                return Err(CliError::ApprovalRequired(format!(
+                return Err(CloudError::ApprovalRequired(format!(
                     "the changes to {name} need approval ({why}), and this is not an interactive terminal"
                 )));
             }
             Some(false) => {
-                return Err(CliError::Declined(format!(
+                return Err(CloudError::Declined(format!(
                     "not deployed: {name} is unchanged"
                 )))
             }
@@ -769,8 +769,8 @@ fn sentence(text: &str) -> String {
 }
 
 /// An error met after the change set was executed: the operation goes on without wsgen.
-fn detached(stack: &str, operation: &str, cause: CliError) -> CliError {
-    CliError::Detached {
+fn detached(stack: &str, operation: &str, cause: CloudError) -> CloudError {
+    CloudError::Detached {
         stack: stack.to_string(),
         operation: operation.to_string(),
         cause: Box::new(cause),
@@ -778,7 +778,11 @@ fn detached(stack: &str, operation: &str, cause: CliError) -> CliError {
 }
 
 /// A stack whose creation failed can only be deleted: offers that on a terminal.
-async fn replace_failed_stack(aws: &Aws, ui: &dyn Console, s: &StackInfo) -> Result<(), CliError> {
+async fn replace_failed_stack(
+    aws: &Aws,
+    ui: &dyn Console,
+    s: &StackInfo,
+) -> Result<(), CloudError> {
     let name = &s.name;
     let reason = first_failure(aws, &s.id)
         .await?
@@ -795,7 +799,7 @@ async fn replace_failed_stack(aws: &Aws, ui: &dyn Console, s: &StackInfo) -> Res
             delete_stack(aws, ui, s, 0).await?;
             Ok(())
         }
-        _ => Err(CliError::StackFailed {
+        _ => Err(CloudError::StackFailed {
             stack: name.clone(),
             status: s.status.to_string(),
             reason,
@@ -807,7 +811,7 @@ async fn replace_failed_stack(aws: &Aws, ui: &dyn Console, s: &StackInfo) -> Res
 }
 
 /// The first failed resource in the stack's events, with its reason.
-pub async fn first_failure(aws: &Aws, stack_id: &str) -> Result<Option<String>, CliError> {
+pub async fn first_failure(aws: &Aws, stack_id: &str) -> Result<Option<String>, CloudError> {
     Ok(events_since(aws, stack_id, None)
         .await?
         .into_iter()
@@ -828,7 +832,7 @@ pub async fn delete_stack(
     ui: &dyn Console,
     s: &StackInfo,
     resources: u64,
-) -> Result<Watched, CliError> {
+) -> Result<Watched, CloudError> {
     let after = latest_event(aws, &s.id).await?;
     aws.cfn
         .delete_stack()
@@ -840,7 +844,7 @@ pub async fn delete_stack(
         .await
         .map_err(|e| detached(&s.name, "deletion", e))?;
     if watched.stack.status != StackStatus::DeleteComplete {
-        return Err(CliError::StackFailed {
+        return Err(CloudError::StackFailed {
             stack: s.name.clone(),
             status: watched.stack.status.to_string(),
             reason: watched
@@ -911,7 +915,7 @@ impl std::fmt::Display for ResourceChange {
 async fn change_set_changes(
     aws: &Aws,
     change_set_id: &str,
-) -> Result<Vec<ResourceChange>, CliError> {
+) -> Result<Vec<ResourceChange>, CloudError> {
     let mut changes = Vec::new();
     let mut token = None;
     loop {

@@ -3,8 +3,8 @@
 
 use super::aws::Aws;
 use super::stacks;
+use super::CloudError;
 use super::Console;
-use crate::CliError;
 use aws_sdk_cloudformation::types::StackStatus;
 use serde_json::{json, Value};
 
@@ -23,7 +23,7 @@ pub const NONCURRENT_ASSET_DAYS: u32 = 30;
 /// the zips and templates. The stack must exist, be complete, be of version
 /// [`TOOLKIT_VERSION`] or newer and name the expected bucket, and the bucket must
 /// belong to this account (S3 checks `ExpectedBucketOwner`).
-pub async fn needed(aws: &Aws, ui: &dyn Console) -> Result<Option<String>, CliError> {
+pub async fn needed(aws: &Aws, ui: &dyn Console) -> Result<Option<String>, CloudError> {
     let Some(stack) = stacks::wait_idle(aws, ui, TOOLKIT_STACK).await? else {
         return Ok(Some(format!(
             "the toolkit stack {TOOLKIT_STACK} does not exist"
@@ -59,7 +59,7 @@ pub async fn needed(aws: &Aws, ui: &dyn Console) -> Result<Option<String>, CliEr
     let bucket = aws.asset_bucket();
     let named = stack.outputs.get("BucketName").map(String::as_str);
     if named != Some(bucket.as_str()) {
-        return Err(CliError::Environment(format!(
+        return Err(CloudError::Toolkit(format!(
             "the toolkit stack {TOOLKIT_STACK} names the asset bucket {}, not {bucket}: it was not made by `wsgen bootstrap` for {}; delete it or deploy elsewhere",
             named.unwrap_or("(none)"),
             aws.place()
@@ -78,7 +78,7 @@ pub async fn needed(aws: &Aws, ui: &dyn Console) -> Result<Option<String>, CliEr
             "the asset bucket {bucket} of the toolkit stack is gone"
         ))),
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
-            Err(CliError::Aws {
+            Err(CloudError::Aws {
                 action: format!("check the asset bucket {bucket}"),
                 code: "AccessDenied".into(),
                 message: format!(

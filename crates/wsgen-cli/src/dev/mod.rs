@@ -16,6 +16,7 @@ mod watch;
 use super::bundle::{bundle, BuildProfile, BundleOptions};
 use super::project::Project;
 use super::{CliError, Ui};
+use crate::cargo::BuildError;
 use gateway::{Gateway, GatewayConfig, Routing, Served};
 use lambda::{LambdaService, Logs};
 use schedules::*;
@@ -98,7 +99,7 @@ fn build(opts: &DevOptions, ui: &Ui) -> Result<Built, CliError> {
             project: opts.project.clone(),
             profile: opts.profile,
             arch: Some(wsgen::Architecture::host().ok_or_else(|| {
-                CliError::Toolchain(format!(
+                BuildError::Toolchain(format!(
                     "wsgen dev runs handlers natively, and Lambda has no {} functions: run it on an x86_64 or arm64 machine",
                     std::env::consts::ARCH
                 ))
@@ -126,15 +127,15 @@ fn extract_bootstrap(zip: &Path, exe: &Path) -> Result<(), CliError> {
     use std::io::Read;
     let file = std::fs::File::open(zip).map_err(CliError::io("cannot read", zip))?;
     let mut archive = zip::ZipArchive::new(file)
-        .map_err(|e| CliError::Bundle(format!("{}: {e}", zip.display())))?;
+        .map_err(|e| BuildError::Bundle(format!("{}: {e}", zip.display())))?;
     let mut entry = archive
         .by_name("bootstrap")
-        .map_err(|e| CliError::Bundle(format!("{}: {e}", zip.display())))?;
+        .map_err(|e| BuildError::Bundle(format!("{}: {e}", zip.display())))?;
     let mut data = Vec::new();
     entry
         .read_to_end(&mut data)
         .map_err(CliError::io("cannot read", zip))?;
-    super::files::write_atomically(exe, &data, Some(0o755))
+    Ok(super::files::write_atomically(exe, &data, Some(0o755))?)
 }
 
 /// What `wsgen dev` serves of an app.
@@ -164,9 +165,10 @@ fn load(opts: &DevOptions, built: &Built, domain: &str) -> Result<Loaded, CliErr
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let Some(exe) = built.executables.get(key.trim_end_matches(".zip")) else {
-                return Err(CliError::Bundle(format!(
+                return Err(BuildError::Bundle(format!(
                     "function {stack}/{id} has no bundled handler (S3Key {key})"
-                )));
+                ))
+                .into());
             };
             loaded.functions.push((f, exe.clone()));
         }
