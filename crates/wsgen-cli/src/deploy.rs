@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wsgen::assembly::CloudAssembly;
+use wsgen::cfn::types;
 
 /// Uploads in flight at once.
 const PARALLEL_UPLOADS: usize = 8;
@@ -377,7 +378,7 @@ async fn restore_drifted_code(
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::Lambda::Function"))
+        .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some(types::FUNCTION))
         .filter_map(|(id, r)| {
             let key = r.pointer("/Properties/Code/S3Key")?.as_str()?;
             let asset = assembly.manifest.assets.values().find(|a| a.key == key)?;

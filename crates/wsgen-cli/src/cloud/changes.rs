@@ -6,6 +6,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
+use wsgen::cfn::types;
 use wsgen::cfn::{Expr, Resolve};
 
 /// The difference of two templates.
@@ -96,7 +97,7 @@ impl TemplateDiff {
             .iter()
             .map(|r| {
                 let code_only = r.change == Change::Modified
-                    && r.resource_type == "AWS::Lambda::Function"
+                    && r.resource_type == types::FUNCTION
                     && r.properties
                         .iter()
                         .all(|p| p.path.starts_with("Properties.Code"));
@@ -328,7 +329,7 @@ pub fn diff(old: &Value, new: &Value) -> TemplateDiff {
         !allows
     }));
     for (id, r) in &new_res {
-        if r.get("Type").and_then(Value::as_str) != Some("AWS::ApiGatewayV2::Route") {
+        if r.get("Type").and_then(Value::as_str) != Some(types::ROUTE) {
             continue;
         }
         let auth = |r: &Value| {
@@ -342,7 +343,7 @@ pub fn diff(old: &Value, new: &Value) -> TemplateDiff {
             if was != "NONE" && is == "NONE" {
                 security.push(SecurityChange {
                     logical_id: id.clone(),
-                    resource_type: "AWS::ApiGatewayV2::Route".into(),
+                    resource_type: types::ROUTE.into(),
                     broadening: true,
                     change: format!(
                         "authorization removed from route {} (was {was})",
@@ -391,18 +392,15 @@ fn compare(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<P
 /// synthesizes.
 fn replaces(resource_type: &str, property: &str) -> bool {
     let props: &[&str] = match resource_type {
-        "AWS::ApiGatewayV2::Api" => &["ProtocolType"],
-        "AWS::ApiGatewayV2::Route"
-        | "AWS::ApiGatewayV2::Integration"
-        | "AWS::ApiGatewayV2::Authorizer"
-        | "AWS::ApiGatewayV2::Deployment" => &["ApiId"],
-        "AWS::ApiGatewayV2::RouteResponse" => &["ApiId", "RouteId"],
-        "AWS::ApiGatewayV2::IntegrationResponse" => &["ApiId", "IntegrationId"],
-        "AWS::ApiGatewayV2::Stage" => &["ApiId", "StageName"],
-        "AWS::ApiGatewayV2::DomainName" => &["DomainName"],
-        "AWS::ApiGatewayV2::ApiMapping" => &["DomainName"],
-        "AWS::Lambda::Function" => &["FunctionName", "PackageType"],
-        "AWS::Lambda::Permission" => &[
+        types::API => &["ProtocolType"],
+        types::ROUTE | types::INTEGRATION | types::AUTHORIZER | types::DEPLOYMENT => &["ApiId"],
+        types::ROUTE_RESPONSE => &["ApiId", "RouteId"],
+        types::INTEGRATION_RESPONSE => &["ApiId", "IntegrationId"],
+        types::STAGE => &["ApiId", "StageName"],
+        types::DOMAIN_NAME => &["DomainName"],
+        types::API_MAPPING => &["DomainName"],
+        types::FUNCTION => &["FunctionName", "PackageType"],
+        types::PERMISSION => &[
             "Action",
             "EventSourceToken",
             "FunctionName",
@@ -412,12 +410,12 @@ fn replaces(resource_type: &str, property: &str) -> bool {
             "SourceAccount",
             "SourceArn",
         ],
-        "AWS::IAM::Role" => &["Path", "RoleName"],
-        "AWS::IAM::Policy" => &[],
-        "AWS::DynamoDB::Table" => &["TableName", "KeySchema", "LocalSecondaryIndexes"],
-        "AWS::Logs::LogGroup" => &["LogGroupName"],
-        "AWS::Events::Rule" => &["Name", "EventBusName"],
-        "AWS::S3::Bucket" => &["BucketName"],
+        types::ROLE => &["Path", "RoleName"],
+        types::POLICY => &[],
+        types::TABLE => &["TableName", "KeySchema", "LocalSecondaryIndexes"],
+        types::LOG_GROUP => &["LogGroupName"],
+        types::RULE => &["Name", "EventBusName"],
+        types::BUCKET => &["BucketName"],
         _ => &[],
     };
     props.contains(&property)
@@ -460,7 +458,7 @@ fn group<'a>(
             change: format!(
                 "{what}: {}{} {target}",
                 match (ty, allows) {
-                    ("AWS::Lambda::Permission", _) => "",
+                    (types::PERMISSION, _) => "",
                     (_, true) => "Allow ",
                     (_, false) => "Deny ",
                 },
@@ -479,7 +477,7 @@ fn grants(resources: &Map<String, Value>) -> BTreeSet<Grant> {
         let props = r.get("Properties").unwrap_or(&Value::Null);
         let mut docs: Vec<(&str, &Value)> = Vec::new();
         match ty {
-            "AWS::IAM::Role" => {
+            types::ROLE => {
                 if let Some(d) = props.get("AssumeRolePolicyDocument") {
                     docs.push(("trust", d));
                 }
@@ -508,12 +506,12 @@ fn grants(resources: &Map<String, Value>) -> BTreeSet<Grant> {
                     });
                 }
             }
-            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => {
+            types::POLICY | types::MANAGED_POLICY => {
                 if let Some(d) = props.get("PolicyDocument") {
                     docs.push(("policy", d));
                 }
             }
-            "AWS::Lambda::Permission" => {
+            types::PERMISSION => {
                 let field = |k: &str| props.get(k).map(render_expr).unwrap_or_default();
                 let mut target = format!("on {} for {}", field("FunctionName"), field("Principal"));
                 if props.get("SourceArn").is_some() {

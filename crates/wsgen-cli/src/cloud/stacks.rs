@@ -9,6 +9,7 @@ use super::{Console, Steps};
 use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, StackStatus, Tag};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use wsgen::cfn::types;
 
 /// The stack tag deploy writes and destroy looks for: wsgen destroys only its own.
 pub const MANAGED_TAG: &str = "wsgen:managed-by";
@@ -287,7 +288,7 @@ async fn watch_inner(
         let stack = describe(aws, stack_id).await?;
         for e in events_since(aws, stack_id, after.as_deref()).await? {
             after = Some(e.id.clone());
-            let is_stack = e.resource_type == "AWS::CloudFormation::Stack";
+            let is_stack = e.resource_type == types::STACK;
             if !is_stack && e.status.ends_with("_COMPLETE") {
                 done.insert(e.logical_id.clone());
                 bar.set(done.len() as u64);
@@ -815,7 +816,7 @@ pub async fn first_failure(aws: &Aws, stack_id: &str) -> Result<Option<String>, 
     Ok(events_since(aws, stack_id, None)
         .await?
         .into_iter()
-        .find(|e| e.status.ends_with("_FAILED") && e.resource_type != "AWS::CloudFormation::Stack")
+        .find(|e| e.status.ends_with("_FAILED") && e.resource_type != types::STACK)
         .map(|e| {
             format!(
                 "{} ({}): {}",
@@ -951,11 +952,7 @@ async fn change_set_changes(
 }
 
 /// Resource types that hold data: replacing or deleting one loses it.
-const DATA_BEARING: &[&str] = &[
-    "AWS::DynamoDB::Table",
-    "AWS::DynamoDB::GlobalTable",
-    "AWS::S3::Bucket",
-];
+const DATA_BEARING: &[&str] = &[types::TABLE, types::GLOBAL_TABLE, types::BUCKET];
 
 /// A change that destroys data, or orphans it (kept, but no longer the stack's).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -1022,7 +1019,7 @@ pub fn data_loss(changes: &[ResourceChange], old: &Value) -> Vec<DataLoss> {
 async fn count_items(aws: &Aws, losses: &mut [DataLoss]) {
     for loss in losses
         .iter_mut()
-        .filter(|l| l.resource_type == "AWS::DynamoDB::Table" && !l.physical_id.is_empty())
+        .filter(|l| l.resource_type == types::TABLE && !l.physical_id.is_empty())
     {
         let described = aws
             .dynamodb

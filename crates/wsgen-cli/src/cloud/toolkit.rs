@@ -7,6 +7,7 @@ use super::CloudError;
 use super::Console;
 use aws_sdk_cloudformation::types::StackStatus;
 use serde_json::{json, Value};
+use wsgen::cfn::types;
 
 /// The toolkit stack's name.
 pub const TOOLKIT_STACK: &str = "WsgenToolkit";
@@ -101,7 +102,7 @@ pub fn toolkit_template() -> Value {
         "Description": "wsgen toolkit: the asset bucket wsgen deploy uploads Lambda zips and large templates to",
         "Resources": {
             "AssetBucket": {
-                "Type": "AWS::S3::Bucket",
+                "Type": types::BUCKET,
                 // Deployed stacks point at their zips: keep the bucket if this stack goes.
                 "DeletionPolicy": "Retain",
                 "UpdateReplacePolicy": "Retain",
@@ -133,7 +134,7 @@ pub fn toolkit_template() -> Value {
                 }
             },
             "AssetBucketPolicy": {
-                "Type": "AWS::S3::BucketPolicy",
+                "Type": types::BUCKET_POLICY,
                 "Properties": {
                     "Bucket": {"Ref": "AssetBucket"},
                     "PolicyDocument": {

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use wsgen::cfn::types;
 use wsgen::cfn::{Expr, Resolve};
 use wsgen::schedule::Expression;
 
@@ -168,11 +169,11 @@ impl Resolver<'_> {
                 .map(str::to_string)
         };
         match ty {
-            "AWS::ApiGatewayV2::Api" => logical.to_ascii_lowercase(),
-            "AWS::DynamoDB::Table" => {
+            types::API => logical.to_ascii_lowercase(),
+            types::TABLE => {
                 named("TableName").unwrap_or_else(|| format!("{}-{logical}", self.stack))
             }
-            "AWS::Lambda::Function" => {
+            types::FUNCTION => {
                 named("FunctionName").unwrap_or_else(|| format!("{}-{logical}", self.stack))
             }
             _ => format!("{}-{logical}", self.stack),
@@ -198,16 +199,16 @@ impl Resolver<'_> {
         let ty = self.resource_type(logical);
         let name = self.physical(logical);
         match (ty, attr) {
-            ("AWS::DynamoDB::Table", "Arn") => {
+            (types::TABLE, "Arn") => {
                 format!("arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{name}")
             }
-            ("AWS::DynamoDB::Table", "StreamArn") => {
+            (types::TABLE, "StreamArn") => {
                 format!("arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{name}/stream/local")
             }
-            ("AWS::Lambda::Function", "Arn") => {
+            (types::FUNCTION, "Arn") => {
                 format!("arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{name}")
             }
-            ("AWS::ApiGatewayV2::Api", "ApiEndpoint") => format!("ws://{}", self.gateway),
+            (types::API, "ApiEndpoint") => format!("ws://{}", self.gateway),
             _ => format!("{name}.{attr}"),
         }
     }
@@ -235,7 +236,7 @@ impl Resolve for Resolver<'_> {
         let mut s = Cow::Borrowed(template);
         for (scheme, local) in [("https://", "http://"), ("wss://", "ws://")] {
             for (id, r) in self.resources {
-                if r.get("Type").and_then(Value::as_str) == Some("AWS::ApiGatewayV2::Api") {
+                if r.get("Type").and_then(Value::as_str) == Some(types::API) {
                     let host = format!(
                         "{scheme}${{{id}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
                     );
@@ -294,7 +295,7 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
             })
     };
 
-    let mut apis: BTreeMap<String, DevApi> = of_type("AWS::ApiGatewayV2::Api")
+    let mut apis: BTreeMap<String, DevApi> = of_type(types::API)
         .filter(|(_, p)| p.get("ProtocolType").and_then(Value::as_str) == Some("WEBSOCKET"))
         .map(|(id, p)| {
             (
@@ -313,8 +314,8 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
         })
         .collect();
 
-    let integrations: BTreeMap<String, Value> = of_type("AWS::ApiGatewayV2::Integration").collect();
-    let authorizers: BTreeMap<String, DevAuthorizer> = of_type("AWS::ApiGatewayV2::Authorizer")
+    let integrations: BTreeMap<String, Value> = of_type(types::INTEGRATION).collect();
+    let authorizers: BTreeMap<String, DevAuthorizer> = of_type(types::AUTHORIZER)
         .map(|(id, p)| {
             let authorizer = DevAuthorizer {
                 name: p
@@ -334,7 +335,7 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
         })
         .collect();
     let mut responses: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for (_, p) in of_type("AWS::ApiGatewayV2::IntegrationResponse") {
+    for (_, p) in of_type(types::INTEGRATION_RESPONSE) {
         if p.get("IntegrationResponseKey").and_then(Value::as_str) != Some("$default") {
             continue;
         }
@@ -343,10 +344,10 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
             responses.insert(integration, templates);
         }
     }
-    let with_response: Vec<String> = of_type("AWS::ApiGatewayV2::RouteResponse")
+    let with_response: Vec<String> = of_type(types::ROUTE_RESPONSE)
         .filter_map(|(_, p)| ref_of(p.get("RouteId")))
         .collect();
-    for (id, p) in of_type("AWS::ApiGatewayV2::Route") {
+    for (id, p) in of_type(types::ROUTE) {
         let Some(api) = ref_of(p.get("ApiId")).and_then(|a| apis.get_mut(&a)) else {
             continue;
         };
@@ -429,14 +430,14 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
             },
         );
     }
-    for (_, p) in of_type("AWS::ApiGatewayV2::Stage") {
+    for (_, p) in of_type(types::STAGE) {
         if let Some(api) = ref_of(p.get("ApiId")).and_then(|a| apis.get_mut(&a)) {
             api.stages
                 .push(p.get("StageName").map(|v| r.resolve(v)).unwrap_or_default());
         }
     }
 
-    let functions = of_type("AWS::Lambda::Function")
+    let functions = of_type(types::FUNCTION)
         .map(|(id, p)| {
             let env = p
                 .pointer("/Environment/Variables")
@@ -462,7 +463,7 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
             )
         })
         .collect();
-    let tables = of_type("AWS::DynamoDB::Table")
+    let tables = of_type(types::TABLE)
         .map(|(id, p)| {
             (
                 id.clone(),
@@ -474,7 +475,7 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
             )
         })
         .collect();
-    let schedules = of_type("AWS::Events::Rule")
+    let schedules = of_type(types::RULE)
         .filter(|(_, p)| p.get("State").and_then(Value::as_str).unwrap_or("ENABLED") == "ENABLED")
         .flat_map(|(id, p)| {
             let expression = p
@@ -499,14 +500,14 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
         })
         .filter(|s| !s.expression.is_empty())
         .collect();
-    let subscriptions = of_type("AWS::Lambda::EventSourceMapping")
+    let subscriptions = of_type(types::EVENT_SOURCE_MAPPING)
         .filter(|(_, p)| p.get("Enabled") != Some(&Value::Bool(false)))
         .filter_map(|(id, p)| {
             let Expr::GetAtt(table, attribute) = Expr::from_json(p.get("EventSourceArn")?).ok()?
             else {
                 return None;
             };
-            if attribute != "StreamArn" || r.resource_type(&table) != "AWS::DynamoDB::Table" {
+            if attribute != "StreamArn" || r.resource_type(&table) != types::TABLE {
                 return None;
             }
             let function = first_reference(p.get("FunctionName"))?;

@@ -8,6 +8,7 @@
 mod expr;
 pub mod resources;
 mod template;
+pub mod types;
 
 pub use expr::{sub_parts, sub_placeholders, Expr, Pseudo, Resolve, SubPart};
 pub use resources::ResourceKind;

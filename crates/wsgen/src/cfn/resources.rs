@@ -4,7 +4,7 @@
 //! empty optional fields are left out of the template. Each struct documents only what
 //! wsgen relies on; see the AWS resource reference for the full meaning of each property.
 
-use super::Expr;
+use super::{types, Expr};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -445,24 +445,24 @@ impl ResourceKind {
     /// The CloudFormation type name, e.g. `AWS::Lambda::Function`.
     pub fn type_name(&self) -> &'static str {
         match self {
-            ResourceKind::Api(_) => "AWS::ApiGatewayV2::Api",
-            ResourceKind::Route(_) => "AWS::ApiGatewayV2::Route",
-            ResourceKind::RouteResponse(_) => "AWS::ApiGatewayV2::RouteResponse",
-            ResourceKind::Integration(_) => "AWS::ApiGatewayV2::Integration",
-            ResourceKind::IntegrationResponse(_) => "AWS::ApiGatewayV2::IntegrationResponse",
-            ResourceKind::Authorizer(_) => "AWS::ApiGatewayV2::Authorizer",
-            ResourceKind::Stage(_) => "AWS::ApiGatewayV2::Stage",
-            ResourceKind::Deployment(_) => "AWS::ApiGatewayV2::Deployment",
-            ResourceKind::DomainName(_) => "AWS::ApiGatewayV2::DomainName",
-            ResourceKind::ApiMapping(_) => "AWS::ApiGatewayV2::ApiMapping",
-            ResourceKind::Function(_) => "AWS::Lambda::Function",
-            ResourceKind::Permission(_) => "AWS::Lambda::Permission",
-            ResourceKind::EventSourceMapping(_) => "AWS::Lambda::EventSourceMapping",
-            ResourceKind::Role(_) => "AWS::IAM::Role",
-            ResourceKind::Policy(_) => "AWS::IAM::Policy",
-            ResourceKind::Table(_) => "AWS::DynamoDB::Table",
-            ResourceKind::LogGroup(_) => "AWS::Logs::LogGroup",
-            ResourceKind::Rule(_) => "AWS::Events::Rule",
+            ResourceKind::Api(_) => types::API,
+            ResourceKind::Route(_) => types::ROUTE,
+            ResourceKind::RouteResponse(_) => types::ROUTE_RESPONSE,
+            ResourceKind::Integration(_) => types::INTEGRATION,
+            ResourceKind::IntegrationResponse(_) => types::INTEGRATION_RESPONSE,
+            ResourceKind::Authorizer(_) => types::AUTHORIZER,
+            ResourceKind::Stage(_) => types::STAGE,
+            ResourceKind::Deployment(_) => types::DEPLOYMENT,
+            ResourceKind::DomainName(_) => types::DOMAIN_NAME,
+            ResourceKind::ApiMapping(_) => types::API_MAPPING,
+            ResourceKind::Function(_) => types::FUNCTION,
+            ResourceKind::Permission(_) => types::PERMISSION,
+            ResourceKind::EventSourceMapping(_) => types::EVENT_SOURCE_MAPPING,
+            ResourceKind::Role(_) => types::ROLE,
+            ResourceKind::Policy(_) => types::POLICY,
+            ResourceKind::Table(_) => types::TABLE,
+            ResourceKind::LogGroup(_) => types::LOG_GROUP,
+            ResourceKind::Rule(_) => types::RULE,
         }
     }
 }
@@ -496,3 +496,37 @@ into_kind!(
     LogGroup,
     Rule
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each variant's serde tag (what templates carry) is its `type_name`.
+    #[test]
+    fn serde_tags_are_the_type_names() {
+        let kinds: Vec<ResourceKind> = vec![
+            Api::default().into(),
+            Route::default().into(),
+            RouteResponse::default().into(),
+            Integration::default().into(),
+            IntegrationResponse::default().into(),
+            Authorizer::default().into(),
+            Stage::default().into(),
+            Deployment::default().into(),
+            DomainName::default().into(),
+            ApiMapping::default().into(),
+            Function::default().into(),
+            Permission::default().into(),
+            EventSourceMapping::default().into(),
+            Role::default().into(),
+            Policy::default().into(),
+            Table::default().into(),
+            LogGroup::default().into(),
+            Rule::default().into(),
+        ];
+        for kind in kinds {
+            let json = serde_json::to_value(&kind).unwrap();
+            assert_eq!(json["Type"], kind.type_name());
+        }
+    }
+}
