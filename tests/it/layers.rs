@@ -206,3 +206,28 @@ fn the_import_reader_sees_groups_and_reexports() {
     assert_eq!(re["Outcome"], "cloud");
     assert!(!re.contains_key("*"));
 }
+
+/// An infra crate depends on the library with no feature flags and compiles none of the
+/// command's dependencies: the library has no features and only these dependencies.
+#[test]
+fn the_library_stays_light() {
+    let manifest: toml::Table = std::fs::read_to_string(repo().join("crates/wsgen/Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        manifest.get("features").is_none(),
+        "the library has features"
+    );
+    let dependencies: Vec<&str> = manifest["dependencies"]
+        .as_table()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        dependencies,
+        ["serde", "serde_json", "sha2", "thiserror", "toml"],
+        "a new dependency of the library is compiled by every infra crate: keep it in wsgen-cli"
+    );
+}
