@@ -418,7 +418,7 @@ fn base64_sha256(data: &[u8]) -> String {
 /// Deploying a stack that imports another's export deploys that one too, first. (moto
 /// cannot show the rest: stacks it creates through change sets register no exports, so
 /// an importing stack fails there whatever the order; the order itself is unit-tested
-/// in src/cli/deploy.rs.)
+/// in crates/wsgen-cli/src/deploy.rs, on select.rs.)
 #[test]
 fn deploying_an_importer_deploys_its_exporter_unless_exclusively() {
     let p = Project::new("exports", "order");
