@@ -6,8 +6,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
-use wsgen::cfn::types;
-use wsgen::cfn::{Expr, Resolve};
+use wsgen::cfn::{types, Expr, Resolve};
 
 /// The difference of two templates.
 #[derive(Debug, Default, Serialize)]

@@ -6,8 +6,7 @@
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use wsgen::cfn::types;
-use wsgen::cfn::{Expr, Resolve};
+use wsgen::cfn::{types, Expr, Resolve};
 use wsgen::schedule::Expression;
 
 /// The region the local app pretends to run in.
@@ -234,12 +233,10 @@ impl Resolve for Resolver<'_> {
     /// The execute-api host of an API becomes the local gateway, over plain HTTP and WS.
     fn sub_template<'a>(&self, template: &'a str) -> Cow<'a, str> {
         let mut s = Cow::Borrowed(template);
-        for (scheme, local) in [("https://", "http://"), ("wss://", "ws://")] {
+        for (scheme, local) in [("https", "http://"), ("wss", "ws://")] {
             for (id, r) in self.resources {
                 if r.get("Type").and_then(Value::as_str) == Some(types::API) {
-                    let host = format!(
-                        "{scheme}${{{id}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
-                    );
+                    let host = wsgen::execute_api_origin(scheme, id);
                     if s.contains(&host) {
                         s = Cow::Owned(s.replace(&host, &format!("{local}{}", self.gateway)));
                     }

@@ -24,7 +24,9 @@ pub use function::{
 };
 pub use naming::logical_id;
 pub use problems::{Problem, ValidationErrors};
-pub use stage::{LoggingLevel, RouteSettings, Stage, DEFAULT_ACCESS_LOG_FORMAT};
+pub use stage::{
+    execute_api_origin, LoggingLevel, RouteSettings, Stage, DEFAULT_ACCESS_LOG_FORMAT,
+};
 pub use table::{
     AttributeType, Billing, GlobalSecondaryIndex, Projection, RemovalPolicy, StartingPosition,
     StreamSubscription, StreamView, Table,

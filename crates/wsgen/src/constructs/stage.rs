@@ -135,8 +135,9 @@ impl StageState {
 
     pub(crate) fn url(&self, scheme: &str) -> Expr {
         Expr::sub(format!(
-            "{scheme}://${{{}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{}",
-            self.api, self.name
+            "{}/{}",
+            execute_api_origin(scheme, &self.api),
+            self.name
         ))
     }
 
@@ -440,4 +441,11 @@ impl Stage {
             stage: Some(s.name.clone()),
         });
     }
+}
+
+/// The origin of an API's stage URLs as `Fn::Sub` writes it, e.g.
+/// `wss://${ChatApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}` (`scheme` is `wss`
+/// or `https`); `wsgen dev` recognizes it to point clients at the local gateway.
+pub fn execute_api_origin(scheme: &str, api_logical_id: &str) -> String {
+    format!("{scheme}://${{{api_logical_id}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}")
 }
