@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wsgen::assembly::CloudAssembly;
-use wsgen::cfn::types;
+use wsgen::cfn::{sub_placeholders, types};
 
 /// Uploads in flight at once.
 const PARALLEL_UPLOADS: usize = 8;
@@ -315,11 +315,7 @@ async fn upload_if_missing(
     }
     let body = aws_sdk_s3::primitives::ByteStream::from_path(file)
         .await
-        .map_err(|e| crate::files::IoError {
-            action: "cannot read",
-            path: file.to_path_buf(),
-            error: std::io::Error::other(e),
-        })?;
+        .map_err(|e| crate::files::io("cannot read", file)(std::io::Error::other(e)))?;
     aws.s3
         .put_object()
         .bucket(bucket)
@@ -342,11 +338,12 @@ async fn upload_if_missing(
 /// holds with a `${Resource}` reference left unresolved, by name.
 fn missing_outputs(template: &Value, reported: &BTreeMap<String, String>) -> Vec<String> {
     let resources = template.get("Resources").and_then(Value::as_object);
+    // A `${Logical}` or `${Logical.Attr}` placeholder CloudFormation left in the value.
     let unresolved = |value: &str| {
         resources.is_some_and(|r| {
-            r.keys().any(|id| {
-                value.contains(&format!("${{{id}}}")) || value.contains(&format!("${{{id}."))
-            })
+            sub_placeholders(value)
+                .into_iter()
+                .any(|p| r.contains_key(p.split('.').next().unwrap_or(p)))
         })
     };
     template
@@ -542,64 +539,6 @@ async fn wait_function_updated(aws: &Aws, function: &str) -> Result<(), CliError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::select::select_stacks;
-    use wsgen::cfn::Expr;
-    use wsgen::{App, AttributeType};
-
-    /// An app whose stacks export `exports` and import `imports` (by stack).
-    fn app(stacks: &[(&str, &[&str], &[&str])]) -> CloudAssembly {
-        let app = App::at(std::env::temp_dir());
-        for (name, exports, imports) in stacks {
-            let stack = app.stack(name);
-            stack.table("T").partition_key("id", AttributeType::String);
-            for e in *exports {
-                stack
-                    .output(&format!("Out{}", e.replace('-', "")), "v")
-                    .export(*e);
-            }
-            for i in *imports {
-                let import = Expr::ImportValue(Box::new(Expr::from(*i)));
-                stack.output(&format!("In{}", i.replace('-', "")), import);
-            }
-        }
-        app.assemble().expect("a valid app")
-    }
-
-    fn names(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn importers_deploy_after_exporters_and_others_by_name() {
-        let a = app(&[
-            ("Api", &[], &["Zeta-Table"]),
-            ("Mid", &[], &["Elsewhere"]),
-            ("Zeta", &["Zeta-Table"], &[]),
-        ]);
-        let all = names(&["Api", "Mid", "Zeta"]);
-        assert_eq!(
-            deploy_order(&prerequisites(&a), &all).unwrap(),
-            names(&["Mid", "Zeta", "Api"])
-        );
-        assert_eq!(
-            select_stacks(&a, &[]).unwrap(),
-            names(&["Mid", "Zeta", "Api"])
-        );
-        // Only the stacks named, still in order.
-        assert_eq!(
-            select_stacks(&a, &names(&["Api", "Zeta"])).unwrap(),
-            names(&["Zeta", "Api"])
-        );
-        // Deploying Api alone needs Zeta (unless --exclusively); Mid needs nothing.
-        assert_eq!(
-            with_prerequisites(&prerequisites(&a), &names(&["Api"])),
-            names(&["Api", "Zeta"])
-        );
-        assert_eq!(
-            with_prerequisites(&prerequisites(&a), &names(&["Mid"])),
-            names(&["Mid"])
-        );
-    }
 
     #[test]
     fn outputs_missing_or_unresolved_are_named() {
@@ -640,16 +579,5 @@ mod tests {
         );
         assert_eq!(hex_to_base64("zz"), None);
         assert_eq!(hex_to_base64("abc"), None);
-    }
-
-    #[test]
-    fn stacks_that_import_from_each_other_are_an_error() {
-        let a = app(&[("A", &["A-Out"], &["B-Out"]), ("B", &["B-Out"], &["A-Out"])]);
-        let e = deploy_order(&prerequisites(&a), &names(&["A", "B"])).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("stacks A, B import each other's exports"),
-            "{e}"
-        );
     }
 }

@@ -121,3 +121,76 @@ pub fn deploy_order(all: &Prerequisites, names: &[String]) -> Result<Vec<String>
     }
     Ok(order)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wsgen::cfn::Expr;
+    use wsgen::{App, AttributeType};
+
+    /// An app whose stacks export `exports` and import `imports` (by stack).
+    fn app(stacks: &[(&str, &[&str], &[&str])]) -> CloudAssembly {
+        let app = App::at(std::env::temp_dir());
+        for (name, exports, imports) in stacks {
+            let stack = app.stack(name);
+            stack.table("T").partition_key("id", AttributeType::String);
+            for e in *exports {
+                stack
+                    .output(&format!("Out{}", e.replace('-', "")), "v")
+                    .export(*e);
+            }
+            for i in *imports {
+                let import = Expr::ImportValue(Box::new(Expr::from(*i)));
+                stack.output(&format!("In{}", i.replace('-', "")), import);
+            }
+        }
+        app.assemble().expect("a valid app")
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn importers_deploy_after_exporters_and_others_by_name() {
+        let a = app(&[
+            ("Api", &[], &["Zeta-Table"]),
+            ("Mid", &[], &["Elsewhere"]),
+            ("Zeta", &["Zeta-Table"], &[]),
+        ]);
+        let all = names(&["Api", "Mid", "Zeta"]);
+        assert_eq!(
+            deploy_order(&prerequisites(&a), &all).unwrap(),
+            names(&["Mid", "Zeta", "Api"])
+        );
+        assert_eq!(
+            select_stacks(&a, &[]).unwrap(),
+            names(&["Mid", "Zeta", "Api"])
+        );
+        // Only the stacks named, still in order.
+        assert_eq!(
+            select_stacks(&a, &names(&["Api", "Zeta"])).unwrap(),
+            names(&["Zeta", "Api"])
+        );
+        // Deploying Api alone needs Zeta (unless --exclusively); Mid needs nothing.
+        assert_eq!(
+            with_prerequisites(&prerequisites(&a), &names(&["Api"])),
+            names(&["Api", "Zeta"])
+        );
+        assert_eq!(
+            with_prerequisites(&prerequisites(&a), &names(&["Mid"])),
+            names(&["Mid"])
+        );
+    }
+
+    #[test]
+    fn stacks_that_import_from_each_other_are_an_error() {
+        let a = app(&[("A", &["A-Out"], &["B-Out"]), ("B", &["B-Out"], &["A-Out"])]);
+        let e = deploy_order(&prerequisites(&a), &names(&["A", "B"])).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("stacks A, B import each other's exports"),
+            "{e}"
+        );
+    }
+}
