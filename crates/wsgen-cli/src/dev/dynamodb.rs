@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The database file, in the data directory.
 pub const DATA_FILE: &str = "tables.sqlite";
@@ -112,7 +112,7 @@ impl Embedded {
     pub fn ensure(&self, ui: &Ui, tables: &[DevTable]) -> Result<(), CliError> {
         for t in tables {
             let wanted = create_request(&t.name, &t.properties);
-            match self.call(|r| self.db.describe_table(r), json!({"TableName": t.name})) {
+            match call(|r| self.db.describe_table(r), json!({"TableName": t.name})) {
                 Err(DynoxideError::ResourceNotFoundException(_)) => self.create(&wanted)?,
                 Err(e) => return Err(failed(&format!("describe table {}", t.name), e)),
                 Ok(described) => {
@@ -137,14 +137,14 @@ impl Embedded {
         let items = self.scan_all(name)?;
         let exports = self.dir.join("exports");
         std::fs::create_dir_all(&exports).map_err(CliError::io("cannot create", &exports))?;
-        let file = exports.join(format!("{name}-{}.jsonl", unix_now()));
+        let file = exports.join(format!("{name}-{}.jsonl", super::unix_now().as_secs()));
         let mut lines = String::new();
         for item in &items {
             lines.push_str(&serde_json::to_string(item).expect("an item is JSON"));
             lines.push('\n');
         }
         crate::files::write_atomically(&file, lines.as_bytes(), None)?;
-        self.call(|r| self.db.delete_table(r), json!({"TableName": name}))
+        call(|r| self.db.delete_table(r), json!({"TableName": name}))
             .map_err(|e| failed(&format!("delete table {name}"), e))?;
         self.create(wanted)?;
         let primary = |t: &Value| {
@@ -188,7 +188,7 @@ impl Embedded {
     }
 
     fn create(&self, request: &Value) -> Result<(), CliError> {
-        self.call(|r| self.db.create_table(r), request.clone())
+        call(|r| self.db.create_table(r), request.clone())
             .map(|_| ())
             .map_err(|e| {
                 failed(
@@ -211,7 +211,7 @@ impl Embedded {
             steps.push(json!({"StreamEnabled": true, "StreamViewType": view}));
         }
         for spec in steps {
-            self.call(
+            call(
                 |r| self.db.update_table(r),
                 json!({"TableName": name, "StreamSpecification": spec}),
             )
@@ -225,12 +225,11 @@ impl Embedded {
             .get("TimeToLiveSpecification")
             .filter(|s| s["Enabled"] == true)
             .and_then(|s| s["AttributeName"].as_str());
-        let now = self
-            .call(
-                |r| self.db.describe_time_to_live(r),
-                json!({"TableName": name}),
-            )
-            .map_err(|e| failed(&format!("describe the time to live of table {name}"), e))?;
+        let now = call(
+            |r| self.db.describe_time_to_live(r),
+            json!({"TableName": name}),
+        )
+        .map_err(|e| failed(&format!("describe the time to live of table {name}"), e))?;
         let description = &now["TimeToLiveDescription"];
         let current = (description["TimeToLiveStatus"] == "ENABLED")
             .then(|| description["AttributeName"].as_str())
@@ -244,13 +243,13 @@ impl Embedded {
             (None, None) => return Ok(()),
         };
         if let (Some(_), Some(old)) = (wanted, current) {
-            self.call(
+            call(
                 |r| self.db.update_time_to_live(r),
                 json!({"TableName": name, "TimeToLiveSpecification": {"Enabled": false, "AttributeName": old}}),
             )
             .map_err(|e| failed(&format!("change the time to live of table {name}"), e))?;
         }
-        self.call(
+        call(
             |r| self.db.update_time_to_live(r),
             json!({"TableName": name, "TimeToLiveSpecification": spec}),
         )
@@ -280,18 +279,17 @@ impl Embedded {
             }
         }
     }
+}
 
-    /// Calls an operation of the engine with a request in the API's JSON shape; its
-    /// response in the same shape.
-    pub fn call<Req: DeserializeOwned, Resp: Serialize>(
-        &self,
-        operation: impl FnOnce(Req) -> dynoxide::Result<Resp>,
-        request: Value,
-    ) -> dynoxide::Result<Value> {
-        let request = serde_json::from_value(request)
-            .map_err(|e| DynoxideError::ValidationException(e.to_string()))?;
-        Ok(serde_json::to_value(operation(request)?).expect("a response is JSON"))
-    }
+/// Calls an operation of the engine with a request in the API's JSON shape; its response
+/// in the same shape.
+pub fn call<Req: DeserializeOwned, Resp: Serialize>(
+    operation: impl FnOnce(Req) -> dynoxide::Result<Resp>,
+    request: Value,
+) -> dynoxide::Result<Value> {
+    let request = serde_json::from_value(request)
+        .map_err(|e| DynoxideError::ValidationException(e.to_string()))?;
+    Ok(serde_json::to_value(operation(request)?).expect("a response is JSON"))
 }
 
 impl Drop for Embedded {
@@ -418,13 +416,6 @@ fn stream_of(table: &Value) -> Option<&str> {
 
 fn failed(action: &str, e: impl std::fmt::Display) -> CliError {
     CliError::Local(format!("the local DynamoDB could not {action}: {e}"))
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

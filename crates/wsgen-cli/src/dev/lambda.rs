@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -370,11 +370,7 @@ impl Instance {
             "{:08x}-{:04x}-4000-8000-{:012x}",
             std::process::id(),
             REQUESTS.fetch_add(1, Ordering::Relaxed) & 0xffff,
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default()
-                & 0xffff_ffff_ffff
+            super::unix_now().as_nanos() & 0xffff_ffff_ffff
         );
         let (tx, rx) = oneshot::channel();
         self.pending
@@ -388,11 +384,7 @@ impl Instance {
                 .remove(&id);
             return Err(InvokeError::Crashed("the process had exited".into()));
         }
-        let deadline = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or_default()
-            + timeout.as_millis();
+        let deadline = super::unix_now().as_millis() + timeout.as_millis();
         let body = Bytes::from(serde_json::to_vec(event).expect("json"));
         if self.next.send((id.clone(), body, deadline)).await.is_err() {
             return Err(InvokeError::Crashed("the runtime API stopped".into()));

@@ -74,6 +74,13 @@ impl Default for DevOptions {
     }
 }
 
+/// The time since the Unix epoch (zero on a clock set before it).
+pub(crate) fn unix_now() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
 pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
     let project = Project::discover(opts.project.as_deref())?;
     let built = build(opts, ui)?;

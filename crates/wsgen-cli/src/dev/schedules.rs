@@ -116,13 +116,6 @@ impl Timing {
     }
 }
 
-/// The time since the Unix epoch.
-pub(super) fn unix_now() -> Duration {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-}
-
 /// EventBridge's event for a scheduled rule.
 pub(super) fn scheduled_event(rule: &str) -> Value {
     let now = unix_now();

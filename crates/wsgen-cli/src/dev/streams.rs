@@ -6,6 +6,7 @@
 //! mapping sets `MaximumRetryAttempts`, until those retries are spent; the records after
 //! it wait, as on AWS. Each invocation is logged like the others.
 
+use super::dynamodb;
 use super::lambda::LambdaService;
 use super::model::DevSubscription;
 use dynoxide::Database;
@@ -44,8 +45,7 @@ pub fn start(
         .collect()
 }
 
-/// Calls an operation of the engine with a request in the API's JSON shape; its
-/// response in the same shape.
+/// [`dynamodb::call`] with the error as text.
 fn call_now<Req, Resp>(
     db: &Database,
     operation: fn(&Database, Req) -> dynoxide::Result<Resp>,
@@ -55,9 +55,7 @@ where
     Req: serde::de::DeserializeOwned,
     Resp: serde::Serialize,
 {
-    let request = serde_json::from_value(request).map_err(|e| e.to_string())?;
-    let response = operation(db, request).map_err(|e| e.to_string())?;
-    Ok(serde_json::to_value(response).expect("a response is JSON"))
+    dynamodb::call(|r| operation(db, r), request).map_err(|e| e.to_string())
 }
 
 /// [`call_now`] on a blocking thread (it takes the database lock).

@@ -242,13 +242,7 @@ impl Gateway {
     fn new_id(&self) -> String {
         use sha2::{Digest, Sha256};
         let n = self.ids.fetch_add(1, Ordering::Relaxed);
-        let seed = format!(
-            "{n}-{}-{:?}",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-        );
+        let seed = format!("{n}-{}-{:?}", std::process::id(), super::unix_now());
         let digest = Sha256::digest(seed.as_bytes());
         let mut id = aws_smithy_types::base64::encode(&digest[..8]);
         id.truncate(11);
