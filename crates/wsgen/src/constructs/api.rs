@@ -333,7 +333,7 @@ impl ApiState {
             );
         }
         let deployment_hash = deployment.hash(ctx);
-        let keys: BTreeSet<String> = self.routes.iter().map(|r| r.borrow().key.clone()).collect();
+        // `keys` now holds every route key, which stages check their route settings against.
         let mut stage_names = BTreeSet::new();
         for stage in &self.stages {
             let stage = stage.borrow();
