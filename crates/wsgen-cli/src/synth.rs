@@ -56,6 +56,10 @@ const CACHE_FILE: &str = ".cache/infra.json";
 struct InfraCache {
     key: String,
     executable: PathBuf,
+    /// Every file the compiler read for the binary (cargo's dep-info), `#[path]` modules
+    /// and `include_str!` files outside the crate among them: part of the key.
+    #[serde(default)]
+    sources: Vec<PathBuf>,
 }
 
 /// Removes the staging directory however synthesis ends.
@@ -256,7 +260,9 @@ fn infra_executable(project: &Project, out: &Path) -> Result<PathBuf, CliError> 
         let cached: Option<InfraCache> = std::fs::read_to_string(&cache_path)
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
-        if let Some(c) = cached.filter(|c| c.key == key && c.executable.is_file()) {
+        if let Some(c) = cached.filter(|c| {
+            c.executable.is_file() && with_sources(&key, &c.sources).as_ref() == Some(&c.key)
+        }) {
             return Ok(c.executable);
         }
     }
@@ -276,15 +282,63 @@ fn infra_executable(project: &Project, out: &Path) -> Result<PathBuf, CliError> 
         return Ok(built);
     }
     // Keyed after the build, which may have written the lockfile.
-    if let Some(key) = infra_key(project) {
+    let sources = compiled_sources(&built);
+    if let Some(key) = infra_key(project).and_then(|k| with_sources(&k, &sources)) {
         let cache = serde_json::to_string(&InfraCache {
             key,
             executable: exe.clone(),
+            sources,
         })
         .expect("json");
         let _ = std::fs::write(&cache_path, cache);
     }
     Ok(exe)
+}
+
+/// The files the compiler read for `executable`, from the dep-info file cargo writes
+/// beside it (`target: file file...`, spaces in names escaped as `\ `); none when
+/// there is no such file.
+fn compiled_sources(executable: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(executable.with_extension("d")) else {
+        return Vec::new();
+    };
+    let Some(line) = text
+        .lines()
+        .find(|l| l.starts_with(&*executable.to_string_lossy()))
+    else {
+        return Vec::new();
+    };
+    let Some((_, files)) = line.split_once(": ") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = files.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.extend(chars.next()),
+            ' ' => out
+                .extend((!current.is_empty()).then(|| PathBuf::from(std::mem::take(&mut current)))),
+            c => current.push(c),
+        }
+    }
+    out.extend((!current.is_empty()).then(|| PathBuf::from(current)));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `key` with the digest of `sources`' contents; none when one cannot be read (the
+/// binary is then rebuilt).
+fn with_sources(key: &str, sources: &[PathBuf]) -> Option<String> {
+    let mut all = Vec::new();
+    for source in sources {
+        all.extend_from_slice(source.to_string_lossy().as_bytes());
+        all.push(0);
+        all.extend(std::fs::read(source).ok()?);
+        all.push(0);
+    }
+    Some(format!("{key} {}", wsgen::digest::sha256_hex(&all)))
 }
 
 /// What decides the infra binary: its sources and local dependencies (the wsgen library
