@@ -22,7 +22,7 @@ for d in "$repo"/lambdas/*/; do
   (cd "$d" && tar --exclude=./target -cf - .) | (cd "$project/lambdas/$name" && tar -xf -)
 done
 cp "$repo/Cargo.lock" "$project/Cargo.lock"
-sed -i "s|path = \"../../../..\"|path = \"$repo\"|" "$project/infra/Cargo.toml"
+sed -i "s|\"\.\./\.\./\.\./\.\./crates/|\"$repo/crates/|" "$project/infra/Cargo.toml"
 export CARGO_TARGET_DIR="$work/target"
 
 "$wsgen" synth --project "$project" -q > /dev/null   # the infra crate, not part of the timing

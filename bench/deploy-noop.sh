@@ -22,7 +22,9 @@ trap 'kill $moto 2>/dev/null; rm -rf "$work"' EXIT
 project="$work/chat"
 cp -r "$repo/tests/fixtures/chat" "$project"
 rm -rf "$project/wsgen.out" "$project/target"
-sed -i "s|path = \"../../../..\"|path = \"$repo\"|" "$project/infra/Cargo.toml"
+# Paths into this checkout, made absolute for the copy.
+sed -i "s|\"\.\./\.\./\.\./\.\./crates/|\"$repo/crates/|" "$project/infra/Cargo.toml"
+sed -i "s|\"\.\./\.\./\.\./\.\./\.\./blueprints/|\"$repo/blueprints/|" "$project/infra/src/main.rs"
 export CARGO_TARGET_DIR="$work/target" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 until python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))" 2>/dev/null; do sleep 0.2; done

@@ -30,7 +30,7 @@ cp -r "$repo/lambdas" "$project/lambdas"
 mkdir -p "$project/tests" && cp -r "$repo/tests/handlers" "$project/tests/handlers"
 cp "$repo/Cargo.lock" "$project/Cargo.lock"
 rm -rf "$project/lambdas/"*/target
-sed -i "s|path = \"../../../..\"|path = \"$repo\"|" "$project/infra/Cargo.toml"
+sed -i "s|\"\.\./\.\./\.\./\.\./crates/|\"$repo/crates/|" "$project/infra/Cargo.toml"
 export CARGO_TARGET_DIR="${BENCH_TARGET_DIR:-$repo/target/bench-stock}"
 
 "$wsgen" dev --project "$project" --profile release --port 0 --json --no-watch \

@@ -16,7 +16,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r "$repo/tests/fixtures/chat" "$work/chat"
 rm -rf "$work/chat/wsgen.out" "$work/chat/target"
-sed -i "s|path = \"../../../..\"|path = \"$repo\"|" "$work/chat/infra/Cargo.toml"
+# Paths into this checkout, made absolute for the copy.
+sed -i "s|\"\.\./\.\./\.\./\.\./crates/|\"$repo/crates/|" "$work/chat/infra/Cargo.toml"
+sed -i "s|\"\.\./\.\./\.\./\.\./\.\./blueprints/|\"$repo/blueprints/|" "$work/chat/infra/src/main.rs"
 "$wsgen" synth --project "$work/chat" -q > /dev/null   # builds and caches the infra binary
 
 (cd "$repo/bench/cdk-chat" && { [[ -d node_modules ]] || npm install --no-audit --no-fund --loglevel=error; })

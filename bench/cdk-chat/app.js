@@ -1,4 +1,5 @@
-// The chat stack of tests/fixtures/chat/infra/src/main.rs, written with aws-cdk-lib:
+// The chat app of blueprints/chat/infra/src/lib.rs (stack `Chat`, as the chat fixture
+// builds it), written with aws-cdk-lib:
 // a connections table, four provided.al2023 functions with log groups, a WebSocket API
 // with $connect, $disconnect, sendmessage and a two-way $default, a throttled stage,
 // and the same grants and outputs. CHAT_LAMBDAS points at the handler crates.
@@ -12,7 +13,7 @@ const logs = require('aws-cdk-lib/aws-logs');
 
 const lambdas = process.env.CHAT_LAMBDAS || path.join(__dirname, '../../tests/fixtures/chat/lambdas');
 const app = new cdk.App();
-const stack = new cdk.Stack(app, 'Chat', { description: 'wsgen chat example' });
+const stack = new cdk.Stack(app, 'Chat', { description: 'A chat room on API Gateway WebSockets (wsgen chat blueprint)' });
 cdk.Tags.of(stack).add('app', 'chat');
 const table = new dynamodb.Table(stack, 'Connections', {
   partitionKey: { name: 'connectionId', type: dynamodb.AttributeType.STRING },
@@ -31,10 +32,10 @@ const fn = (id, dir, memorySize, env) => new lambda.Function(stack, id, {
   logGroup: new logs.LogGroup(stack, id + 'LogGroup', { retention: logs.RetentionDays.ONE_MONTH }),
 });
 const tableEnv = { TABLE_NAME: table.tableName };
-const connect = fn('OnConnect', 'onconnect', 128, tableEnv);
+const connect = fn('OnConnect', 'onconnect', 128, { ...tableEnv, CONNECTION_TTL_SECONDS: '7200' });
 const disconnect = fn('OnDisconnect', 'ondisconnect', 128, tableEnv);
 const send = fn('SendMessage', 'sendmessage', 256, tableEnv);
-const fallback = fn('DefaultHandler', 'default');
+const fallback = fn('DefaultHandler', 'default', 128, { ACTIONS: 'sendmessage' });
 table.grantWriteData(connect);
 table.grantWriteData(disconnect);
 table.grantReadWriteData(send);
@@ -44,14 +45,14 @@ const api = new apigw.WebSocketApi(stack, 'ChatApi', {
   defaultRouteOptions: { integration: new WebSocketLambdaIntegration('DefaultIntegration', fallback), returnResponse: true },
 });
 api.addRoute('sendmessage', { integration: new WebSocketLambdaIntegration('Send', send) });
-const prod = new apigw.WebSocketStage(stack, 'Prod', {
+const live = new apigw.WebSocketStage(stack, 'Live', {
   webSocketApi: api,
-  stageName: 'prod',
+  stageName: 'live',
   autoDeploy: true,
   throttle: { rateLimit: 100, burstLimit: 50 },
 });
-prod.grantManagementApiAccess(send);
-new cdk.CfnOutput(stack, 'WebSocketUrl', { value: prod.url, description: 'Where clients connect' });
-new cdk.CfnOutput(stack, 'CallbackUrl', { value: prod.callbackUrl, description: 'The @connections endpoint' });
+live.grantManagementApiAccess(send);
+new cdk.CfnOutput(stack, 'WebSocketUrl', { value: live.url, description: 'Where clients connect' });
+new cdk.CfnOutput(stack, 'CallbackUrl', { value: live.callbackUrl, description: 'The @connections endpoint' });
 new cdk.CfnOutput(stack, 'TableName', { value: table.tableName });
 app.synth();

@@ -4,40 +4,14 @@
 use crate::support::fixture;
 use wsgen::prelude::*;
 
-/// The chat app of the AWS sample (seeds 003 and 004).
+/// The chat app's one definition, the chat blueprint's.
+#[path = "../../blueprints/chat/infra/src/lib.rs"]
+mod chat;
+
+/// The chat app of the AWS sample (seeds 003 and 004), as the chat blueprint defines it.
 pub fn chat() -> App {
     let app = App::at(fixture("chat"));
-    let stack = app
-        .stack("Chat")
-        .description("wsgen chat example")
-        .tag("app", "chat");
-    let table = stack.connections_table("Connections").ttl("expiresAt");
-    let function = |id: &str, path: &str| {
-        stack
-            .rust_function(id, path)
-            .env("TABLE_NAME", table.name())
-    };
-    let connect = function("OnConnect", "lambdas/onconnect");
-    let disconnect = function("OnDisconnect", "lambdas/ondisconnect");
-    let send = function("SendMessage", "lambdas/sendmessage").memory(256);
-    let default = stack.rust_function("Default", "lambdas/default");
-    table.grant_write(&connect);
-    table.grant_write(&disconnect);
-    table.grant_read_write(&send);
-    let api = stack
-        .websocket_api("ChatApi")
-        .on_connect(&connect)
-        .on_disconnect(&disconnect)
-        .route("sendmessage", &send);
-    let _ = api.add_route("$default").integration(&default).two_way();
-    let prod = api.stage("prod").throttle(100.0, 50);
-    prod.grant_manage_connections(&send);
-    let send = send.env("CALLBACK_URL", prod.callback_url());
-    let _ = send;
-    stack
-        .output("WebSocketUrl", prod.url())
-        .description("Where clients connect");
-    stack.output("CallbackUrl", prod.callback_url());
+    chat::build(&app, "Chat");
     app
 }
 
@@ -181,6 +155,8 @@ pub fn functions_and_tables() -> App {
     let api = stack.websocket_api("TickerApi").route("subscribe", &hourly);
     let live = api.stage("live");
     live.grant_manage_connections(&ticker);
+    // A scheduled push has no event to learn the stage from: it is told.
+    let _ = ticker.env("CALLBACK_URL", live.callback_url());
     stack.output("Prices", prices.arn());
     app
 }

@@ -65,6 +65,21 @@ impl Project {
             );
             std::fs::write(dir.join(file), text).unwrap();
         }
+        // The chat fixture's app is the chat blueprint's, included by a relative path
+        // into the checkout: the copy gets its own copy of that file, outside its infra
+        // crate as in the checkout.
+        let main = dir.join("infra/src/main.rs");
+        let text = std::fs::read_to_string(&main).unwrap();
+        let included = "../../../../../blueprints/chat/infra/src/lib.rs";
+        if text.contains(included) {
+            std::fs::create_dir_all(dir.join("blueprint")).unwrap();
+            std::fs::copy(
+                repo().join("blueprints/chat/infra/src/lib.rs"),
+                dir.join("blueprint/lib.rs"),
+            )
+            .unwrap();
+            std::fs::write(&main, text.replace(included, "../../blueprint/lib.rs")).unwrap();
+        }
         Project {
             _tmp: Some(tmp),
             dir,
@@ -257,14 +272,21 @@ fn synth_chat_writes_the_assembly_and_prints_yaml() {
 fn synth_rebuilds_when_the_infra_changes() {
     let p = Project::new("chat", "rebuild");
     assert_eq!(p.wsgen(&["synth"]).code, 0);
-    let main = p.read("infra/src/main.rs");
+    // The app is in a file outside the infra crate (`#[path]`): what the compiler read
+    // is part of the cache key, wherever it is.
+    let app = p.read("blueprint/lib.rs");
     p.write(
-        "infra/src/main.rs",
-        &main.replace(".memory(256)", ".memory(512)"),
+        "blueprint/lib.rs",
+        &app.replace(".memory(256)", ".memory(512)"),
     );
     let run = p.wsgen(&["synth", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("\"MemorySize\": 512"));
+    let main = p.read("infra/src/main.rs");
+    p.write("infra/src/main.rs", &main.replace("\"Chat\"", "\"Lobby\""));
+    let run = p.wsgen(&["synth", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(p.dir.join("wsgen.out/Lobby.template.json").is_file());
     // A handler's sources change its asset's fingerprint.
     let before = p.read("wsgen.out/manifest.json");
     p.write(

@@ -103,7 +103,7 @@ fn deploy_lifecycle_against_moto() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("+ SendMessageRolePolicy (AWS::IAM::Policy): added: Allow execute-api:ManageConnections on arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ChatApi}/prod/POST/@connections/*"), "{}", run.stderr);
+    assert!(run.stderr.contains("+ SendMessageRolePolicy (AWS::IAM::Policy): added: Allow execute-api:ManageConnections on arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ChatApi}/live/POST/@connections/*"), "{}", run.stderr);
     assert!(run.stderr.contains("error: the changes to Chat need approval (they widen access), and this is not an interactive terminal"), "{}", run.stderr);
     let run = wsgen(&p, region, &["diff", "--json"]);
     assert_eq!(run.code, 1);
@@ -153,12 +153,12 @@ fn deploy_lifecycle_against_moto() {
     // and deploy says so.
     assert_eq!(
         chat["WebSocketUrl"],
-        "wss://${ChatApi}.execute-api.eu-west-1.amazonaws.com/prod"
+        "wss://${ChatApi}.execute-api.eu-west-1.amazonaws.com/live"
     );
     assert!(run.stderr.contains(&format!("warning: Chat: the deployed stack does not report outputs CallbackUrl, WebSocketUrl that the template declares: the engine at {} did not create or resolve what they refer to", moto().endpoint)), "{}", run.stderr);
     assert_eq!(
         chat["CallbackUrl"],
-        "https://${ChatApi}.execute-api.eu-west-1.amazonaws.com/prod"
+        "https://${ChatApi}.execute-api.eu-west-1.amazonaws.com/live"
     );
     assert!(
         run.stdout.contains(&format!("Chat.TableName = {table}\n")),
@@ -210,10 +210,10 @@ fn deploy_lifecycle_against_moto() {
     );
 
     // An update: more memory for SendMessage and a new grant for Default.
-    let main = p.read("infra/src/main.rs");
+    let app = p.read("blueprint/lib.rs");
     p.write(
-        "infra/src/main.rs",
-        &main.replace(".memory(256)", ".memory(512)").replace(
+        "blueprint/lib.rs",
+        &app.replace(".memory(256)", ".memory(512)").replace(
             "table.grant_read_write(&send);",
             "table.grant_read_write(&send);\n    table.grant_read(&default);",
         ),
@@ -316,10 +316,10 @@ fn deploy_lifecycle_against_moto() {
         run.stdout
     );
     // Anything beyond code falls back to a full deploy.
-    let main = p.read("infra/src/main.rs");
+    let app = p.read("blueprint/lib.rs");
     p.write(
-        "infra/src/main.rs",
-        &main.replace(".memory(512)", ".memory(384)"),
+        "blueprint/lib.rs",
+        &app.replace(".memory(512)", ".memory(384)"),
     );
     let run = wsgen(
         &p,

@@ -56,8 +56,13 @@ fn a_project_has_the_blueprint_the_handlers_and_a_lockfile() {
         )),
         "{infra}"
     );
-    let lib = std::fs::read_to_string(dir.join("infra/src/lib.rs")).unwrap();
-    assert!(lib.contains("app.stack(\"MyChat\")"), "{lib}");
+    // The stack gets the project's name; the app is the blueprint's, byte for byte.
+    let main = std::fs::read_to_string(dir.join("infra/src/main.rs")).unwrap();
+    assert!(main.contains("const STACK: &str = \"MyChat\";"), "{main}");
+    assert_eq!(
+        std::fs::read(dir.join("infra/src/lib.rs")).unwrap(),
+        std::fs::read(repo.join("blueprints/chat/infra/src/lib.rs")).unwrap()
+    );
     // The handlers are the repository's tested crates, byte for byte.
     for file in [
         "lambdas/sendmessage/src/lib.rs",

@@ -100,7 +100,7 @@ fn chat_stack_resources() {
     let table = a.resource("Connections");
     assert_eq!(table["DeletionPolicy"], "Retain");
     assert_eq!(table["UpdateReplacePolicy"], "Retain");
-    a.has("AWS::ApiGatewayV2::Stage", json!({"StageName": "prod", "AutoDeploy": true, "DefaultRouteSettings": {"ThrottlingRateLimit": 100.0, "ThrottlingBurstLimit": 50}}));
+    a.has("AWS::ApiGatewayV2::Stage", json!({"StageName": "live", "AutoDeploy": true, "DefaultRouteSettings": {"ThrottlingRateLimit": 100.0, "ThrottlingBurstLimit": 50}}));
     a.has(
         "AWS::ApiGatewayV2::Route",
         json!({"RouteKey": "$default", "RouteResponseSelectionExpression": "$default"}),
@@ -113,16 +113,23 @@ fn chat_stack_resources() {
         "AWS::Lambda::Function",
         json!({
             "Runtime": "provided.al2023", "Handler": "bootstrap", "MemorySize": 256, "Timeout": 10,
-            "Environment": {"Variables": {
-                "TABLE_NAME": {"Ref": "Connections"},
-                "CALLBACK_URL": {"Fn::Sub": "https://${ChatApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/prod"}
-            }},
+            "Environment": {"Variables": {"TABLE_NAME": {"Ref": "Connections"}}},
             "LoggingConfig": {"LogGroup": {"Ref": "SendMessageLogGroup"}},
         }),
     );
     assert_eq!(
         t.outputs["WebSocketUrl"].value,
-        Expr::sub("wss://${ChatApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/prod")
+        Expr::sub("wss://${ChatApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/live")
+    );
+}
+
+#[test]
+fn a_stage_callback_url_is_an_environment_value() {
+    let t = one(&apps::functions_and_tables());
+    let a = Assert::new(&t);
+    assert_eq!(
+        a.resource("Ticker")["Properties"]["Environment"]["Variables"]["CALLBACK_URL"],
+        json!({"Fn::Sub": "https://${TickerApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/live"})
     );
 }
 
@@ -151,7 +158,7 @@ fn grants_use_the_narrowest_arns() {
     let statements =
         &a.resource("SendMessageRolePolicy")["Properties"]["PolicyDocument"]["Statement"];
     let text = statements.to_string();
-    assert!(text.contains("/prod/POST/@connections/*"), "{text}");
+    assert!(text.contains("/live/POST/@connections/*"), "{text}");
     assert!(text.contains("execute-api:ManageConnections"));
     assert!(text.contains("dynamodb:PutItem") && text.contains("dynamodb:Query"));
     // A write-only grant has no read actions, and no index ARN without indexes.
@@ -428,7 +435,10 @@ fn manifests_list_stacks_assets_and_retained_resources() {
     let chat = &a.manifest.stacks["Chat"];
     assert_eq!(chat.template_file, "Chat.template.json");
     assert_eq!(chat.retained, vec!["Connections"]);
-    assert_eq!(chat.outputs, vec!["CallbackUrl", "WebSocketUrl"]);
+    assert_eq!(
+        chat.outputs,
+        vec!["CallbackUrl", "TableName", "WebSocketUrl"]
+    );
     assert_eq!(chat.assets.len(), 4);
     for fp in &chat.assets {
         let asset = &a.manifest.assets[fp];

@@ -3,7 +3,7 @@
 #[test]
 fn the_app_has_its_routes() {
     let app = wsgen::App::at(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    infra::build(&app);
+    infra::build(&app, "{{Name}}");
     let assembly = app.assemble().expect("the app is valid");
     let template = serde_json::to_value(&assembly.templates["{{Name}}"]).unwrap();
     let mut routes: Vec<&str> = template["Resources"]

@@ -11,9 +11,10 @@ use wsgen::prelude::*;
 /// replace it before deploying.
 const TOKENS: &str = "demo=7c43ef5ae21d43ce2743f770c68e24def1a43ee2f416d2438410c8af7af2ff2c";
 
-/// The app, with handler crate paths relative to `app`'s project directory.
-pub fn build(app: &App) {
-    let stack = app.stack("{{Name}}");
+/// The app as stack `name`, with handler crate paths relative to `app`'s project
+/// directory.
+pub fn build(app: &App, name: &str) {
+    let stack = app.stack(name);
     let table = stack.connections_table("Connections").ttl("expiresAt");
     let function = |id: &str, path: &str| {
         stack
@@ -39,7 +40,10 @@ pub fn build(app: &App) {
     let authorizer = api
         .lambda_authorizer("TokenAuth", &auth)
         .identity_source(IdentitySource::query("token"));
-    let _ = api.add_route("$connect").integration(&connect).authorizer(&authorizer);
+    let _ = api
+        .add_route("$connect")
+        .integration(&connect)
+        .authorizer(&authorizer);
     let _ = api.add_route("$default").integration(&default).two_way();
     let live = api
         .stage("live")

@@ -6,9 +6,10 @@
 
 use wsgen::prelude::*;
 
-/// The app, with handler crate paths relative to `app`'s project directory.
-pub fn build(app: &App) {
-    let stack = app.stack("{{Name}}");
+/// The app as stack `name`, with handler crate paths relative to `app`'s project
+/// directory.
+pub fn build(app: &App, name: &str) {
+    let stack = app.stack(name);
     let connections = stack.connections_table("Connections").ttl("expiresAt");
     let messages = stack
         .table("Messages")

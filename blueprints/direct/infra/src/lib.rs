@@ -5,16 +5,21 @@
 
 use wsgen::prelude::*;
 
-/// The app, with handler crate paths relative to `app`'s project directory.
-pub fn build(app: &App) {
-    let stack = app.stack("{{Name}}");
+/// The app as stack `name`, with handler crate paths relative to `app`'s project
+/// directory.
+pub fn build(app: &App, name: &str) {
+    let stack = app.stack(name);
     let whoami = stack.rust_function("WhoAmI", "lambdas/whoami");
     let sendto = stack.rust_function("SendMessage", "lambdas/sendto");
     let default = stack
         .rust_function("Default", "lambdas/default")
         .env("ACTIONS", "whoAmI,sendMessage");
     let api = stack.websocket_api("Api");
-    for (key, f) in [("whoAmI", &whoami), ("sendMessage", &sendto), ("$default", &default)] {
+    for (key, f) in [
+        ("whoAmI", &whoami),
+        ("sendMessage", &sendto),
+        ("$default", &default),
+    ] {
         let _ = api.add_route(key).integration(f).two_way();
     }
     let live = api.stage("live");

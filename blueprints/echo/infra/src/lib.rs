@@ -2,9 +2,10 @@
 
 use wsgen::prelude::*;
 
-/// The app, with handler crate paths relative to `app`'s project directory.
-pub fn build(app: &App) {
-    let stack = app.stack("{{Name}}");
+/// The app as stack `name`, with handler crate paths relative to `app`'s project
+/// directory.
+pub fn build(app: &App, name: &str) {
+    let stack = app.stack(name);
     let echo = stack.rust_function("Echo", "lambdas/echo");
     let api = stack.websocket_api("Api");
     let _ = api.add_route("$default").integration(&echo).two_way();

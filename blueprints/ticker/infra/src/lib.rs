@@ -5,9 +5,10 @@
 
 use wsgen::prelude::*;
 
-/// The app, with handler crate paths relative to `app`'s project directory.
-pub fn build(app: &App) {
-    let stack = app.stack("{{Name}}");
+/// The app as stack `name`, with handler crate paths relative to `app`'s project
+/// directory.
+pub fn build(app: &App, name: &str) {
+    let stack = app.stack(name);
     let table = stack.connections_table("Connections").ttl("expiresAt");
     let function = |id: &str, path: &str| {
         stack
@@ -29,7 +30,11 @@ pub fn build(app: &App) {
         .websocket_api("TickerApi")
         .on_connect(&connect)
         .on_disconnect(&disconnect);
-    for (key, f) in [("subscribe", &ticker), ("unsubscribe", &ticker), ("$default", &default)] {
+    for (key, f) in [
+        ("subscribe", &ticker),
+        ("unsubscribe", &ticker),
+        ("$default", &default),
+    ] {
         let _ = api.add_route(key).integration(f).two_way();
     }
     let live = api.stage("live");
