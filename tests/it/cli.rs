@@ -17,7 +17,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn snapshot(&self) -> String {
+    pub fn snapshot(&self) -> String {
         format!(
             "exit: {}\n----- stdout -----\n{}----- stderr -----\n{}",
             self.code, self.stdout, self.stderr
@@ -456,6 +456,10 @@ fn project_errors() {
     p.write("wsgen.toml", "infra = \"infra\"\n");
     let unwritable = p.wsgen(&["synth", "--out", "/proc/wsgen.out"]);
     insta::assert_snapshot!("synth-unwritable-out", unwritable.snapshot());
+    // `wsgen dev` asked for a stage the app does not have: the user's input (exit 2),
+    // refused before anything listens.
+    let no_stage = p.wsgen(&["dev", "--stage", "nope", "--port", "0", "--no-watch", "-q"]);
+    insta::assert_snapshot!("dev-no-such-stage", no_stage.snapshot());
     let usage = p.wsgen(&["synth", "--bogus"]);
     assert_eq!(usage.code, 2);
     assert!(usage.stderr.contains("unexpected argument '--bogus'"));

@@ -90,13 +90,7 @@ fn bad_input_is_refused_and_nothing_is_written() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("keyword"), "{}", run.stderr);
     let run = p.wsgen(&["new", "x", "--blueprint", "nope"]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .contains("pick one of auth-chat, chat, chat-history, direct, echo, ticker"),
-        "{}",
-        run.stderr
-    );
+    insta::assert_snapshot!("new-unknown-blueprint", run.snapshot());
     assert!(tree(&p.dir).is_empty(), "{:?}", tree(&p.dir));
 
     // A directory with files: refused without --force; with it, only what is missing

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wsgen::assembly::CloudAssembly;
-use wsgen::cfn::{sub_placeholders, types};
+use wsgen::cfn::{sub_placeholders, Template};
 
 /// Uploads in flight at once.
 const PARALLEL_UPLOADS: usize = 8;
@@ -147,19 +147,19 @@ pub async fn run(
         stacks: BTreeMap::new(),
     };
     for name in names {
-        let template: Value =
-            serde_json::to_value(&assembly.templates[name]).expect("a template is JSON");
+        let template = &assembly.templates[name];
+        let json: Value = serde_json::to_value(template).expect("a template is JSON");
         let (mut outcome, stack) = if opts.hotswap {
-            match hotswap(aws, ui, name, &template).await? {
+            match hotswap(aws, ui, name, template, &json).await? {
                 Some(done) => done,
-                None => deploy_one(aws, ui, opts, assembly, name, &template).await?,
+                None => deploy_one(aws, ui, opts, assembly, name, &json).await?,
             }
         } else {
-            deploy_one(aws, ui, opts, assembly, name, &template).await?
+            deploy_one(aws, ui, opts, assembly, name, &json).await?
         };
         let restored = match outcome {
             Outcome::Unchanged | Outcome::Updated => {
-                restore_drifted_code(aws, ui, assembly, name, &template).await?
+                restore_drifted_code(aws, ui, assembly, name, template).await?
             }
             Outcome::Created | Outcome::Hotswapped => vec![],
         };
@@ -171,7 +171,7 @@ pub async fn run(
             Outcome::Hotswapped => ui.done(&format!("{name}: functions' code updated (hotswap)")),
             _ => ui.done(&format!("{name}: {}", stack.status)),
         }
-        let missing_outputs = missing_outputs(&template, &stack.outputs);
+        let missing_outputs = missing_outputs(template, &stack.outputs);
         if !missing_outputs.is_empty() {
             ui.warn(&format!(
                 "{name}: the deployed stack does not report output{} {} that the template declares: the engine at {} did not create or resolve what {} refer to (moto, for one, skips AWS::ApiGatewayV2 resources)",
@@ -336,26 +336,21 @@ async fn upload_if_missing(
 
 /// The outputs `template` declares (without a condition) that `reported` lacks, or
 /// holds with a `${Resource}` reference left unresolved, by name.
-fn missing_outputs(template: &Value, reported: &BTreeMap<String, String>) -> Vec<String> {
-    let resources = template.get("Resources").and_then(Value::as_object);
+fn missing_outputs(template: &Template, reported: &BTreeMap<String, String>) -> Vec<String> {
     // A `${Logical}` or `${Logical.Attr}` placeholder CloudFormation left in the value.
     let unresolved = |value: &str| {
-        resources.is_some_and(|r| {
-            sub_placeholders(value)
-                .into_iter()
-                .any(|p| r.contains_key(p.split('.').next().unwrap_or(p)))
+        sub_placeholders(value).into_iter().any(|p| {
+            template
+                .resources
+                .contains_key(p.split('.').next().unwrap_or(p))
         })
     };
     template
-        .get("Outputs")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter(|(_, o)| o.get("Condition").is_none())
+        .outputs
+        .iter()
+        .filter(|(_, o)| o.condition.is_none())
         .filter(|(key, _)| reported.get(*key).is_none_or(|v| unresolved(v)))
         .map(|(key, _)| key.clone())
-        .collect::<std::collections::BTreeSet<String>>()
-        .into_iter()
         .collect()
 }
 
@@ -368,16 +363,13 @@ async fn restore_drifted_code(
     ui: &Ui,
     assembly: &CloudAssembly,
     name: &str,
-    template: &Value,
+    template: &Template,
 ) -> Result<Vec<String>, CliError> {
     let expected: BTreeMap<&str, (&str, String)> = template
-        .get("Resources")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some(types::FUNCTION))
-        .filter_map(|(id, r)| {
-            let key = r.pointer("/Properties/Code/S3Key")?.as_str()?;
+        .resources
+        .keys()
+        .filter_map(|id| {
+            let key = template.code_key(id)?;
             let asset = assembly.manifest.assets.values().find(|a| a.key == key)?;
             let sha256 = hex_to_base64(&asset.bundle.as_ref()?.sha256)?;
             Some((id.as_str(), (key, sha256)))
@@ -448,7 +440,8 @@ async fn hotswap(
     aws: &Aws,
     ui: &Ui,
     name: &str,
-    template: &Value,
+    template: &Template,
+    json: &Value,
 ) -> Result<Option<(Outcome, StackInfo)>, CliError> {
     let Some(stack) = stacks::wait_idle(aws, ui, name).await? else {
         ui.note(&format!(
@@ -464,7 +457,7 @@ async fn hotswap(
         return Ok(None);
     }
     let old = stacks::deployed_template(aws, name).await?;
-    let diff = changes::diff(&old, template);
+    let diff = changes::diff(&old, json);
     if diff.is_empty() {
         return Ok(Some((Outcome::Unchanged, stack)));
     }
@@ -479,8 +472,7 @@ async fn hotswap(
     let physical = stacks::physical_ids(aws, name).await?;
     for logical in functions {
         let key = template
-            .pointer(&format!("/Resources/{logical}/Properties/Code/S3Key"))
-            .and_then(Value::as_str)
+            .code_key(logical)
             .ok_or_else(|| BuildError::Bundle(format!("function {logical} has no S3Key")))?;
         let function = physical
             .get(logical)
@@ -542,8 +534,12 @@ mod tests {
 
     #[test]
     fn outputs_missing_or_unresolved_are_named() {
-        let template = serde_json::json!({
-            "Resources": {"ChatApi": {}, "Table": {}},
+        let template: Template = serde_json::from_value(serde_json::json!({
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Resources": {
+                "ChatApi": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {}},
+                "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {}}
+            },
             "Outputs": {
                 "WebSocketUrl": {"Value": "x"},
                 "CallbackUrl": {"Value": "x"},
@@ -551,7 +547,8 @@ mod tests {
                 "Optional": {"Value": "x", "Condition": "HasDomain"},
                 "Static": {"Value": "x"}
             }
-        });
+        }))
+        .unwrap();
         let reported: BTreeMap<String, String> = [
             (
                 "CallbackUrl",

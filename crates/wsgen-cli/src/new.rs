@@ -9,6 +9,7 @@
 //! overwritten or deleted.
 
 use super::{CliError, Ui};
+pub use crate::error::NewError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -69,10 +70,7 @@ pub fn source_dir() -> PathBuf {
 fn blueprints_dir() -> Result<PathBuf, CliError> {
     let dir = source_dir().join("blueprints");
     if !dir.is_dir() {
-        return Err(CliError::Environment(format!(
-            "the wsgen source this binary was built from is gone ({} is missing): reinstall wsgen from its source",
-            dir.display()
-        )));
+        return Err(NewError::SourceGone(dir).into());
     }
     Ok(dir)
 }
@@ -93,8 +91,10 @@ pub fn blueprints() -> Result<Vec<Blueprint>, CliError> {
         }
         let text =
             std::fs::read_to_string(&manifest).map_err(CliError::io("cannot read", &manifest))?;
-        let b: BlueprintToml = toml::from_str(&text)
-            .map_err(|e| CliError::Environment(format!("{}: {e}", manifest.display())))?;
+        let b: BlueprintToml = toml::from_str(&text).map_err(|e| NewError::Blueprint {
+            manifest: manifest.clone(),
+            message: e.to_string(),
+        })?;
         list.push(Blueprint {
             name,
             description: b.description,
@@ -207,11 +207,12 @@ fn render(blueprint: &Blueprint, name: &str) -> Result<BTreeMap<String, File>, C
     {
         let dir = lambdas.join(handler);
         if !dir.join("Cargo.toml").is_file() {
-            return Err(CliError::Environment(format!(
-                "blueprint {} names handler crate `{handler}`, which {} does not have",
-                blueprint.name,
-                lambdas.display()
-            )));
+            return Err(NewError::MissingHandler {
+                blueprint: blueprint.name.clone(),
+                handler: handler.to_string(),
+                dir: lambdas.clone(),
+            }
+            .into());
         }
         for (rel, bytes, modified) in read_tree(&dir)? {
             files.insert(format!("lambdas/{handler}/{rel}"), File { bytes, modified });
@@ -282,11 +283,11 @@ pub fn new(opts: &NewOptions, ui: &Ui) -> Result<NewResult, CliError> {
     let all = blueprints()?;
     let Some(blueprint) = all.iter().find(|b| b.name == opts.blueprint) else {
         let names: Vec<&str> = all.iter().map(|b| b.name.as_str()).collect();
-        return Err(CliError::Usage(format!(
-            "there is no blueprint `{}`: pick one of {} (see wsgen new --list)",
-            opts.blueprint,
-            names.join(", ")
-        )));
+        return Err(NewError::UnknownBlueprint {
+            name: opts.blueprint.clone(),
+            known: names.join(", "),
+        }
+        .into());
     };
     let name = match &opts.name {
         Some(n) => n.clone(),
@@ -297,9 +298,7 @@ pub fn new(opts: &NewOptions, ui: &Ui) -> Result<NewResult, CliError> {
             .unwrap_or_default(),
     };
     if let Some(problem) = name_problem(&name) {
-        return Err(CliError::Usage(format!(
-            "{problem}: a project name must be a valid crate name (ASCII letters, digits, `-` and `_`, starting with a letter, not a Rust keyword); pass one with --name"
-        )));
+        return Err(NewError::Name(problem).into());
     }
     let existing = match std::fs::read_dir(&opts.dir) {
         Ok(mut entries) => entries.next().is_some(),
@@ -307,10 +306,7 @@ pub fn new(opts: &NewOptions, ui: &Ui) -> Result<NewResult, CliError> {
         Err(e) => return Err(CliError::io("cannot read", &opts.dir)(e)),
     };
     if existing && !opts.force {
-        return Err(CliError::Usage(format!(
-            "{} is not empty: pick a new directory, or pass --force to add the project's files to it (files it has are kept, never overwritten)",
-            opts.dir.display()
-        )));
+        return Err(NewError::NotEmpty(opts.dir.clone()).into());
     }
     let files = render(blueprint, &name)?;
 

@@ -135,10 +135,22 @@ fn dev_options(a: args::DevArgs) -> DevOptions {
             max_duration: a.max_connection_duration,
         },
         dynamodb_endpoint: a.dynamodb_endpoint,
-        dynamodb_port: a.dynamodb_port,
+        dynamodb_port: a
+            .dynamodb_port
+            .unwrap_or_else(|| default_dynamodb_port(a.port)),
         schedule_interval: a.schedule_interval,
         watch: !a.no_watch,
         json: a.json,
+    }
+}
+
+/// The embedded DynamoDB's port when `--dynamodb-port` is not given: the gateway's
+/// port + 1, so that both are known in advance; any free port when the gateway's is
+/// (0, or the last port).
+fn default_dynamodb_port(port: u16) -> u16 {
+    match port {
+        0 => 0,
+        port => port.checked_add(1).unwrap_or(0),
     }
 }
 

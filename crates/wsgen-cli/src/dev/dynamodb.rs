@@ -11,6 +11,7 @@
 //! before is moved aside, never deleted ([`move_old_engine_data`]).
 
 use super::model::DevTable;
+use super::DevError;
 use crate::{CliError, Ui};
 use dynoxide::actions as a;
 use dynoxide::{Database, DynoxideError};
@@ -19,6 +20,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use wsgen::cfn::resources::Table;
 
 /// The database file, in the data directory.
 pub const DATA_FILE: &str = "tables.sqlite";
@@ -46,25 +48,20 @@ impl Embedded {
     pub async fn start(dir: &Path, port: u16) -> Result<Embedded, CliError> {
         std::fs::create_dir_all(dir).map_err(CliError::io("cannot create", dir))?;
         let file = dir.join(DATA_FILE);
-        let db = Database::new(&file.to_string_lossy()).map_err(|e| {
-            CliError::Local(format!(
-                "the local DynamoDB data in {} cannot be opened: {e}. Move the file away to start with empty tables (wsgen deletes nothing)",
-                file.display()
-            ))
+        let db = Database::new(&file.to_string_lossy()).map_err(|e| DevError::Data {
+            file: file.clone(),
+            message: e.to_string(),
         })?;
+        let listen = |source| DevError::Listen {
+            what: "the local DynamoDB",
+            port,
+            option: "--dynamodb-port",
+            source,
+        };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
-            .map_err(|e| {
-                CliError::Local(format!(
-                    "cannot listen on 127.0.0.1:{port} for the local DynamoDB: {e} (pick another with --dynamodb-port, or 0 for any free port)"
-                ))
-            })?;
-        let endpoint = format!(
-            "http://{}",
-            listener
-                .local_addr()
-                .map_err(|e| CliError::Local(e.to_string()))?
-        );
+            .map_err(listen)?;
+        let endpoint = format!("http://{}", listener.local_addr().map_err(listen)?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(dynoxide::server::serve_with_shutdown(
             listener,
@@ -220,11 +217,12 @@ impl Embedded {
         Ok(())
     }
 
-    fn set_ttl(&self, name: &str, properties: &Value) -> Result<(), CliError> {
+    fn set_ttl(&self, name: &str, properties: &Table) -> Result<(), CliError> {
         let wanted = properties
-            .get("TimeToLiveSpecification")
-            .filter(|s| s["Enabled"] == true)
-            .and_then(|s| s["AttributeName"].as_str());
+            .time_to_live_specification
+            .as_ref()
+            .filter(|s| s.enabled)
+            .map(|s| s.attribute_name.as_str());
         let now = call(
             |r| self.db.describe_time_to_live(r),
             json!({"TableName": name}),
@@ -325,32 +323,32 @@ pub fn move_old_engine_data(dir: &Path) -> Result<Option<PathBuf>, CliError> {
     Ok(Some(aside))
 }
 
-/// CreateTable's request for a table of the template (`properties` of its
+/// CreateTable's request for a table of the template (the properties of its
 /// `AWS::DynamoDB::Table`): billed per request locally, whatever the template's mode.
-pub fn create_request(name: &str, properties: &Value) -> Value {
+pub fn create_request(name: &str, properties: &Table) -> Value {
     let mut request = json!({
         "TableName": name,
-        "KeySchema": properties["KeySchema"],
-        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties.key_schema,
+        "AttributeDefinitions": properties.attribute_definitions,
         "BillingMode": "PAY_PER_REQUEST",
     });
-    for indexes in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
-        if let Some(list) = properties[indexes].as_array() {
-            let list: Vec<Value> = list
-                .iter()
-                .map(|i| {
-                    json!({
-                        "IndexName": i["IndexName"],
-                        "KeySchema": i["KeySchema"],
-                        "Projection": i["Projection"],
-                    })
+    if !properties.global_secondary_indexes.is_empty() {
+        let list: Vec<Value> = properties
+            .global_secondary_indexes
+            .iter()
+            .map(|i| {
+                json!({
+                    "IndexName": i.index_name,
+                    "KeySchema": i.key_schema,
+                    "Projection": i.projection,
                 })
-                .collect();
-            request[indexes] = json!(list);
-        }
+            })
+            .collect();
+        request["GlobalSecondaryIndexes"] = json!(list);
     }
-    if let Some(view) = properties.pointer("/StreamSpecification/StreamViewType") {
-        request["StreamSpecification"] = json!({"StreamEnabled": true, "StreamViewType": view});
+    if let Some(spec) = &properties.stream_specification {
+        request["StreamSpecification"] =
+            json!({"StreamEnabled": true, "StreamViewType": spec.stream_view_type});
     }
     request
 }
@@ -415,7 +413,11 @@ fn stream_of(table: &Value) -> Option<&str> {
 }
 
 fn failed(action: &str, e: impl std::fmt::Display) -> CliError {
-    CliError::Local(format!("the local DynamoDB could not {action}: {e}"))
+    DevError::DynamoDb {
+        action: action.to_string(),
+        message: e.to_string(),
+    }
+    .into()
 }
 
 #[cfg(test)]
@@ -434,7 +436,8 @@ mod tests {
             "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
             "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": true}
         });
-        let request = create_request("Chat-Messages", &props);
+        let table: Table = serde_json::from_value(props.clone()).expect("table properties");
+        let request = create_request("Chat-Messages", &table);
         assert_eq!(
             request,
             json!({

@@ -17,6 +17,7 @@ use super::bundle::{bundle, BuildProfile, BundleOptions};
 use super::project::Project;
 use super::{CliError, Ui};
 use crate::cargo::BuildError;
+pub use crate::error::DevError;
 use gateway::{Gateway, GatewayConfig, Routing, Served};
 use lambda::{LambdaService, Logs};
 use schedules::*;
@@ -45,9 +46,9 @@ pub struct DevOptions {
     /// An external DynamoDB-compatible endpoint for the app's tables. Default: the
     /// embedded one, with its data under `wsgen.out/dev/dynamodb/`.
     pub dynamodb_endpoint: Option<String>,
-    /// The embedded DynamoDB's port. Default: `port + 1` (any free port when `port`
-    /// is 0).
-    pub dynamodb_port: Option<u16>,
+    /// The embedded DynamoDB's port; 0 picks a free one. Default: `port + 1` (see
+    /// `settings::default_dynamodb_port`).
+    pub dynamodb_port: u16,
     /// Run scheduled functions this often. Default: each rule's `rate(...)`, or the
     /// times of its `cron(...)` (UTC).
     pub schedule_interval: Option<Duration>,
@@ -66,7 +67,7 @@ impl Default for DevOptions {
             stage: None,
             gateway: GatewayConfig::default(),
             dynamodb_endpoint: None,
-            dynamodb_port: None,
+            dynamodb_port: DEFAULT_PORT + 1,
             schedule_interval: None,
             watch: true,
             json: false,
@@ -88,7 +89,10 @@ pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::Local(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| DevError::Runtime {
+            what: "starting the async runtime",
+            message: e.to_string(),
+        })?;
     runtime.block_on(serve(opts, ui, &project, built))
 }
 
@@ -163,14 +167,11 @@ fn load(opts: &DevOptions, built: &Built, domain: &str) -> Result<Loaded, CliErr
         schedules: Vec::new(),
         subscriptions: Vec::new(),
     };
+    let mut every_stage = std::collections::BTreeSet::new();
     for (stack, template) in &built.assembly.templates {
-        let template: Value = serde_json::to_value(template).expect("json");
-        let app = model::read(stack, &template, domain);
+        let app = model::read(stack, template, domain);
         for (id, f) in app.functions {
-            let key = template
-                .pointer(&format!("/Resources/{id}/Properties/Code/S3Key"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let key = template.code_key(&id).unwrap_or_default();
             let Some(exe) = built.executables.get(key.trim_end_matches(".zip")) else {
                 return Err(BuildError::Bundle(format!(
                     "function {stack}/{id} has no bundled handler (S3Key {key})"
@@ -184,14 +185,17 @@ fn load(opts: &DevOptions, built: &Built, domain: &str) -> Result<Loaded, CliErr
         loaded.subscriptions.extend(app.subscriptions);
         for api in app.apis.into_values() {
             for stage in &api.stages {
+                every_stage.insert(stage.clone());
                 if opts.stage.as_ref().is_some_and(|s| s != stage) {
                     continue;
                 }
                 if let Some(other) = loaded.stages.get(stage) {
-                    return Err(CliError::Usage(format!(
-                        "stage `{stage}` belongs to both {} and {}: serve one with --stage, or rename a stage",
-                        other.api.logical_id, api.logical_id
-                    )));
+                    return Err(DevError::StageConflict {
+                        stage: stage.clone(),
+                        first: other.api.logical_id.clone(),
+                        second: api.logical_id.clone(),
+                    }
+                    .into());
                 }
                 loaded.stages.insert(
                     stage.clone(),
@@ -204,10 +208,11 @@ fn load(opts: &DevOptions, built: &Built, domain: &str) -> Result<Loaded, CliErr
         }
     }
     if loaded.stages.is_empty() {
-        return Err(CliError::Usage(match &opts.stage {
-            Some(s) => format!("the app has no stage `{s}`"),
-            None => "the app has no WebSocket API stage to serve".into(),
-        }));
+        return Err(DevError::NoStage {
+            wanted: opts.stage.clone(),
+            stages: every_stage.into_iter().collect(),
+        }
+        .into());
     }
     Ok(loaded)
 }
@@ -218,17 +223,16 @@ async fn serve(
     project: &Project,
     built: Built,
 ) -> Result<(), CliError> {
+    let listen = |source| DevError::Listen {
+        what: "the gateway",
+        port: opts.port,
+        option: "--port",
+        source,
+    };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
         .await
-        .map_err(|e| {
-            CliError::Local(format!(
-                "cannot listen on 127.0.0.1:{}: {e} (pick another with --port, or 0 for any free port)",
-                opts.port
-            ))
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| CliError::Local(e.to_string()))?;
+        .map_err(listen)?;
+    let addr = listener.local_addr().map_err(listen)?;
     let domain = addr.to_string();
     let loaded = load(opts, &built, &domain)?;
 
@@ -320,9 +324,10 @@ async fn serve(
         );
         shutdown_gw.shutdown(Duration::from_secs(10)).await;
     });
-    server
-        .await
-        .map_err(|e| CliError::Local(format!("the local gateway failed: {e}")))?;
+    server.await.map_err(|e| DevError::Runtime {
+        what: "the local gateway",
+        message: e.to_string(),
+    })?;
     if let Some(w) = watcher {
         w.stop();
     }

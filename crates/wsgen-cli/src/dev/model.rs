@@ -3,10 +3,11 @@
 //! selection, routes and their Lambda integrations, stages, functions with their
 //! environment resolved to local values, tables, schedules and stream subscriptions.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use wsgen::cfn::{types, Expr, Resolve};
+use wsgen::cfn::resources::{self, ResourceKind};
+use wsgen::cfn::{Expr, Pseudo, Resolve, Resource, Template};
 use wsgen::schedule::Expression;
 
 /// The region the local app pretends to run in.
@@ -136,94 +137,78 @@ pub struct DevFunction {
 pub struct DevTable {
     pub logical_id: String,
     pub name: String,
-    pub properties: Value,
+    pub properties: resources::Table,
 }
 
 /// Local values of the template's references.
 pub struct Resolver<'a> {
     pub stack: &'a str,
-    pub resources: &'a Map<String, Value>,
+    pub resources: &'a BTreeMap<String, Resource>,
     /// `127.0.0.1:PORT` where the gateway listens.
     pub gateway: &'a str,
 }
 
 impl Resolver<'_> {
-    /// The `Type` of a resource of the template (empty for an unknown one).
-    fn resource_type(&self, logical: &str) -> &str {
-        self.resources
-            .get(logical)
-            .and_then(|r| r.get("Type"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
+    fn kind(&self, logical: &str) -> Option<&ResourceKind> {
+        self.resources.get(logical).map(|r| &r.kind)
     }
 
     /// The local physical id of a resource (what `Ref` gives).
     pub fn physical(&self, logical: &str) -> String {
-        let ty = self.resource_type(logical);
-        let named = |prop: &str| {
-            self.resources
-                .get(logical)
-                .and_then(|r| r.pointer(&format!("/Properties/{prop}")))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        match ty {
-            types::API => logical.to_ascii_lowercase(),
-            types::TABLE => {
-                named("TableName").unwrap_or_else(|| format!("{}-{logical}", self.stack))
-            }
-            types::FUNCTION => {
-                named("FunctionName").unwrap_or_else(|| format!("{}-{logical}", self.stack))
-            }
+        match self.kind(logical) {
+            Some(ResourceKind::Api(_)) => logical.to_ascii_lowercase(),
+            Some(ResourceKind::Table(t)) => t
+                .table_name
+                .clone()
+                .unwrap_or_else(|| format!("{}-{logical}", self.stack)),
             _ => format!("{}-{logical}", self.stack),
         }
     }
 
-    fn pseudo(&self, name: &str) -> Option<String> {
-        Some(match name {
-            "AWS::Region" => LOCAL_REGION.into(),
-            "AWS::AccountId" => LOCAL_ACCOUNT.into(),
-            "AWS::Partition" => "aws".into(),
-            "AWS::URLSuffix" => "amazonaws.com".into(),
-            "AWS::StackName" => self.stack.into(),
-            "AWS::StackId" => format!(
+    fn pseudo(&self, pseudo: Pseudo) -> String {
+        match pseudo {
+            Pseudo::Region => LOCAL_REGION.into(),
+            Pseudo::AccountId => LOCAL_ACCOUNT.into(),
+            Pseudo::Partition => "aws".into(),
+            Pseudo::UrlSuffix => "amazonaws.com".into(),
+            Pseudo::StackName => self.stack.into(),
+            Pseudo::StackId => format!(
                 "arn:aws:cloudformation:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stack/{}/local",
                 self.stack
             ),
-            _ => return None,
-        })
+            Pseudo::NoValue => String::new(),
+        }
     }
 
     fn attribute(&self, logical: &str, attr: &str) -> String {
-        let ty = self.resource_type(logical);
         let name = self.physical(logical);
-        match (ty, attr) {
-            (types::TABLE, "Arn") => {
+        match (self.kind(logical), attr) {
+            (Some(ResourceKind::Table(_)), "Arn") => {
                 format!("arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{name}")
             }
-            (types::TABLE, "StreamArn") => {
+            (Some(ResourceKind::Table(_)), "StreamArn") => {
                 format!("arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{name}/stream/local")
             }
-            (types::FUNCTION, "Arn") => {
+            (Some(ResourceKind::Function(_)), "Arn") => {
                 format!("arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{name}")
             }
-            (types::API, "ApiEndpoint") => format!("ws://{}", self.gateway),
+            (Some(ResourceKind::Api(_)), "ApiEndpoint") => format!("ws://{}", self.gateway),
             _ => format!("{name}.{attr}"),
         }
     }
 
     /// Resolves an intrinsic (or a plain value) to a string.
-    pub fn resolve(&self, v: &Value) -> String {
-        match Expr::from_json(v) {
-            Ok(e) => e.evaluate(self),
-            Err(_) => v.to_string(),
-        }
+    pub fn resolve(&self, e: &Expr) -> String {
+        e.evaluate(self)
     }
 }
 
 impl Resolve for Resolver<'_> {
     fn reference(&self, name: &str) -> String {
-        self.pseudo(name).unwrap_or_else(|| self.physical(name))
+        match Pseudo::from_name(name) {
+            Some(p) => self.pseudo(p),
+            None => self.physical(name),
+        }
     }
 
     fn attribute(&self, logical_id: &str, attribute: &str) -> String {
@@ -235,7 +220,7 @@ impl Resolve for Resolver<'_> {
         let mut s = Cow::Borrowed(template);
         for (scheme, local) in [("https", "http://"), ("wss", "ws://")] {
             for (id, r) in self.resources {
-                if r.get("Type").and_then(Value::as_str) == Some(types::API) {
+                if let ResourceKind::Api(_) = r.kind {
                     let host = wsgen::execute_api_origin(scheme, id);
                     if s.contains(&host) {
                         s = Cow::Owned(s.replace(&host, &format!("{local}{}", self.gateway)));
@@ -247,177 +232,164 @@ impl Resolve for Resolver<'_> {
     }
 }
 
-/// A map of strings (templates, parameters), references resolved.
-fn strings_of(v: Option<&Value>, r: &Resolver) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), r.resolve(v))).collect())
-        .unwrap_or_default()
-}
-
 /// The logical id named by `{"Ref": id}`.
-fn ref_of(v: Option<&Value>) -> Option<String> {
-    match Expr::from_json(v?).ok()? {
+fn ref_of(e: &Expr) -> Option<&str> {
+    match e {
         Expr::Ref(id) => Some(id),
         _ => None,
     }
 }
 
 /// The first logical id a value refers to (`Ref`, `Fn::GetAtt`, `${Id}` or `${Id.Attr}`
-/// in `Fn::Sub`, inside `Fn::Join` too).
-fn first_reference(v: Option<&Value>) -> Option<String> {
-    Expr::from_json(v?).ok()?.references().into_iter().next()
+/// in `Fn::Sub`, inside `Fn::Join` too): the function of a Lambda proxy integration
+/// URI (`arn:...:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations`, or its
+/// `Fn::Join` form), the integration of a route's target (`integrations/${Id}`).
+fn first_reference(e: &Expr) -> Option<String> {
+    e.references().into_iter().next()
+}
+
+/// The resources of one type: `pick` returns a resource's properties when it is of
+/// that type.
+fn of_kind<'a, T: 'a>(
+    template: &'a Template,
+    pick: fn(&'a ResourceKind) -> Option<&'a T>,
+) -> impl Iterator<Item = (&'a String, &'a T)> + 'a {
+    template
+        .resources
+        .iter()
+        .filter_map(move |(id, r)| Some((id, pick(&r.kind)?)))
 }
 
 /// Reads the app from a stack's template. `gateway` is `127.0.0.1:PORT`.
-pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
-    let empty = Map::new();
-    let resources = template
-        .get("Resources")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
+pub fn read(stack: &str, template: &Template, gateway: &str) -> DevApp {
+    use ResourceKind as K;
     let r = Resolver {
         stack,
-        resources,
+        resources: &template.resources,
         gateway,
     };
-    let of_type = |ty: &'static str| {
-        resources
-            .iter()
-            .filter(move |(_, v)| v.get("Type").and_then(Value::as_str) == Some(ty))
-            .map(|(id, v)| {
-                (
-                    id.clone(),
-                    v.get("Properties").cloned().unwrap_or(Value::Null),
-                )
-            })
-    };
 
-    let mut apis: BTreeMap<String, DevApi> = of_type(types::API)
-        .filter(|(_, p)| p.get("ProtocolType").and_then(Value::as_str) == Some("WEBSOCKET"))
-        .map(|(id, p)| {
-            (
-                id.clone(),
-                DevApi {
-                    id: r.physical(&id),
-                    logical_id: id,
-                    route_selection: p
-                        .get("RouteSelectionExpression")
-                        .map(|v| r.resolve(v))
-                        .unwrap_or_else(|| "$request.body.action".into()),
-                    routes: BTreeMap::new(),
-                    stages: Vec::new(),
-                },
-            )
-        })
-        .collect();
+    let mut apis: BTreeMap<String, DevApi> = of_kind(template, |k| match k {
+        K::Api(p) => Some(p.as_ref()),
+        _ => None,
+    })
+    .filter(|(_, p)| p.protocol_type == "WEBSOCKET")
+    .map(|(id, p)| {
+        let api = DevApi {
+            id: r.physical(id),
+            logical_id: id.clone(),
+            route_selection: p
+                .route_selection_expression
+                .clone()
+                .unwrap_or_else(|| "$request.body.action".into()),
+            routes: BTreeMap::new(),
+            stages: Vec::new(),
+        };
+        (id.clone(), api)
+    })
+    .collect();
 
-    let integrations: BTreeMap<String, Value> = of_type(types::INTEGRATION).collect();
-    let authorizers: BTreeMap<String, DevAuthorizer> = of_type(types::AUTHORIZER)
-        .map(|(id, p)| {
-            let authorizer = DevAuthorizer {
-                name: p
-                    .get("Name")
-                    .map(|v| r.resolve(v))
-                    .unwrap_or_else(|| id.clone()),
-                function: lambda_of(p.get("AuthorizerUri")),
-                identity_sources: p
-                    .get("IdentitySource")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .map(|v| r.resolve(v))
-                    .collect(),
-            };
-            (id, authorizer)
-        })
-        .collect();
-    let mut responses: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for (_, p) in of_type(types::INTEGRATION_RESPONSE) {
-        if p.get("IntegrationResponseKey").and_then(Value::as_str) != Some("$default") {
-            continue;
-        }
-        if let Some(integration) = ref_of(p.get("IntegrationId")) {
-            let templates = strings_of(p.get("ResponseTemplates"), &r);
-            responses.insert(integration, templates);
-        }
-    }
-    let with_response: Vec<String> = of_type(types::ROUTE_RESPONSE)
-        .filter_map(|(_, p)| ref_of(p.get("RouteId")))
-        .collect();
-    for (id, p) in of_type(types::ROUTE) {
-        let Some(api) = ref_of(p.get("ApiId")).and_then(|a| apis.get_mut(&a)) else {
+    let integrations: BTreeMap<&str, &resources::Integration> = of_kind(template, |k| match k {
+        K::Integration(p) => Some(p.as_ref()),
+        _ => None,
+    })
+    .map(|(id, p)| (id.as_str(), p))
+    .collect();
+    let authorizers: BTreeMap<&str, DevAuthorizer> = of_kind(template, |k| match k {
+        K::Authorizer(p) => Some(p.as_ref()),
+        _ => None,
+    })
+    .map(|(id, p)| {
+        let authorizer = DevAuthorizer {
+            name: if p.name.is_empty() {
+                id.clone()
+            } else {
+                p.name.clone()
+            },
+            function: p.authorizer_uri.as_ref().and_then(first_reference),
+            identity_sources: p.identity_source.clone(),
+        };
+        (id.as_str(), authorizer)
+    })
+    .collect();
+    let responses: BTreeMap<&str, &BTreeMap<String, String>> = of_kind(template, |k| match k {
+        K::IntegrationResponse(p) => Some(p.as_ref()),
+        _ => None,
+    })
+    .filter(|(_, p)| p.integration_response_key == "$default")
+    .filter_map(|(_, p)| Some((ref_of(&p.integration_id)?, &p.response_templates)))
+    .collect();
+    let with_response: Vec<&str> = of_kind(template, |k| match k {
+        K::RouteResponse(p) => Some(p.as_ref()),
+        _ => None,
+    })
+    .filter_map(|(_, p)| ref_of(&p.route_id))
+    .collect();
+    for (id, p) in of_kind(template, |k| match k {
+        K::Route(p) => Some(p.as_ref()),
+        _ => None,
+    }) {
+        let Some(api) = ref_of(&p.api_id).and_then(|a| apis.get_mut(a)) else {
             continue;
         };
-        let key = p.get("RouteKey").map(|v| r.resolve(v)).unwrap_or_default();
-        // `integrations/${Integration}`: a Join of the prefix and a Ref.
-        let integration = first_reference(p.get("Target"));
-        let integration_id = integration.clone();
-        let integration = integration.and_then(|i| integrations.get(&i));
+        let integration_id = p.target.as_ref().and_then(first_reference);
+        let integration = integration_id.as_deref().and_then(|i| integrations.get(i));
         let http = integration
-            .filter(|i| {
-                matches!(
-                    i.get("IntegrationType").and_then(Value::as_str),
-                    Some("HTTP" | "HTTP_PROXY" | "MOCK")
-                )
-            })
+            .filter(|i| matches!(i.integration_type.as_str(), "HTTP" | "HTTP_PROXY" | "MOCK"))
             .map(|i| HttpIntegration {
-                kind: i
-                    .get("IntegrationType")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
+                kind: i.integration_type.clone(),
                 uri: i
-                    .get("IntegrationUri")
+                    .integration_uri
+                    .as_ref()
                     .map(|v| r.resolve(v))
                     .unwrap_or_default(),
                 method: i
-                    .get("IntegrationMethod")
-                    .map(|v| r.resolve(v).to_ascii_uppercase())
-                    .unwrap_or_else(|| "POST".into()),
-                request_templates: strings_of(i.get("RequestTemplates"), &r),
-                template_selection: i.get("TemplateSelectionExpression").map(|v| r.resolve(v)),
-                passthrough: i
-                    .get("PassthroughBehavior")
-                    .map(|v| r.resolve(v))
-                    .unwrap_or_else(|| "WHEN_NO_MATCH".into()),
-                request_parameters: strings_of(i.get("RequestParameters"), &r),
-                response_templates: integration_id
+                    .integration_method
                     .as_ref()
+                    .map_or_else(|| "POST".into(), |m| m.to_ascii_uppercase()),
+                request_templates: i.request_templates.clone(),
+                template_selection: i.template_selection_expression.clone(),
+                passthrough: i
+                    .passthrough_behavior
+                    .clone()
+                    .unwrap_or_else(|| "WHEN_NO_MATCH".into()),
+                request_parameters: i.request_parameters.clone(),
+                response_templates: integration_id
+                    .as_deref()
                     .and_then(|id| responses.get(id))
-                    .cloned()
+                    .map(|t| (*t).clone())
                     .unwrap_or_default(),
             });
         let (function, other, timeout_ms) = match integration {
             Some(i) => {
-                let ty = i
-                    .get("IntegrationType")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
                 let timeout = i
-                    .get("TimeoutInMillis")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(DEFAULT_INTEGRATION_TIMEOUT_MS);
-                if ty == "AWS_PROXY" {
-                    (lambda_of(i.get("IntegrationUri")), None, timeout)
+                    .timeout_in_millis
+                    .map_or(DEFAULT_INTEGRATION_TIMEOUT_MS, u64::from);
+                if i.integration_type == "AWS_PROXY" {
+                    let function = i.integration_uri.as_ref().and_then(first_reference);
+                    (function, None, timeout)
                 } else {
-                    (None, Some(ty.to_string()), timeout)
+                    (None, Some(i.integration_type.clone()), timeout)
                 }
             }
             None => (None, None, DEFAULT_INTEGRATION_TIMEOUT_MS),
         };
         let two_way =
-            p.get("RouteResponseSelectionExpression").is_some() || with_response.contains(&id);
-        let authorization = match p.get("AuthorizationType").and_then(Value::as_str) {
+            p.route_response_selection_expression.is_some() || with_response.contains(&id.as_str());
+        let authorization = match p.authorization_type.as_deref() {
             Some("AWS_IAM") => Authorization::Iam,
-            Some("CUSTOM") => ref_of(p.get("AuthorizerId"))
-                .and_then(|a| authorizers.get(&a).cloned())
+            Some("CUSTOM") => p
+                .authorizer_id
+                .as_ref()
+                .and_then(ref_of)
+                .and_then(|a| authorizers.get(a).cloned())
                 .map_or(Authorization::None, Authorization::Lambda),
             _ => Authorization::None,
         };
         api.routes.insert(
-            key.clone(),
+            p.route_key.clone(),
             DevRoute {
-                key,
+                key: p.route_key.clone(),
                 function,
                 other_integration: other,
                 http,
@@ -427,106 +399,96 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
             },
         );
     }
-    for (_, p) in of_type(types::STAGE) {
-        if let Some(api) = ref_of(p.get("ApiId")).and_then(|a| apis.get_mut(&a)) {
-            api.stages
-                .push(p.get("StageName").map(|v| r.resolve(v)).unwrap_or_default());
+    for (_, p) in of_kind(template, |k| match k {
+        K::Stage(p) => Some(p.as_ref()),
+        _ => None,
+    }) {
+        if let Some(api) = ref_of(&p.api_id).and_then(|a| apis.get_mut(a)) {
+            api.stages.push(p.stage_name.clone());
         }
     }
 
-    let functions = of_type(types::FUNCTION)
-        .map(|(id, p)| {
-            let env = p
-                .pointer("/Environment/Variables")
-                .and_then(Value::as_object)
-                .map(|vars| {
-                    vars.iter()
-                        .map(|(k, v)| (k.clone(), r.resolve(v)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            (
-                id.clone(),
-                DevFunction {
-                    name: r.physical(&id),
-                    timeout_secs: p.get("Timeout").and_then(Value::as_u64).unwrap_or(3),
-                    memory_mb: p.get("MemorySize").and_then(Value::as_u64).unwrap_or(128),
-                    reserved_concurrency: p
-                        .get("ReservedConcurrentExecutions")
-                        .and_then(Value::as_u64),
-                    env,
-                    logical_id: id,
-                },
-            )
-        })
-        .collect();
-    let tables = of_type(types::TABLE)
-        .map(|(id, p)| {
-            (
-                id.clone(),
-                DevTable {
-                    name: r.physical(&id),
-                    logical_id: id,
-                    properties: p,
-                },
-            )
-        })
-        .collect();
-    let schedules = of_type(types::RULE)
-        .filter(|(_, p)| p.get("State").and_then(Value::as_str).unwrap_or("ENABLED") == "ENABLED")
-        .flat_map(|(id, p)| {
-            let expression = p
-                .get("ScheduleExpression")
-                .map(|v| r.resolve(v))
-                .unwrap_or_default();
-            p.get("Targets")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|t| {
-                    let function = first_reference(t.get("Arn"))?;
-                    Some(DevSchedule {
-                        rule: id.clone(),
-                        parsed: Expression::parse(&expression).ok(),
-                        expression: expression.clone(),
-                        function,
-                        input: t.get("Input").map(|v| r.resolve(v)),
-                    })
-                })
-                .collect::<Vec<_>>()
-        })
-        .filter(|s| !s.expression.is_empty())
-        .collect();
-    let subscriptions = of_type(types::EVENT_SOURCE_MAPPING)
-        .filter(|(_, p)| p.get("Enabled") != Some(&Value::Bool(false)))
-        .filter_map(|(id, p)| {
-            let Expr::GetAtt(table, attribute) = Expr::from_json(p.get("EventSourceArn")?).ok()?
-            else {
-                return None;
-            };
-            if attribute != "StreamArn" || r.resource_type(&table) != types::TABLE {
-                return None;
-            }
-            let function = first_reference(p.get("FunctionName"))?;
-            let number = |key: &str| p.get(key).and_then(Value::as_i64);
-            Some(DevSubscription {
-                mapping: id.clone(),
-                table: r.physical(&table),
-                function,
-                batch_size: number("BatchSize").unwrap_or(100).clamp(1, 10_000) as usize,
-                trim_horizon: p.get("StartingPosition").and_then(Value::as_str)
-                    == Some("TRIM_HORIZON"),
-                window: std::time::Duration::from_secs(
-                    number("MaximumBatchingWindowInSeconds")
-                        .unwrap_or(0)
-                        .clamp(0, 300) as u64,
-                ),
-                retry_attempts: number("MaximumRetryAttempts")
-                    .filter(|n| *n >= 0)
-                    .map(|n| n as u32),
+    let functions = of_kind(template, |k| match k {
+        K::Function(p) => Some(p.as_ref()),
+        _ => None,
+    })
+    .map(|(id, p)| {
+        let env = p
+            .environment
+            .iter()
+            .flat_map(|e| &e.variables)
+            .map(|(k, v)| (k.clone(), r.resolve(v)))
+            .collect();
+        let function = DevFunction {
+            name: r.physical(id),
+            timeout_secs: p.timeout.map_or(3, u64::from),
+            memory_mb: p.memory_size.map_or(128, u64::from),
+            reserved_concurrency: p.reserved_concurrent_executions.map(u64::from),
+            env,
+            logical_id: id.clone(),
+        };
+        (id.clone(), function)
+    })
+    .collect();
+    let tables = of_kind(template, |k| match k {
+        K::Table(p) => Some(p.as_ref()),
+        _ => None,
+    })
+    .map(|(id, p)| {
+        let table = DevTable {
+            name: r.physical(id),
+            logical_id: id.clone(),
+            properties: p.clone(),
+        };
+        (id.clone(), table)
+    })
+    .collect();
+    let schedules = of_kind(template, |k| match k {
+        K::Rule(p) => Some(p.as_ref()),
+        _ => None,
+    })
+    .filter(|(_, p)| p.state.as_deref().unwrap_or("ENABLED") == "ENABLED")
+    .filter(|(_, p)| !p.schedule_expression.is_empty())
+    .flat_map(|(id, p)| {
+        p.targets.iter().filter_map(|t| {
+            Some(DevSchedule {
+                rule: id.clone(),
+                parsed: Expression::parse(&p.schedule_expression).ok(),
+                expression: p.schedule_expression.clone(),
+                function: first_reference(&t.arn)?,
+                input: t.input.clone(),
             })
         })
-        .collect();
+    })
+    .collect();
+    let subscriptions = of_kind(template, |k| match k {
+        K::EventSourceMapping(p) => Some(p.as_ref()),
+        _ => None,
+    })
+    .filter(|(_, p)| p.enabled != Some(false))
+    .filter_map(|(id, p)| {
+        let Expr::GetAtt(table, attribute) = &p.event_source_arn else {
+            return None;
+        };
+        if attribute != "StreamArn" || !matches!(r.kind(table), Some(K::Table(_))) {
+            return None;
+        }
+        Some(DevSubscription {
+            mapping: id.clone(),
+            table: r.physical(table),
+            function: first_reference(&p.function_name)?,
+            batch_size: p.batch_size.unwrap_or(100).clamp(1, 10_000) as usize,
+            trim_horizon: p.starting_position.as_deref() == Some("TRIM_HORIZON"),
+            window: std::time::Duration::from_secs(
+                p.maximum_batching_window_in_seconds
+                    .unwrap_or(0)
+                    .min(300)
+                    .into(),
+            ),
+            retry_attempts: p.maximum_retry_attempts.and_then(|n| u32::try_from(n).ok()),
+        })
+    })
+    .collect();
     DevApp {
         apis,
         functions,
@@ -534,13 +496,6 @@ pub fn read(stack: &str, template: &Value, gateway: &str) -> DevApp {
         schedules,
         subscriptions,
     }
-}
-
-/// The function of a Lambda proxy integration URI
-/// (`arn:...:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations`, or its
-/// `Fn::Join` form).
-fn lambda_of(uri: Option<&Value>) -> Option<String> {
-    first_reference(uri)
 }
 
 /// Evaluates a route selection expression (`$request.body.action`, `${request.body.a.b}`,
@@ -573,6 +528,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A template from its `Resources`, as JSON.
+    fn template(resources: Value) -> Template {
+        serde_json::from_value(json!({
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Resources": resources,
+        }))
+        .expect("a template")
+    }
+
     #[test]
     fn route_selection_expressions() {
         assert_eq!(
@@ -593,7 +557,7 @@ mod tests {
 
     #[test]
     fn references_resolve_to_local_values() {
-        let t = json!({"Resources": {
+        let t = template(json!({
             "Api": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "WEBSOCKET", "RouteSelectionExpression": "$request.body.action"}},
             "T": {"Type": "AWS::DynamoDB::Table", "Properties": {}},
             "F": {"Type": "AWS::Lambda::Function", "Properties": {"Timeout": 5, "Environment": {"Variables": {
@@ -601,7 +565,7 @@ mod tests {
                 "CALLBACK_URL": {"Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/live"},
                 "ARN": {"Fn::GetAtt": ["T", "Arn"]}
             }}}}
-        }});
+        }));
         let app = read("Chat", &t, "127.0.0.1:4000");
         let f = &app.functions["F"];
         assert_eq!(f.env["TABLE_NAME"], "Chat-T");
@@ -622,13 +586,13 @@ mod tests {
                 "Targets": [{"Arn": {"Fn::GetAtt": ["F", "Arn"]}, "Id": "F"}]
             }})
         };
-        let t = json!({"Resources": {
+        let t = template(json!({
             "F": {"Type": "AWS::Lambda::Function", "Properties": {}},
             "Every": rule("rate(5 minutes)"),
             "Noon": rule("cron(0 12 ? * MON-FRI *)"),
             "Off": {"Type": "AWS::Events::Rule", "Properties": {"ScheduleExpression": "rate(1 minute)", "State": "DISABLED",
                 "Targets": [{"Arn": {"Fn::GetAtt": ["F", "Arn"]}, "Id": "F"}]}}
-        }});
+        }));
         let app = read("S", &t, "127.0.0.1:4000");
         let by_rule: BTreeMap<&str, &DevSchedule> =
             app.schedules.iter().map(|s| (s.rule.as_str(), s)).collect();

@@ -34,12 +34,7 @@ pub(super) async fn embedded_dynamodb(
             aside.display()
         ));
     }
-    let port = opts.dynamodb_port.unwrap_or(if opts.port == 0 {
-        0
-    } else {
-        opts.port.saturating_add(1)
-    });
-    let db = dynamodb::Embedded::start(&dir, port).await?;
+    let db = dynamodb::Embedded::start(&dir, opts.dynamodb_port).await?;
     let endpoint = db.endpoint.clone();
     if !opts.json {
         ui.info(&format!(
@@ -75,14 +70,13 @@ pub(super) async fn ensure_tables(
     let existing = ddb.list_tables().send().await.map_err(|e| {
         crate::cloud::aws::aws_error(endpoint, "list the tables of the DynamoDB endpoint", e)
     })?;
-    let keys = |v: Option<&Value>| -> Vec<KeySchemaElement> {
-        v.and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+    let keys = |schema: &[wsgen::cfn::resources::KeySchema]| -> Vec<KeySchemaElement> {
+        schema
+            .iter()
             .filter_map(|k| {
                 KeySchemaElement::builder()
-                    .attribute_name(k.get("AttributeName")?.as_str()?)
-                    .key_type(KeyType::from(k.get("KeyType")?.as_str()?))
+                    .attribute_name(&k.attribute_name)
+                    .key_type(KeyType::from(k.key_type.as_str()))
                     .build()
                     .ok()
             })
@@ -94,34 +88,36 @@ pub(super) async fn ensure_tables(
         }
         let p = &t.properties;
         let attributes = p
-            .get("AttributeDefinitions")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+            .attribute_definitions
+            .iter()
             .filter_map(|a| {
                 AttributeDefinition::builder()
-                    .attribute_name(a.get("AttributeName")?.as_str()?)
-                    .attribute_type(ScalarAttributeType::from(a.get("AttributeType")?.as_str()?))
+                    .attribute_name(&a.attribute_name)
+                    .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
                     .build()
                     .ok()
             })
             .collect();
         let indexes: Vec<GlobalSecondaryIndex> = p
-            .get("GlobalSecondaryIndexes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+            .global_secondary_indexes
+            .iter()
             .filter_map(|g| {
+                let projection = &g.projection;
                 GlobalSecondaryIndex::builder()
-                    .index_name(g.get("IndexName")?.as_str()?)
-                    .set_key_schema(Some(keys(g.get("KeySchema"))))
+                    .index_name(&g.index_name)
+                    .set_key_schema(Some(keys(&g.key_schema)))
                     .projection(
                         Projection::builder()
                             .projection_type(ProjectionType::from(
-                                g.pointer("/Projection/ProjectionType")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("ALL"),
+                                match projection.projection_type.as_str() {
+                                    "" => "ALL",
+                                    other => other,
+                                },
                             ))
+                            .set_non_key_attributes(
+                                (!projection.non_key_attributes.is_empty())
+                                    .then(|| projection.non_key_attributes.clone()),
+                            )
                             .build(),
                     )
                     .build()
@@ -131,7 +127,7 @@ pub(super) async fn ensure_tables(
         ddb.create_table()
             .table_name(&t.name)
             .set_attribute_definitions(Some(attributes))
-            .set_key_schema(Some(keys(p.get("KeySchema"))))
+            .set_key_schema(Some(keys(&p.key_schema)))
             .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
             .billing_mode(BillingMode::PayPerRequest)
             .send()

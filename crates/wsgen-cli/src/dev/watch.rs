@@ -5,7 +5,7 @@
 //! keeps serving.
 
 use super::gateway::Gateway;
-use super::{build, load, start_background, DevOptions, Tables};
+use super::{build, load, start_background, DevError, DevOptions, Tables};
 use crate::project::Project;
 use crate::{CliError, Ui};
 use notify::{EventKind, RecursiveMode, Watcher as _};
@@ -52,10 +52,9 @@ pub fn start(
             }
         }
     })
-    .map_err(|e| {
-        CliError::Local(format!(
-            "cannot watch the project ({e}); run with --no-watch"
-        ))
+    .map_err(|source| DevError::Watch {
+        path: project.dir.clone(),
+        source,
     })?;
     // The project's own files, and each top-level directory but build output: a
     // recursive watch of target/ would cost a watch per directory cargo made.
@@ -69,12 +68,12 @@ pub fn start(
         }
     }
     for (path, mode) in paths {
-        watcher.watch(&path, mode).map_err(|e| {
-            CliError::Local(format!(
-                "cannot watch {} ({e}); run with --no-watch",
-                path.display()
-            ))
-        })?;
+        watcher
+            .watch(&path, mode)
+            .map_err(|source| DevError::Watch {
+                path: path.clone(),
+                source,
+            })?;
     }
     let task = tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
@@ -108,7 +107,13 @@ async fn reload(
     let build_opts = opts.clone();
     let built = tokio::task::spawn_blocking(move || build(&build_opts, &Ui::new(false)))
         .await
-        .unwrap_or_else(|e| Err(CliError::Local(format!("the build task failed: {e}"))));
+        .unwrap_or_else(|e| {
+            Err(DevError::Runtime {
+                what: "the build task",
+                message: e.to_string(),
+            }
+            .into())
+        });
     let loaded = built.and_then(|b| load(opts, &b, domain));
     let loaded = match loaded {
         Ok(l) => l,

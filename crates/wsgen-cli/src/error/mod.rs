@@ -1,4 +1,5 @@
-//! The command's error: each area's error (the project, building, the cloud) or one of
+//! The command's error: each area's error (the project, building, the cloud; and here,
+//! as the verbs above this layer return `CliError`, those of `new` and `dev`) or one of
 //! the command's own, with its exit code and a hint at the fix, rendered once by `Ui`.
 
 use crate::cargo::BuildError;
@@ -8,6 +9,11 @@ use crate::project::ProjectError;
 use std::path::PathBuf;
 use wsgen::ValidationErrors;
 
+mod dev;
+mod new;
+pub use dev::DevError;
+pub use new::NewError;
+
 /// Everything that can make a command fail.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -16,15 +22,15 @@ pub enum CliError {
     /// A file (see [`IoError`]).
     #[error(transparent)]
     Io(#[from] IoError),
+    /// A command line that asks for what cannot be done.
     #[error("{0}")]
     Usage(String),
-    /// A failure of `wsgen dev`'s local services (not of the user's input).
-    #[error("{0}")]
-    Local(String),
-    /// The account, the machine or wsgen's own installation is not as it must be (not
-    /// the user's input).
-    #[error("{0}")]
-    Environment(String),
+    /// `wsgen new` (see [`NewError`]).
+    #[error(transparent)]
+    New(#[from] NewError),
+    /// `wsgen dev` (see [`DevError`]).
+    #[error(transparent)]
+    Dev(#[from] DevError),
     /// The project and its assembly (see [`ProjectError`]).
     #[error(transparent)]
     Project(#[from] ProjectError),
@@ -42,6 +48,8 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Project(e) => e.exit_code(),
+            CliError::New(e) => e.exit_code(),
+            CliError::Dev(e) => e.exit_code(),
             CliError::Validation(_) | CliError::Usage(_) => 2,
             _ => 1,
         }
@@ -54,10 +62,9 @@ impl CliError {
             CliError::Project(e) => return e.help(),
             CliError::Build(e) => return e.help(),
             CliError::Cloud(e) => return e.help(),
-            CliError::Validation(_)
-            | CliError::Usage(_)
-            | CliError::Local(_)
-            | CliError::Environment(_) => return None,
+            CliError::New(e) => return e.help(),
+            CliError::Dev(e) => return e.help(),
+            CliError::Validation(_) | CliError::Usage(_) => return None,
         })
     }
 

@@ -62,6 +62,22 @@ pub enum Pseudo {
 }
 
 impl Pseudo {
+    /// Every pseudo parameter.
+    pub const ALL: [Pseudo; 7] = [
+        Pseudo::AccountId,
+        Pseudo::Region,
+        Pseudo::Partition,
+        Pseudo::UrlSuffix,
+        Pseudo::StackName,
+        Pseudo::StackId,
+        Pseudo::NoValue,
+    ];
+
+    /// The pseudo parameter called `name` (`AWS::Region`), if it is one.
+    pub fn from_name(name: &str) -> Option<Pseudo> {
+        Pseudo::ALL.into_iter().find(|p| p.name() == name)
+    }
+
     /// The parameter's name, e.g. `AWS::Region`.
     pub fn name(self) -> &'static str {
         match self {

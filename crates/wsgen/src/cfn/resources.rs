@@ -276,6 +276,8 @@ props!(
         starting_position: Option<String>,
         maximum_batching_window_in_seconds: Option<u32>,
         maximum_retry_attempts: Option<i32>,
+        /// Off when `false`; on by default.
+        enabled: Option<bool>,
     }
 );
 
@@ -390,8 +392,9 @@ props!(
 );
 
 props!(
-    /// One target of an EventBridge rule.
-    Target { arn: Expr, id: String }
+    /// One target of an EventBridge rule; `input` is the event it gets (JSON text), the
+    /// scheduled event when none.
+    Target { arn: Expr, id: String, input: Option<String> }
 );
 
 props!(

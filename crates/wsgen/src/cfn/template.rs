@@ -156,6 +156,18 @@ impl Template {
         s
     }
 
+    /// The S3 key of function `logical_id`'s code zip, when the template names it
+    /// literally (as wsgen writes it).
+    pub fn code_key(&self, logical_id: &str) -> Option<&str> {
+        match &self.resources.get(logical_id)?.kind {
+            ResourceKind::Function(f) => match &f.code.s3_key {
+                Expr::Str(key) => Some(key),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// References to resources, parameters or conditions the template does not define.
     pub fn dangling_references(&self) -> Vec<DanglingReference> {
         let mut out = Vec::new();

@@ -480,6 +480,7 @@ impl FunctionState {
                     targets: vec![r::Target {
                         arn: Expr::get_att(&id, "Arn"),
                         id: "Function".into(),
+                        input: None,
                     }],
                 }),
             );

@@ -215,6 +215,7 @@ impl SubscriptionState {
             maximum_batching_window_in_seconds: (window.as_secs() > 0)
                 .then_some(window.as_secs() as u32),
             maximum_retry_attempts: self.retry_attempts.map(|r| r as i32),
+            enabled: None,
         }
     }
 }
