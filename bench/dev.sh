@@ -33,7 +33,7 @@ rm -rf "$project/lambdas/"*/target
 sed -i "s|\"\.\./\.\./\.\./\.\./crates/|\"$repo/crates/|" "$project/infra/Cargo.toml"
 export CARGO_TARGET_DIR="${BENCH_TARGET_DIR:-$repo/target/bench-stock}"
 
-"$wsgen" dev --project "$project" --profile release --port 0 --json --no-watch \
+"$wsgen" dev --project "$project" --release --port 0 --json --no-watch \
   --stage live --idle-timeout 2h 2>"$work/dev.log" &
 dev=$!
 pids+=("$dev")

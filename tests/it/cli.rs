@@ -467,6 +467,42 @@ fn project_errors() {
     insta::assert_snapshot!("help", help.snapshot());
 }
 
+/// A reader that stops reading (`wsgen ... | head`) ends the command quietly: no
+/// panic, the command's own exit code.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsgen"))
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).as_ref()
+        ),
+        (Some(0), "")
+    );
+}
+
+/// `wsgen completions SHELL` prints a script that knows the commands.
+#[test]
+fn completions_know_the_commands() {
+    let p = Project::empty();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let run = p.wsgen(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        assert!(
+            run.stdout.contains("deploy") && run.stdout.contains("endpoint-url"),
+            "{shell}"
+        );
+    }
+    assert_eq!(p.wsgen(&["completions", "tcsh"]).code, 2);
+}
+
 #[test]
 fn every_command_has_help() {
     let p = Project::empty();
@@ -479,6 +515,7 @@ fn every_command_has_help() {
         "diff",
         "dev",
         "new",
+        "completions",
     ] {
         let help = p.wsgen(&[command, "--help"]);
         assert_eq!(help.code, 0, "{}", help.stderr);
@@ -634,7 +671,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[test]
 fn bundle_failures_keep_the_previous_zips() {
     let p = Project::new("chat", "bundlefail");
-    assert_eq!(p.wsgen(&["bundle", "--profile", "dev", "-q"]).code, 0);
+    assert_eq!(p.wsgen(&["bundle", "--debug", "-q"]).code, 0);
     let dev = p.path("wsgen.out/assets/dev-x86_64");
     assert_eq!(dev.read_dir().unwrap().count(), 4, "dev zips live apart");
     assert!(!p.path("wsgen.out/assets").read_dir().unwrap().any(|e| e
@@ -663,7 +700,7 @@ fn bundle_failures_keep_the_previous_zips() {
         "lambdas/sendmessage/src/main.rs",
         "fn main() { let x: u8 = 300; }\n",
     );
-    let run = p.wsgen(&["bundle", "--profile", "dev"]);
+    let run = p.wsgen(&["bundle", "--debug"]);
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains("literal out of range for `u8`"),

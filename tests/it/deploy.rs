@@ -578,7 +578,8 @@ fn configuration_errors_are_one_clear_line() {
         ],
         aws_env,
     );
-    assert_eq!(unreachable.code, 1);
+    // diff's errors exit 2, as diff(1)'s do (1 means differences).
+    assert_eq!(unreachable.code, 2);
     assert!(
         unreachable.stderr.contains(&format!(
             "error: cannot reach {endpoint}: Connection refused (os error 111)\n"

@@ -230,8 +230,7 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
         &[
             "--idle-timeout",
             "6s",
-            "--profile",
-            "release",
+            "--release",
             "--stage",
             "live",
             "--schedule-interval",
@@ -600,8 +599,7 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
     let mut dev = Dev::start(
         p,
         &[
-            "--profile",
-            "release",
+            "--release",
             "--stage",
             "secure",
             "--max-connection-duration",
@@ -639,7 +637,7 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
     stop(dev);
 
     // Watch mode: the project changes under a running wsgen dev.
-    let mut dev = Dev::start(p, &["--profile", "release", "--stage", "live"]);
+    let mut dev = Dev::start(p, &["--release", "--stage", "live"]);
     let base = format!("ws://{}/live", dev.address);
     let mut w = rt.block_on(connect(&base));
     let id = rt.block_on(whoami(&mut w));

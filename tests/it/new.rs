@@ -137,15 +137,7 @@ struct Dev {
 impl Dev {
     fn start(p: &Project, extra: &[&str]) -> Dev {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsgen"))
-            .args([
-                "dev",
-                "--port",
-                "0",
-                "--json",
-                "--no-watch",
-                "--profile",
-                "release",
-            ])
+            .args(["dev", "--port", "0", "--json", "--no-watch", "--release"])
             .args(extra)
             .current_dir(&p.dir)
             .env("CARGO_TARGET_DIR", &p.target)

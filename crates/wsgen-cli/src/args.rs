@@ -27,12 +27,27 @@ pub(crate) enum Command {
     Deploy(DeployArgs),
     /// Delete deployed stacks (tables with DeletionPolicy Retain keep their data).
     Destroy(DestroyArgs),
-    /// Compare the synthesized templates with the deployed ones; exit 1 if they differ.
+    /// Compare the synthesized templates with the deployed ones: exit 0 if the same, 1
+    /// if they differ, 2 on errors (as diff does).
     Diff(DiffArgs),
     /// Run the app locally: every WebSocket stage on 127.0.0.1 with the real handlers.
     Dev(DevArgs),
     /// Create a project from a blueprint (default: chat).
     New(NewArgs),
+    /// Print a completion script for a shell (e.g. `wsgen completions bash >
+    /// ~/.local/share/bash-completion/completions/wsgen`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The completion script of `shell` for the whole command line.
+pub(crate) fn completions(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "wsgen", &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[derive(Args, Debug)]
@@ -66,10 +81,13 @@ pub(crate) struct DevArgs {
     /// Serve only this stage.
     #[arg(long, value_name = "NAME")]
     pub(crate) stage: Option<String>,
-    /// Build the handlers with the `dev` profile (fast rebuilds) or as deployed
-    /// (`release`).
-    #[arg(long, value_enum, default_value = "dev")]
-    pub(crate) profile: ProfileArg,
+    /// Build the handlers with cargo's dev profile: fast rebuilds (the default).
+    #[arg(long, conflicts_with = "release")]
+    pub(crate) debug: bool,
+    /// Build the handlers as deployed: profile wsgen-lambda (LTO, size-optimized,
+    /// stripped).
+    #[arg(long)]
+    pub(crate) release: bool,
     /// Close connections idle this long (API Gateway: 10m).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub(crate) idle_timeout: std::time::Duration,
@@ -103,8 +121,29 @@ fn architecture() -> impl clap::builder::TypedValueParser<Value = wsgen::Archite
         .map(|name| wsgen::Architecture::from_name(&name).unwrap_or_default())
 }
 
-/// `500ms`, `30s`, `10m`, `2h`.
+/// The longest duration an option takes: a year (longer would overflow the clocks that
+/// time connections and schedules, and means "never" locally anyway).
+const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
+/// `500ms`, `30s`, `10m`, `2h`: more than zero, at most a year.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_any_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "`{}` is zero: give a duration such as 500ms, 30s, 10m or 2h",
+            s.trim()
+        ));
+    }
+    if d > MAX_DURATION {
+        return Err(format!(
+            "`{}` is longer than a year (8760h), the longest wsgen takes",
+            s.trim()
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_any_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -216,7 +255,8 @@ pub(crate) struct DiffArgs {
     pub(crate) project: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) aws: AwsArgs,
-    /// Exit 0 even when there are differences (by default 1, like diff).
+    /// Exit 0 even when there are differences (by default 1, like diff; errors still
+    /// exit 2).
     #[arg(long)]
     pub(crate) exit_zero: bool,
     /// Print the differences as JSON on stdout.
@@ -230,10 +270,13 @@ pub(crate) struct BundleArgs {
     /// the current directory.
     #[arg(long, value_name = "DIR")]
     pub(crate) project: Option<PathBuf>,
-    /// `release` builds deployable zips (profile wsgen-lambda: LTO, size-optimized,
-    /// stripped); `dev` builds fast ones for local runs.
-    #[arg(long, value_enum, default_value = "release")]
-    pub(crate) profile: ProfileArg,
+    /// Build as deployed: profile wsgen-lambda (LTO, size-optimized, stripped), the
+    /// zips deploy takes (the default).
+    #[arg(long, conflicts_with = "debug")]
+    pub(crate) release: bool,
+    /// Build with cargo's dev profile: fast builds for local runs.
+    #[arg(long)]
+    pub(crate) debug: bool,
     /// Build every handler for this architecture instead of the one its function
     /// declares (such zips are not deployed).
     #[arg(long, value_parser = architecture())]
@@ -241,12 +284,6 @@ pub(crate) struct BundleArgs {
     /// Print the bundled assets as JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub(crate) enum ProfileArg {
-    Release,
-    Dev,
 }
 
 #[derive(Args, Debug)]
@@ -263,4 +300,34 @@ pub(crate) struct SynthArgs {
     /// Print the template as JSON instead of YAML (and problems as JSON).
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_are_positive_and_at_most_a_year() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(
+            parse_duration("8760h"),
+            Ok(Duration::from_secs(365 * 24 * 3600))
+        );
+        for bad in [
+            "0s",
+            "0ms",
+            "8761h",
+            "3000000000000000h",
+            "99999999999999999999999h",
+            "10",
+            "5d",
+            "h",
+            "-1s",
+            "",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

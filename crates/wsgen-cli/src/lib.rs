@@ -42,7 +42,7 @@ pub use ui::Ui;
 use settings::Settings;
 
 /// Runs the command line and returns the process exit code: 0 ok, 1 failure, 2 usage
-/// or validation error.
+/// or validation error; `diff` exits 1 for differences and 2 or more for any error.
 pub fn run() -> i32 {
     use clap::Parser;
     let cli = match args::Cli::try_parse() {
@@ -55,72 +55,71 @@ pub fn run() -> i32 {
     let ui = Ui::new(cli.quiet);
     let settings = Settings::from(cli.command);
     let json = settings.json();
+    // diff(1)'s convention: 0 the same, 1 different, 2 trouble.
+    let diffing = matches!(settings, Settings::Diff { .. });
     let outcome = match settings {
-        Settings::Synth(opts) => synth(&opts, &ui).map(|r| {
-            print!("{}", r.stdout);
-            0
-        }),
+        Settings::Synth(opts) => synth(&opts, &ui).map(|r| (r.stdout, 0)),
         Settings::Bundle { opts, json } => bundle(&opts, &ui).map(|r| {
-            if json {
-                print_json(&serde_json::json!({"built": r.built, "assets": r.assets}));
-            }
-            0
+            let result = serde_json::json!({"built": r.built, "assets": r.assets});
+            (json_if(json, &result), 0)
         }),
-        Settings::Bootstrap { opts, json } => bootstrap(&opts, &ui).map(|r| {
-            if json {
-                print_json(&r);
-            }
-            0
-        }),
+        Settings::Bootstrap { opts, json } => bootstrap(&opts, &ui).map(|r| (json_if(json, &r), 0)),
         Settings::Deploy { opts, json } => deploy(&opts, &ui).map(|r| {
             if json {
-                print_json(&r);
-            } else {
-                for (stack, s) in &r.stacks {
-                    for (key, value) in &s.outputs {
-                        println!("{stack}.{key} = {value}");
-                    }
+                return (to_json(&r), 0);
+            }
+            let mut text = String::new();
+            for (stack, s) in &r.stacks {
+                for (key, value) in &s.outputs {
+                    text.push_str(&format!("{stack}.{key} = {value}\n"));
                 }
             }
-            0
+            (text, 0)
         }),
-        Settings::Destroy { opts, json } => destroy(&opts, &ui).map(|r| {
-            if json {
-                print_json(&r);
-            }
-            0
-        }),
+        Settings::Destroy { opts, json } => destroy(&opts, &ui).map(|r| (json_if(json, &r), 0)),
         Settings::Diff {
             opts,
             json,
             exit_zero,
         } => diff(&opts, &ui).map(|r| {
-            if json {
-                print_json(&r);
-            } else {
-                print!("{}", r.render());
-            }
-            i32::from(r.has_differences() && !exit_zero)
+            let text = if json { to_json(&r) } else { r.render() };
+            (text, i32::from(r.has_differences() && !exit_zero))
         }),
-        Settings::Dev(opts) => dev::dev(&opts, &ui).map(|()| 0),
+        Settings::Dev(opts) => dev::dev(&opts, &ui).map(|()| (String::new(), 0)),
         Settings::New(opts) => new::new(&opts, &ui).map(|r| {
             let cd = r.dir.display();
             ui.info(&format!(
                 "next: cd {cd} && wsgen dev     (cargo test runs its tests)"
             ));
-            0
+            (String::new(), 0)
         }),
         Settings::ListBlueprints => new::blueprints().map(|list| {
             let width = list.iter().map(|b| b.name.len()).max().unwrap_or(0);
-            for b in list {
-                println!("{:<width$}  {}", b.name, b.description);
-            }
-            0
+            let lines: String = list
+                .iter()
+                .map(|b| format!("{:<width$}  {}\n", b.name, b.description))
+                .collect();
+            (lines, 0)
         }),
+        Settings::Completions(script) => Ok((script, 0)),
     };
-    outcome.unwrap_or_else(|e| ui.fail(&e, json))
+    match outcome.and_then(|(text, code)| ui.stdout(&text).map(|()| code)) {
+        Ok(code) => code,
+        Err(e) if diffing => ui.fail(&e, json).max(2),
+        Err(e) => ui.fail(&e, json),
+    }
 }
 
-fn print_json(value: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string_pretty(value).expect("json"));
+/// A result as pretty JSON with a newline.
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("json") + "\n"
+}
+
+/// The result as JSON when asked for, else nothing (the human report is on stderr).
+fn json_if(json: bool, value: &impl serde::Serialize) -> String {
+    if json {
+        to_json(value)
+    } else {
+        String::new()
+    }
 }

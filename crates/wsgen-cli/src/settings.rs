@@ -2,7 +2,7 @@
 //! not clap's own is decided here (or documented on the option it fills), so the verbs
 //! receive complete settings and never look at flags.
 
-use crate::args::{self, ApprovalArg, AwsArgs, Command, ProfileArg};
+use crate::args::{self, ApprovalArg, AwsArgs, Command};
 use crate::dev::gateway::GatewayConfig;
 use crate::dev::DevOptions;
 use crate::{
@@ -38,6 +38,8 @@ pub enum Settings {
     Dev(DevOptions),
     New(NewOptions),
     ListBlueprints,
+    /// A shell's completion script, ready to print.
+    Completions(String),
 }
 
 impl Settings {
@@ -51,7 +53,10 @@ impl Settings {
             | Settings::Destroy { json, .. }
             | Settings::Diff { json, .. } => *json,
             // dev's --json is its log format (on stderr), not a result on stdout.
-            Settings::Dev(_) | Settings::New(_) | Settings::ListBlueprints => false,
+            Settings::Dev(_)
+            | Settings::New(_)
+            | Settings::ListBlueprints
+            | Settings::Completions(_) => false,
         }
     }
 }
@@ -68,7 +73,7 @@ impl From<Command> for Settings {
             Command::Bundle(a) => Settings::Bundle {
                 opts: BundleOptions {
                     project: a.project,
-                    profile: a.profile.into(),
+                    profile: build_profile(a.release, a.debug, BuildProfile::Release),
                     arch: a.arch,
                 },
                 json: a.json,
@@ -120,6 +125,7 @@ impl From<Command> for Settings {
                 name: a.name,
                 force: a.force,
             }),
+            Command::Completions { shell } => Settings::Completions(args::completions(shell)),
         }
     }
 }
@@ -128,7 +134,7 @@ fn dev_options(a: args::DevArgs) -> DevOptions {
     DevOptions {
         project: a.project,
         port: a.port,
-        profile: a.profile.into(),
+        profile: build_profile(a.release, a.debug, BuildProfile::Dev),
         stage: a.stage,
         gateway: GatewayConfig {
             idle_timeout: a.idle_timeout,
@@ -164,11 +170,12 @@ impl From<AwsArgs> for AwsOptions {
     }
 }
 
-impl From<ProfileArg> for BuildProfile {
-    fn from(p: ProfileArg) -> BuildProfile {
-        match p {
-            ProfileArg::Release => BuildProfile::Release,
-            ProfileArg::Dev => BuildProfile::Dev,
-        }
+/// `--release` or `--debug` (cargo's words: `--profile` is the AWS profile here), else
+/// the command's default (bundle: release, for deploys; dev: debug, for fast rebuilds).
+fn build_profile(release: bool, debug: bool, default: BuildProfile) -> BuildProfile {
+    match (release, debug) {
+        (true, _) => BuildProfile::Release,
+        (_, true) => BuildProfile::Dev,
+        _ => default,
     }
 }

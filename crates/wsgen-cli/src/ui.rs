@@ -6,6 +6,25 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
+/// Whether to colour stderr: never with `NO_COLOR` set (no-color.org; it wins), always
+/// with `CLICOLOR_FORCE` set and not `0`, otherwise on a terminal unless `CLICOLOR=0`
+/// (bixense.com/clicolors). Empty values count as unset.
+fn colored(
+    tty: bool,
+    no_color: Option<String>,
+    clicolor: Option<String>,
+    force: Option<String>,
+) -> bool {
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+    if set(&no_color) {
+        false
+    } else if set(&force) && force.as_deref() != Some("0") {
+        true
+    } else {
+        tty && clicolor.as_deref() != Some("0")
+    }
+}
+
 /// Where progress and messages go.
 pub struct Ui {
     quiet: bool,
@@ -16,8 +35,22 @@ pub struct Ui {
 impl Ui {
     pub fn new(quiet: bool) -> Ui {
         let tty = std::io::stderr().is_terminal();
-        let color = tty && std::env::var_os("NO_COLOR").is_none();
+        let var = |name: &str| std::env::var(name).ok();
+        let color = colored(tty, var("NO_COLOR"), var("CLICOLOR"), var("CLICOLOR_FORCE"));
         Ui { quiet, color, tty }
+    }
+
+    /// Writes a result to stdout. A closed pipe (`wsgen synth | head`) is the reader's
+    /// choice, not a failure: the rest is dropped quietly.
+    pub fn stdout(&self, text: &str) -> Result<(), CliError> {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(crate::files::io("cannot write", "standard output")(e).into())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Progress of a cargo build of `packages`: on a terminal, a line for the build and
@@ -133,7 +166,8 @@ impl Ui {
                 }
                 other => serde_json::json!({"error": other.to_string(), "help": other.help()}),
             };
-            println!("{}", serde_json::to_string_pretty(&value).expect("json"));
+            let text = serde_json::to_string_pretty(&value).expect("json") + "\n";
+            let _ = self.stdout(&text);
         }
         match e {
             CliError::Validation(v) => {
@@ -276,5 +310,26 @@ impl crate::cloud::Steps for Bar {
 
     fn finish(&self) {
         Bar::finish(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colored;
+
+    #[test]
+    fn colour_follows_no_color_and_clicolor() {
+        let v = |s: &str| Some(s.to_string());
+        assert!(colored(true, None, None, None));
+        assert!(!colored(false, None, None, None));
+        assert!(!colored(true, v("1"), None, None));
+        assert!(
+            colored(true, v(""), None, None),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colored(true, None, v("0"), None));
+        assert!(colored(false, None, None, v("1")));
+        assert!(!colored(false, None, None, v("0")));
+        assert!(!colored(false, v("1"), None, v("1")), "NO_COLOR wins");
     }
 }
