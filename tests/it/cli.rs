@@ -175,6 +175,8 @@ impl Project {
     pub fn wsgen_with(&self, args: &[&str], configure: impl FnOnce(&mut Command)) -> Run {
         let _guard = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsgen"));
+        // Logging only where a test asks for it.
+        cmd.env_remove("RUST_LOG");
         configure(&mut cmd);
         let out = cmd
             .args(args)

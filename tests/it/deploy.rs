@@ -208,6 +208,28 @@ fn deploy_lifecycle_against_moto() {
         "{}",
         run.stderr
     );
+    // -v logs wsgen's steps; -vv the AWS SDK's operations too; RUST_LOG chooses alone.
+    let v = wsgen(&p, region, &["-v", "diff"]);
+    assert!(v.stderr.contains("infra unchanged"), "{}", v.stderr);
+    assert!(!v.stderr.contains("describe_stacks"), "{}", v.stderr);
+    let vv = wsgen(&p, region, &["-vv", "diff"]);
+    assert!(vv.stderr.contains("describe_stacks"), "{}", vv.stderr);
+    let all: Vec<&str> = vec![
+        "diff",
+        "--region",
+        region,
+        "--endpoint-url",
+        &moto().endpoint,
+    ];
+    let env = p.wsgen_with(&all, |c| {
+        aws_env(c);
+        c.env("RUST_LOG", "aws_smithy_runtime=debug");
+    });
+    assert!(
+        env.stderr.contains("aws_smithy_runtime") && !env.stderr.contains("infra unchanged"),
+        "{}",
+        env.stderr
+    );
 
     // An update: more memory for SendMessage and a new grant for Default.
     let app = p.read("blueprint/lib.rs");

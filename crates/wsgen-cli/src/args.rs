@@ -11,6 +11,10 @@ pub(crate) struct Cli {
     /// Print only errors on stderr (results still go to stdout).
     #[arg(long, short, global = true)]
     pub(crate) quiet: bool,
+    /// Log what wsgen does on stderr; -vv adds the AWS SDK's requests, -vvv everything.
+    /// RUST_LOG, when set, chooses instead (e.g. RUST_LOG=aws_smithy_runtime=debug).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

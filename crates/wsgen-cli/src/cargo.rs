@@ -57,8 +57,9 @@ pub fn command() -> Command {
 /// Runs `cmd` (a cargo build command), calling `on_artifact` for each artifact it
 /// reports; returns whether the build succeeded.
 pub fn build(mut cmd: Command, mut on_artifact: impl FnMut(Artifact)) -> Result<bool, BuildError> {
+    cmd.arg("--message-format=json-render-diagnostics");
+    tracing::debug!(command = ?cmd, "running cargo");
     let mut child = cmd
-        .arg("--message-format=json-render-diagnostics")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

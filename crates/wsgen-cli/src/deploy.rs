@@ -309,8 +309,13 @@ async fn upload_if_missing(
         .send()
         .await
     {
-        Ok(_) => return Ok(false),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
+        Ok(_) => {
+            tracing::debug!(bucket, key, "asset in the bucket already");
+            return Ok(false);
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+            tracing::debug!(bucket, key, file = %file.display(), "uploading asset");
+        }
         Err(e) => return Err(aws.error(&format!("check s3://{bucket}/{key}"), e).into()),
     }
     let body = aws_sdk_s3::primitives::ByteStream::from_path(file)

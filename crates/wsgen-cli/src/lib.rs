@@ -52,6 +52,9 @@ pub fn run() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    if let Some(filter) = settings::log_filter(cli.verbose, std::env::var("RUST_LOG").ok()) {
+        start_logging(&filter);
+    }
     let ui = Ui::new(cli.quiet);
     let settings = Settings::from(cli.command);
     let json = settings.json();
@@ -108,6 +111,22 @@ pub fn run() -> i32 {
         Err(e) if diffing => ui.fail(&e, json).max(2),
         Err(e) => ui.fail(&e, json),
     }
+}
+
+/// Logs `tracing` events matching `filter` to stderr, with the time and the target.
+fn start_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|e| {
+        eprintln!("warning: RUST_LOG `{filter}` is not a filter ({e}); logging warnings");
+        tracing_subscriber::EnvFilter::new("warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
+        .try_init();
 }
 
 /// A result as pretty JSON with a newline.

@@ -150,6 +150,26 @@ fn dev_options(a: args::DevArgs) -> DevOptions {
     }
 }
 
+/// What to log on stderr (a `tracing` filter), if anything: RUST_LOG when set, else by
+/// the number of `-v`s: wsgen's own steps; then the AWS SDK's requests and responses
+/// (its orchestrator and the credential chain); then everything.
+pub fn log_filter(verbose: u8, rust_log: Option<String>) -> Option<String> {
+    if let Some(filter) = rust_log.filter(|f| !f.trim().is_empty()) {
+        return Some(filter);
+    }
+    Some(
+        match verbose {
+            0 => return None,
+            1 => "wsgen_cli=debug",
+            // `aws` is every AWS crate: the SDK clients (each operation a span), the
+            // runtime that sends the requests, the credential chain, SigV4.
+            2 => "wsgen_cli=debug,aws=debug",
+            _ => "trace",
+        }
+        .to_string(),
+    )
+}
+
 /// The embedded DynamoDB's port when `--dynamodb-port` is not given: the gateway's
 /// port + 1, so that both are known in advance; any free port when the gateway's is
 /// (0, or the last port).

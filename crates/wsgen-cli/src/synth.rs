@@ -263,6 +263,7 @@ fn infra_executable(project: &Project, out: &Path) -> Result<PathBuf, CliError> 
         if let Some(c) = cached.filter(|c| {
             c.executable.is_file() && with_sources(&key, &c.sources).as_ref() == Some(&c.key)
         }) {
+            tracing::debug!(executable = %c.executable.display(), "infra unchanged: running the cached build");
             return Ok(c.executable);
         }
     }
