@@ -571,7 +571,14 @@ fn configuration_errors_are_one_clear_line() {
     assert!(
         no_credentials
             .stderr
-            .starts_with("error: no AWS credentials: "),
+            .starts_with("error: no AWS credentials: none were found in the environment"),
+        "{}",
+        no_credentials.stderr
+    );
+    // One line and its fix, not the SDK's list of providers and debug dump.
+    assert_eq!(
+        no_credentials.stderr.lines().count(),
+        2,
         "{}",
         no_credentials.stderr
     );

@@ -139,6 +139,28 @@ fn target_of(config: &SdkConfig) -> String {
         .unwrap_or_else(|| "AWS".into())
 }
 
+/// What went wrong in the credential chain, in one line (the SDK's own text lists every
+/// provider it tried and a debug dump).
+fn credentials_problem(e: &aws_credential_types::provider::error::CredentialsError) -> String {
+    use aws_credential_types::provider::error::CredentialsError as E;
+    let cause = || {
+        std::error::Error::source(e)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| e.to_string())
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    match e {
+        E::CredentialsNotLoaded(_) => "none were found in the environment, the profile files, web identity, the container or instance metadata".into(),
+        E::ProviderTimedOut(_) => "the credential provider timed out".into(),
+        E::InvalidConfiguration(_) => format!("invalid configuration: {}", cause()),
+        _ => cause(),
+    }
+}
+
 async fn check_credentials(config: &SdkConfig) -> Result<(), CloudError> {
     use aws_credential_types::provider::ProvideCredentials;
     let Some(provider) = config.credentials_provider() else {
@@ -154,11 +176,7 @@ async fn check_credentials(config: &SdkConfig) -> Result<(), CloudError> {
                 CREDENTIALS_TIMEOUT.as_secs()
             )))
         }
-        Ok(Err(e)) => {
-            return Err(CloudError::NoCredentials(
-                DisplayErrorContext(&e).to_string(),
-            ))
-        }
+        Ok(Err(e)) => return Err(CloudError::NoCredentials(credentials_problem(&e))),
         Ok(Ok(c)) => c,
     };
     if let Some(expiry) = creds.expiry() {
