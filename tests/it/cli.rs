@@ -250,6 +250,10 @@ fn synth_chat_writes_the_assembly_and_prints_yaml() {
         p.path("wsgen.out/Chat.template.json"),
         p.path("Chat.template.yaml"),
     ]);
+    // And say the same: the YAML read back is the JSON template.
+    let yaml: serde_json::Value = serde_saphyr::from_str(&first.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&template).unwrap();
+    assert_eq!(yaml, json);
 
     // Again: byte-identical, and no cargo at all (its sources did not change).
     let second = p.wsgen(&["synth"]);

@@ -196,7 +196,7 @@ fn render(assembly: &CloudAssembly, selected: &[&String], json: bool) -> String 
     let docs: Vec<String> = selected
         .iter()
         .map(|s| {
-            serde_norway::to_string(&assembly.templates[*s]).expect("templates serialize to YAML")
+            serde_saphyr::to_string(&assembly.templates[*s]).expect("templates serialize to YAML")
         })
         .collect();
     docs.join("---\n")

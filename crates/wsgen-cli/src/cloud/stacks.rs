@@ -98,7 +98,7 @@ pub async fn deployed_template(aws: &Aws, stack: &str) -> Result<Value, CloudErr
         .map_err(|e| aws.error(&format!("read the template of stack {stack}"), e))?;
     let body = out.template_body().unwrap_or("{}");
     serde_json::from_str(body)
-        .or_else(|_| serde_norway::from_str(body))
+        .or_else(|_| serde_saphyr::from_str(body).map_err(|e| e.to_string()))
         .map_err(|e| CloudError::Aws {
             action: format!("read the template of stack {stack}"),
             code: "UnreadableTemplate".into(),
