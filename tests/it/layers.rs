@@ -231,3 +231,55 @@ fn the_library_stays_light() {
         "a new dependency of the library is compiled by every infra crate: keep it in wsgen-cli"
     );
 }
+
+/// One minimum Rust version for every crate (the workspace's, written out by the
+/// handler crates that projects copy); what is published has a description and a
+/// licence; the licence and the changelog are there.
+#[test]
+fn one_msrv_and_what_publishing_needs() {
+    let read = |p: &Path| -> toml::Table { std::fs::read_to_string(p).unwrap().parse().unwrap() };
+    let root = read(&repo().join("Cargo.toml"));
+    let msrv = root["workspace"]["package"]["rust-version"]
+        .as_str()
+        .unwrap();
+    let mut manifests = Vec::new();
+    for dir in ["crates", "lambdas", "tests/handlers"] {
+        for entry in std::fs::read_dir(repo().join(dir)).unwrap() {
+            let manifest = entry.unwrap().path().join("Cargo.toml");
+            if manifest.is_file() {
+                manifests.push(manifest);
+            }
+        }
+    }
+    assert!(manifests.len() > 10, "{manifests:?}");
+    for manifest in manifests {
+        let package = read(&manifest)["package"].as_table().unwrap().clone();
+        let field = |name: &str| -> Option<String> {
+            match package.get(name)? {
+                toml::Value::String(s) => Some(s.clone()),
+                toml::Value::Table(t)
+                    if t.get("workspace").and_then(|w| w.as_bool()) == Some(true) =>
+                {
+                    root["workspace"]["package"]
+                        .get(name)?
+                        .as_str()
+                        .map(str::to_string)
+                }
+                _ => None,
+            }
+        };
+        let name = manifest.display();
+        assert_eq!(field("rust-version").as_deref(), Some(msrv), "{name}");
+        assert!(
+            field("license").is_some() && field("description").is_some(),
+            "{name}"
+        );
+    }
+    assert!(std::fs::read_to_string(repo().join("LICENSE"))
+        .unwrap()
+        .contains("Apache License"));
+    let version = root["workspace"]["package"]["version"].as_str().unwrap();
+    assert!(std::fs::read_to_string(repo().join("CHANGELOG.md"))
+        .unwrap()
+        .contains(&format!("## [{version}]")));
+}
