@@ -34,7 +34,7 @@ sed -i "s|\"\.\./\.\./\.\./\.\./crates/|\"$repo/crates/|" "$project/infra/Cargo.
 export CARGO_TARGET_DIR="${BENCH_TARGET_DIR:-$repo/target/bench-stock}"
 
 "$wsgen" dev --project "$project" --release --port 0 --json --no-watch \
-  --stage live --idle-timeout 2h 2>"$work/dev.log" &
+  --stage live --idle-timeout 2h >"$work/dev.log" 2>&1 &
 dev=$!
 pids+=("$dev")
 until grep -q '"type":"ready"' "$work/dev.log"; do

@@ -36,6 +36,45 @@ fn blueprints_are_listed() {
     let run = p.wsgen(&["new", "--list"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!("new-list", run.stdout);
+    // --json (global, before or after the command): the same list for scripts.
+    for args in [["--json", "new", "--list"], ["new", "--list", "--json"]] {
+        let run = p.wsgen(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let list: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let names: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "auth-chat",
+                "chat",
+                "chat-history",
+                "direct",
+                "echo",
+                "ticker"
+            ]
+        );
+        assert!(list[1]["routes"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("sendmessage")));
+    }
+    // And `new` itself reports what it wrote.
+    let run = p.wsgen(&["new", "made", "--blueprint", "echo", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let made: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        (made["name"].as_str(), made["blueprint"].as_str()),
+        (Some("made"), Some("echo"))
+    );
+    assert!(made["written"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("infra/src/lib.rs")));
 }
 
 #[test]
@@ -130,7 +169,7 @@ struct Dev {
     page: Option<String>,
     /// The embedded DynamoDB's endpoint, when the app has tables.
     dynamodb: Option<String>,
-    /// Its log lines (stderr) so far.
+    /// Its event lines (stdout) and other output (stderr) so far.
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
@@ -142,18 +181,27 @@ impl Dev {
             .current_dir(&p.dir)
             .env("CARGO_TARGET_DIR", &p.target)
             .env("CARGO_TERM_QUIET", "true")
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
+        // Keep reading both streams so that wsgen dev never blocks on either.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let stderr = child.stderr.take().unwrap();
-        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            let lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
         let ready = lines
             .by_ref()
             .map_while(Result::ok)
             .find(|l| l.contains(r#""type":"ready""#))
-            .expect("wsgen dev is ready");
-        // Keep reading stderr so that wsgen dev never blocks on it.
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            .unwrap_or_else(|| panic!("wsgen dev is not ready: {:?}", log.lock().unwrap()));
         let kept = log.clone();
         std::thread::spawn(move || {
             for line in lines.by_ref().map_while(Result::ok) {

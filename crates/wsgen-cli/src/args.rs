@@ -15,6 +15,10 @@ pub(crate) struct Cli {
     /// RUST_LOG, when set, chooses instead (e.g. RUST_LOG=aws_smithy_runtime=debug).
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
+    /// Results as JSON on stdout, and errors too (progress stays on stderr); for synth the
+    /// template, for dev its events, one JSON object a line.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -113,9 +117,6 @@ pub(crate) struct DevArgs {
     /// Do not rebuild and reload when the project's files change.
     #[arg(long)]
     pub(crate) no_watch: bool,
-    /// Log requests and handler output as JSON lines.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 /// `x86_64` or `arm64`, listed in the help as clap lists possible values.
@@ -187,9 +188,6 @@ pub(crate) struct AwsArgs {
 pub(crate) struct BootstrapArgs {
     #[command(flatten)]
     pub(crate) aws: AwsArgs,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -227,9 +225,6 @@ pub(crate) struct DeployArgs {
     /// Deploy only the stacks named, not also the stacks whose exports they import.
     #[arg(short = 'e', long)]
     pub(crate) exclusively: bool,
-    /// Print the result as JSON on stdout (progress and events stay on stderr).
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -244,9 +239,6 @@ pub(crate) struct DestroyArgs {
     /// Do not ask for confirmation.
     #[arg(long, short)]
     pub(crate) yes: bool,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -263,9 +255,6 @@ pub(crate) struct DiffArgs {
     /// exit 2).
     #[arg(long)]
     pub(crate) exit_zero: bool,
-    /// Print the differences as JSON on stdout.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -285,9 +274,6 @@ pub(crate) struct BundleArgs {
     /// declares (such zips are not deployed).
     #[arg(long, value_parser = architecture())]
     pub(crate) arch: Option<wsgen::Architecture>,
-    /// Print the bundled assets as JSON on stdout.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -301,9 +287,6 @@ pub(crate) struct SynthArgs {
     /// Where to write the cloud assembly. Default: `out` in wsgen.toml, else wsgen.out.
     #[arg(long, value_name = "DIR")]
     pub(crate) out: Option<PathBuf>,
-    /// Print the template as JSON instead of YAML (and problems as JSON).
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub fn run() -> i32 {
         start_logging(&filter);
     }
     let ui = Ui::new(cli.quiet);
-    let settings = Settings::from(cli.command);
+    let settings = Settings::new(cli.command, cli.json);
     let json = settings.json();
     // diff(1)'s convention: 0 the same, 1 different, 2 trouble.
     let diffing = matches!(settings, Settings::Diff { .. });
@@ -89,14 +89,17 @@ pub fn run() -> i32 {
             (text, i32::from(r.has_differences() && !exit_zero))
         }),
         Settings::Dev(opts) => dev::dev(&opts, &ui).map(|()| (String::new(), 0)),
-        Settings::New(opts) => new::new(&opts, &ui).map(|r| {
+        Settings::New { opts, json } => new::new(&opts, &ui).map(|r| {
             let cd = r.dir.display();
             ui.info(&format!(
                 "next: cd {cd} && wsgen dev     (cargo test runs its tests)"
             ));
-            (String::new(), 0)
+            (json_if(json, &r), 0)
         }),
-        Settings::ListBlueprints => new::blueprints().map(|list| {
+        Settings::ListBlueprints { json: true } => {
+            new::blueprints().map(|list| (to_json(&list), 0))
+        }
+        Settings::ListBlueprints { json: false } => new::blueprints().map(|list| {
             let width = list.iter().map(|b| b.name.len()).max().unwrap_or(0);
             let lines: String = list
                 .iter()

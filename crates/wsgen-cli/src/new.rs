@@ -27,7 +27,7 @@ pub struct NewOptions {
     pub force: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
 pub struct NewResult {
     pub dir: PathBuf,
     pub name: String,
@@ -39,7 +39,7 @@ pub struct NewResult {
 }
 
 /// A blueprint: its name and one-line description.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Blueprint {
     pub name: String,
     pub description: String,

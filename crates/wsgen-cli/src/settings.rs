@@ -36,8 +36,13 @@ pub enum Settings {
         exit_zero: bool,
     },
     Dev(DevOptions),
-    New(NewOptions),
-    ListBlueprints,
+    New {
+        opts: NewOptions,
+        json: bool,
+    },
+    ListBlueprints {
+        json: bool,
+    },
     /// A shell's completion script, ready to print.
     Completions(String),
 }
@@ -47,27 +52,25 @@ impl Settings {
     pub fn json(&self) -> bool {
         match self {
             Settings::Synth(opts) => opts.json,
+            Settings::Dev(opts) => opts.json,
             Settings::Bundle { json, .. }
             | Settings::Bootstrap { json, .. }
             | Settings::Deploy { json, .. }
             | Settings::Destroy { json, .. }
-            | Settings::Diff { json, .. } => *json,
-            // dev's --json is its log format (on stderr), not a result on stdout.
-            Settings::Dev(_)
-            | Settings::New(_)
-            | Settings::ListBlueprints
-            | Settings::Completions(_) => false,
+            | Settings::Diff { json, .. }
+            | Settings::New { json, .. }
+            | Settings::ListBlueprints { json } => *json,
+            Settings::Completions(_) => false,
         }
     }
-}
 
-impl From<Command> for Settings {
-    fn from(command: Command) -> Settings {
+    /// The verb's options from its arguments; `json` is the global `--json`.
+    pub fn new(command: Command, json: bool) -> Settings {
         match command {
             Command::Synth(a) => Settings::Synth(SynthOptions {
                 project: a.project,
                 out: a.out,
-                json: a.json,
+                json,
                 stacks: a.stacks,
             }),
             Command::Bundle(a) => Settings::Bundle {
@@ -76,11 +79,11 @@ impl From<Command> for Settings {
                     profile: build_profile(a.release, a.debug, BuildProfile::Release),
                     arch: a.arch,
                 },
-                json: a.json,
+                json,
             },
             Command::Bootstrap(a) => Settings::Bootstrap {
                 opts: BootstrapOptions { aws: a.aws.into() },
-                json: a.json,
+                json,
             },
             Command::Deploy(a) => Settings::Deploy {
                 opts: DeployOptions {
@@ -97,7 +100,7 @@ impl From<Command> for Settings {
                     bootstrap: a.bootstrap,
                     exclusively: a.exclusively,
                 },
-                json: a.json,
+                json,
             },
             Command::Destroy(a) => Settings::Destroy {
                 opts: DestroyOptions {
@@ -106,7 +109,7 @@ impl From<Command> for Settings {
                     aws: a.aws.into(),
                     yes: a.yes,
                 },
-                json: a.json,
+                json,
             },
             Command::Diff(a) => Settings::Diff {
                 opts: DiffOptions {
@@ -114,23 +117,26 @@ impl From<Command> for Settings {
                     stacks: a.stacks,
                     aws: a.aws.into(),
                 },
-                json: a.json,
+                json,
                 exit_zero: a.exit_zero,
             },
-            Command::Dev(a) => Settings::Dev(dev_options(a)),
-            Command::New(a) if a.list => Settings::ListBlueprints,
-            Command::New(a) => Settings::New(NewOptions {
-                dir: a.dir.unwrap_or_default(),
-                blueprint: a.blueprint,
-                name: a.name,
-                force: a.force,
-            }),
+            Command::Dev(a) => Settings::Dev(dev_options(a, json)),
+            Command::New(a) if a.list => Settings::ListBlueprints { json },
+            Command::New(a) => Settings::New {
+                opts: NewOptions {
+                    dir: a.dir.unwrap_or_default(),
+                    blueprint: a.blueprint,
+                    name: a.name,
+                    force: a.force,
+                },
+                json,
+            },
             Command::Completions { shell } => Settings::Completions(args::completions(shell)),
         }
     }
 }
 
-fn dev_options(a: args::DevArgs) -> DevOptions {
+fn dev_options(a: args::DevArgs, json: bool) -> DevOptions {
     DevOptions {
         project: a.project,
         port: a.port,
@@ -146,7 +152,7 @@ fn dev_options(a: args::DevArgs) -> DevOptions {
             .unwrap_or_else(|| default_dynamodb_port(a.port)),
         schedule_interval: a.schedule_interval,
         watch: !a.no_watch,
-        json: a.json,
+        json,
     }
 }
 

@@ -59,10 +59,7 @@ pub struct Logs {
 impl Logs {
     pub fn line(&self, source: &str, line: &str) {
         if self.json {
-            eprintln!(
-                "{}",
-                serde_json::json!({"type": "log", "function": source, "line": line})
-            );
+            crate::dev::emit(serde_json::json!({"type": "log", "function": source, "line": line}));
         } else {
             eprintln!("{source} | {line}");
         }

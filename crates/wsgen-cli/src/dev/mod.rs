@@ -54,7 +54,7 @@ pub struct DevOptions {
     pub schedule_interval: Option<Duration>,
     /// Rebuild and reload on changes to the project. Default: on.
     pub watch: bool,
-    /// Logs as JSON lines.
+    /// Events as JSON lines on stdout (else readable lines on stderr).
     pub json: bool,
 }
 
@@ -73,6 +73,14 @@ impl Default for DevOptions {
             json: false,
         }
     }
+}
+
+/// One event of `--json`'s stream: a JSON object on a line of stdout (the results'
+/// stream, as for every command); a closed stdout drops it.
+pub(crate) fn emit(event: serde_json::Value) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{event}").and_then(|()| out.flush());
 }
 
 /// The time since the Unix epoch (zero on a clock set before it).
@@ -385,7 +393,7 @@ fn start_background(
     tasks
 }
 
-/// Prints what is served (on stderr; with `--json` one `ready` line): the stages, the
+/// Prints what is served (on stderr; with `--json` one `ready` line on stdout): the stages, the
 /// DynamoDB endpoint and the page (`web/index.html`) when there is one.
 fn announce(
     ui: &Ui,
@@ -411,9 +419,8 @@ fn announce(
                 )
             })
             .collect();
-        eprintln!(
-            "{}",
-            serde_json::json!({"type": "ready", "address": domain, "stages": stages, "dynamodb": dynamodb, "page": page})
+        crate::dev::emit(
+            serde_json::json!({"type": "ready", "address": domain, "stages": stages, "dynamodb": dynamodb, "page": page}),
         );
         return;
     }

@@ -62,10 +62,7 @@ pub(super) fn start_schedules(
                 };
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
                 if json {
-                    eprintln!(
-                        "{}",
-                        serde_json::json!({"type": "schedule", "rule": s.rule, "function": s.function, "status": status, "ms": ms, "detail": detail})
-                    );
+                    crate::dev::emit(serde_json::json!({"type": "schedule", "rule": s.rule, "function": s.function, "status": status, "ms": ms, "detail": detail}));
                 } else {
                     eprintln!("schedule {} -> {} {status} {ms:.1} ms {detail}", s.rule, s.function);
                 }

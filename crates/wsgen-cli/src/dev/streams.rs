@@ -127,9 +127,8 @@ async fn deliver(
 ) {
     let log = |status: u16, records: usize, ms: f64, detail: &str| {
         if json {
-            eprintln!(
-                "{}",
-                json!({"type": "stream", "table": s.table, "function": s.function, "records": records, "status": status, "ms": ms, "detail": detail})
+            crate::dev::emit(
+                json!({"type": "stream", "table": s.table, "function": s.function, "records": records, "status": status, "ms": ms, "detail": detail}),
             );
         } else {
             eprintln!(

@@ -169,10 +169,7 @@ async fn reload(
 /// A line about the watch (JSON with `--json`).
 fn event(opts: &DevOptions, kind: &str, message: &str) {
     if opts.json {
-        eprintln!(
-            "{}",
-            serde_json::json!({"type": "watch", "event": kind, "message": message})
-        );
+        crate::dev::emit(serde_json::json!({"type": "watch", "event": kind, "message": message}));
     } else {
         eprintln!("[watch] {message}");
     }

@@ -306,7 +306,7 @@ impl Gateway {
             .insert(warning)
         {
             if self.logs.json {
-                eprintln!("{}", json!({"type": "warning", "message": warning}));
+                crate::dev::emit(json!({"type": "warning", "message": warning}));
             } else {
                 eprintln!("warning: {warning}");
             }
@@ -315,9 +315,8 @@ impl Gateway {
 
     fn log(&self, route: &str, connection: &str, status: u16, took: Duration, detail: &str) {
         if self.logs.json {
-            eprintln!(
-                "{}",
-                json!({"type": "request", "route": route, "connection": connection, "status": status, "ms": took.as_secs_f64() * 1000.0, "detail": detail})
+            crate::dev::emit(
+                json!({"type": "request", "route": route, "connection": connection, "status": status, "ms": took.as_secs_f64() * 1000.0, "detail": detail}),
             );
         } else {
             eprintln!(
