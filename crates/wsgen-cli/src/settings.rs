@@ -177,8 +177,8 @@ pub fn log_filter(verbose: u8, rust_log: Option<String>) -> Option<String> {
 }
 
 /// The embedded DynamoDB's port when `--dynamodb-port` is not given: the gateway's
-/// port + 1, so that both are known in advance; any free port when the gateway's is
-/// (0, or the last port).
+/// port + 1, so that both are known in advance; any free port when the gateway's port
+/// is 0 (any) or 65535 (the last).
 fn default_dynamodb_port(port: u16) -> u16 {
     match port {
         0 => 0,
