@@ -1247,8 +1247,8 @@ fn a_deeply_nested_filter_leaves_wsgen_dev_up() {
         .current_dir(&p.dir)
         .env("CARGO_TARGET_DIR", &p.target)
         .env("CARGO_TERM_QUIET", "true")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     struct Kill(std::process::Child);
@@ -1258,9 +1258,11 @@ fn a_deeply_nested_filter_leaves_wsgen_dev_up() {
             let _ = self.0.wait();
         }
     }
-    let stderr = child.stderr.take().unwrap();
+    // The events are on stdout; a `wsgen dev` that ends before it is ready ends the
+    // search (and fails the test) rather than hanging it.
+    let stdout = child.stdout.take().unwrap();
     let child = Kill(child);
-    let mut lines = std::io::BufReader::new(stderr).lines();
+    let mut lines = std::io::BufReader::new(stdout).lines();
     let ready = lines
         .by_ref()
         .map_while(Result::ok)
