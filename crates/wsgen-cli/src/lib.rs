@@ -52,10 +52,10 @@ pub fn run() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    if let Some(filter) = settings::log_filter(cli.verbose, std::env::var("RUST_LOG").ok()) {
-        start_logging(&filter);
-    }
     let ui = Ui::new(cli.quiet);
+    if let Some(filter) = settings::log_filter(cli.verbose, std::env::var("RUST_LOG").ok()) {
+        start_logging(&filter, ui.color());
+    }
     let settings = Settings::new(cli.command, cli.json);
     let json = settings.json();
     // diff(1)'s convention: 0 the same, 1 different, 2 trouble.
@@ -116,8 +116,9 @@ pub fn run() -> i32 {
     }
 }
 
-/// Logs `tracing` events matching `filter` to stderr, with the time and the target.
-fn start_logging(filter: &str) {
+/// Logs `tracing` events matching `filter` to stderr, with the time and the target,
+/// coloured as the rest of stderr (`color`).
+fn start_logging(filter: &str, color: bool) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|e| {
         eprintln!("warning: RUST_LOG `{filter}` is not a filter ({e}); logging warnings");
         tracing_subscriber::EnvFilter::new("warn")
@@ -125,10 +126,7 @@ fn start_logging(filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none(),
-        )
+        .with_ansi(color)
         .try_init();
 }
 

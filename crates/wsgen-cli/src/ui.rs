@@ -40,6 +40,11 @@ impl Ui {
         Ui { quiet, color, tty }
     }
 
+    /// Whether stderr is coloured (the log lines of `-v` follow it too).
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
     /// Writes a result to stdout. A closed pipe (`wsgen synth | head`) is the reader's
     /// choice, not a failure: the rest is dropped quietly.
     pub fn stdout(&self, text: &str) -> Result<(), CliError> {
