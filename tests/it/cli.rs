@@ -27,6 +27,12 @@ impl Run {
 
 /// Where the fixtures' infra crates build: under `$CARGO_TARGET_DIR` when set (a
 /// persistent cache in CI), else under this checkout's `target/`.
+/// Where the wsgen the tests run keeps its data (the library sources the projects that
+/// `wsgen new` makes build with): one directory, so their builds share those crates.
+pub fn data_dir() -> PathBuf {
+    fixture_target().with_file_name("wsgen-data")
+}
+
 fn fixture_target() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -177,6 +183,7 @@ impl Project {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsgen"));
         // Logging only where a test asks for it.
         cmd.env_remove("RUST_LOG");
+        cmd.env("WSGEN_DATA_DIR", data_dir());
         configure(&mut cmd);
         let out = cmd
             .args(args)

@@ -35,6 +35,7 @@ fn wsgen_tty(p: &Project, region: &str, args: &[&str], answer: &str) -> Run {
     let mut cmd = std::process::Command::new("script");
     cmd.args(["-qec", &quoted.join(" "), "/dev/null"])
         .current_dir(&p.dir)
+        .env("WSGEN_DATA_DIR", crate::cli::data_dir())
         .env("CARGO_TARGET_DIR", &p.target)
         .env("CARGO_TERM_QUIET", "true")
         .env("NO_COLOR", "1")
@@ -1318,6 +1319,7 @@ mod recorded {
     ) -> (Option<i32>, String) {
         use std::io::Read;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wsgen"));
+        cmd.env("WSGEN_DATA_DIR", crate::cli::data_dir());
         cmd.args(args)
             .args(["--region", "us-east-1", "--endpoint-url", endpoint])
             .stdout(std::process::Stdio::null())

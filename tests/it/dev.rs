@@ -34,6 +34,7 @@ impl Dev {
 
     fn start_with(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Dev {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsgen"));
+        cmd.env("WSGEN_DATA_DIR", crate::cli::data_dir());
         aws_env(&mut cmd);
         cmd.envs(env.iter().copied());
         let mut child = cmd

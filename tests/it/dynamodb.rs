@@ -1241,6 +1241,7 @@ fn a_deeply_nested_filter_leaves_wsgen_dev_up() {
     use std::io::BufRead;
     let p = crate::cli::Project::new("chat", "deepfilter");
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wsgen"));
+    cmd.env("WSGEN_DATA_DIR", crate::cli::data_dir());
     crate::engine::aws_env(&mut cmd);
     let mut child = cmd
         .args(["dev", "--port", "0", "--json", "--no-watch"])

@@ -19,12 +19,15 @@ const LIBRARY: &[(&str, u32)] = &[
     ("lib", 10),
 ];
 
-/// The command, lowest first: files; the project, cargo and the AWS operations, each
+/// The command, lowest first: files and what the binary embeds; the library sources
+/// projects build with, the project, cargo and the AWS operations, each
 /// with its own error type; stack selection; the command's error, which wraps them;
 /// the terminal; the verbs in pipeline order (a verb may run the steps before it:
 /// deploy bundles, bundle synthesizes); then the command line.
 const CLI: &[(&str, u32)] = &[
     ("files", 0),
+    ("embedded", 0),
+    ("sources", 1),
     ("project", 1),
     ("cargo", 1),
     ("cloud", 1),
@@ -282,4 +285,21 @@ fn one_msrv_and_what_publishing_needs() {
     assert!(std::fs::read_to_string(repo().join("CHANGELOG.md"))
         .unwrap()
         .contains(&format!("## [{version}]")));
+}
+
+/// The binary is self-contained: what `wsgen new` renders is embedded at build time
+/// (build.rs), so no code of the command names the directory it was built from.
+#[test]
+fn nothing_at_run_time_reads_the_source_checkout() {
+    let src = repo().join("crates/wsgen-cli/src");
+    let mut found = Vec::new();
+    for file in rust_files(&src) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for needle in ["CARGO_MANIFEST_DIR", "CARGO_WORKSPACE_DIR", "file!()"] {
+            if text.contains(needle) {
+                found.push(format!("{}: {needle}", file.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
 }

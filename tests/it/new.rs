@@ -88,13 +88,55 @@ fn a_project_has_the_blueprint_the_handlers_and_a_lockfile() {
     let infra = std::fs::read_to_string(dir.join("infra/Cargo.toml")).unwrap();
     assert!(infra.contains("name = \"my-chat-infra\""), "{infra}");
     let repo = crate::support::repo();
+    // wsgen's crates by version, as from crates.io; .cargo/config.toml points cargo at
+    // the sources this wsgen extracted, the library byte for byte.
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(infra.contains(&format!("wsgen = \"{version}\"")), "{infra}");
+    let handler = std::fs::read_to_string(dir.join("lambdas/sendmessage/Cargo.toml")).unwrap();
     assert!(
-        infra.contains(&format!(
-            "wsgen = {{ path = \"{}\" }}",
-            crate::support::library().display()
-        )),
-        "{infra}"
+        handler.contains(&format!("wsgen-handler = {{ version = \"{version}\" }}")),
+        "{handler}"
     );
+    let config: toml::Table = std::fs::read_to_string(dir.join(".cargo/config.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let patched = |krate: &str| {
+        std::path::PathBuf::from(
+            config["patch"]["crates-io"][krate]["path"]
+                .as_str()
+                .unwrap(),
+        )
+    };
+    assert!(
+        patched("wsgen").starts_with(crate::cli::data_dir().join("sources")),
+        "{config:?}"
+    );
+    for (krate, file, source) in [
+        (
+            "wsgen",
+            "src/constructs/api.rs",
+            "crates/wsgen/src/constructs/api.rs",
+        ),
+        (
+            "wsgen-handler",
+            "src/store.rs",
+            "lambdas/wsgen-handler/src/store.rs",
+        ),
+    ] {
+        assert_eq!(
+            std::fs::read(patched(krate).join(file)).unwrap(),
+            std::fs::read(repo.join(source)).unwrap(),
+            "{krate}"
+        );
+        // A manifest that stands alone, outside wsgen's workspace.
+        let manifest = std::fs::read_to_string(patched(krate).join("Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains(&format!("version = \"{version}\""))
+                && !manifest.contains(".workspace"),
+            "{manifest}"
+        );
+    }
     // The stack gets the project's name; the app is the blueprint's, byte for byte.
     let main = std::fs::read_to_string(dir.join("infra/src/main.rs")).unwrap();
     assert!(main.contains("const STACK: &str = \"MyChat\";"), "{main}");
@@ -103,15 +145,63 @@ fn a_project_has_the_blueprint_the_handlers_and_a_lockfile() {
         std::fs::read(repo.join("blueprints/chat/infra/src/lib.rs")).unwrap()
     );
     // The handlers are the repository's tested crates, byte for byte.
-    for file in [
-        "lambdas/sendmessage/src/lib.rs",
-        "lambdas/wsgen-handler/src/store.rs",
-    ] {
-        assert_eq!(
-            std::fs::read(dir.join(file)).unwrap(),
-            std::fs::read(repo.join(file)).unwrap(),
-            "{file}"
+    let file = "lambdas/sendmessage/src/lib.rs";
+    assert_eq!(
+        std::fs::read(dir.join(file)).unwrap(),
+        std::fs::read(repo.join(file)).unwrap(),
+        "{file}"
+    );
+    // Nothing in the project names the checkout wsgen was built from.
+    // (.cargo/config.toml names the data directory, which the tests keep below target/.)
+    for file in tree(&dir) {
+        if file == ".cargo/config.toml" {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(dir.join(&file)).unwrap()).into_owned();
+        assert!(
+            !text.contains(repo.to_str().unwrap()),
+            "{file} names the checkout"
         );
+        assert!(!text.contains("{{"), "{file} has a placeholder left");
+    }
+}
+
+/// The library sources a project builds with come back when the data directory was
+/// cleaned; sources of another wsgen that are gone are explained, with the fix.
+#[test]
+fn the_library_sources_come_back_or_are_explained() {
+    let p = Project::empty();
+    let data = p.dir.join("data");
+    let with_data = |cmd: &mut std::process::Command| {
+        cmd.env("WSGEN_DATA_DIR", &data);
+    };
+    let run = p.wsgen_with(&["new", "healed", "--blueprint", "echo"], with_data);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let p = p.new_project("healed");
+    std::fs::remove_dir_all(&data).unwrap();
+    let run = p.wsgen_with(&["synth", "-q"], with_data);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sources: Vec<_> = std::fs::read_dir(data.join("sources"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert!(sources[0].starts_with(&format!("wsgen-{}-", env!("CARGO_PKG_VERSION"))));
+
+    // Sources of another wsgen (another version, another machine) that are not there.
+    let config = p
+        .read(".cargo/config.toml")
+        .replace(&sources[0], "wsgen-0.0.1-000000000000");
+    p.write(".cargo/config.toml", &config);
+    let run = p.wsgen_with(&["synth", "-q"], with_data);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    for part in [
+        "builds `wsgen` from",
+        "wsgen-0.0.1-000000000000/wsgen, which is not there",
+        "cargo update -p wsgen -p wsgen-handler",
+        &sources[0],
+    ] {
+        assert!(run.stderr.contains(part), "{part}: {}", run.stderr);
     }
 }
 
@@ -177,6 +267,7 @@ impl Dev {
     fn start(p: &Project, extra: &[&str]) -> Dev {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsgen"))
             .args(["dev", "--port", "0", "--json", "--no-watch", "--release"])
+            .env("WSGEN_DATA_DIR", crate::cli::data_dir())
             .args(extra)
             .current_dir(&p.dir)
             .env("CARGO_TARGET_DIR", &p.target)

@@ -12,12 +12,14 @@ mod deploy;
 mod destroy;
 pub mod dev;
 mod diff;
+pub mod embedded;
 mod error;
 mod files;
 pub mod new;
 pub(crate) mod project;
 mod select;
 mod settings;
+mod sources;
 mod synth;
 mod ui;
 

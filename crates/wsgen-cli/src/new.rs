@@ -1,7 +1,8 @@
-//! `wsgen new`: a starter project from a blueprint (`blueprints/<name>` of the wsgen
-//! source this binary was built from): the workspace, the infra crate, the handler
-//! crates copied from `lambdas/` (the tested ones), a README, a `.gitignore`, the
-//! lockfile (so it builds offline from the cargo cache).
+//! `wsgen new`: a starter project from a blueprint (`blueprints/<name>`, embedded in
+//! the binary): the workspace, the infra crate, the handler crates of wsgen's
+//! `lambdas/` (the tested ones), a README, a `.gitignore`, the lockfile (so it builds
+//! offline from the cargo cache), and `.cargo/config.toml`, which points cargo at the
+//! sources of wsgen's library crates (see `sources`) until they are on crates.io.
 //!
 //! Nothing is half-written: the project is rendered into a temporary directory beside
 //! DIR and moved into place at the end. With `--force` into a directory that has
@@ -9,7 +10,9 @@
 //! overwritten or deleted.
 
 use super::{CliError, Ui};
+use crate::embedded;
 pub use crate::error::NewError;
+use crate::sources;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -56,47 +59,25 @@ struct BlueprintToml {
     routes: Vec<String>,
 }
 
-/// The wsgen source this binary was built from: the workspace holding the blueprints,
-/// the handler crates, and the library the new projects depend on.
-pub fn source_dir() -> PathBuf {
-    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir
-        .parent()
-        .and_then(|crates| crates.parent())
-        .unwrap_or(crate_dir)
-        .to_path_buf()
-}
-
-fn blueprints_dir() -> Result<PathBuf, CliError> {
-    let dir = source_dir().join("blueprints");
-    if !dir.is_dir() {
-        return Err(NewError::SourceGone(dir).into());
-    }
-    Ok(dir)
-}
-
-/// Every blueprint, by name.
+/// Every blueprint, by name (the ones this binary carries).
 pub fn blueprints() -> Result<Vec<Blueprint>, CliError> {
-    let dir = blueprints_dir()?;
     let mut list = Vec::new();
-    for entry in std::fs::read_dir(&dir).map_err(CliError::io("cannot read", &dir))? {
-        let path = entry.map_err(CliError::io("cannot read", &dir))?.path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let manifest = path.join("blueprint.toml");
-        if name.starts_with('_') || !manifest.is_file() {
+    for file in embedded::under("blueprints/") {
+        let Some(name) = file.path.strip_suffix("/blueprint.toml") else {
+            continue;
+        };
+        if name.starts_with('_') || name.contains('/') {
             continue;
         }
-        let text =
-            std::fs::read_to_string(&manifest).map_err(CliError::io("cannot read", &manifest))?;
-        let b: BlueprintToml = toml::from_str(&text).map_err(|e| NewError::Blueprint {
-            manifest: manifest.clone(),
-            message: e.to_string(),
-        })?;
+        let b: BlueprintToml = std::str::from_utf8(file.bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|text| toml::from_str(text).map_err(|e| e.to_string()))
+            .map_err(|message| NewError::Blueprint {
+                manifest: format!("blueprints/{}", file.path),
+                message,
+            })?;
         list.push(Blueprint {
-            name,
+            name: name.to_string(),
             description: b.description,
             handlers: b.handlers,
             routes: b.routes,
@@ -161,36 +142,45 @@ struct File {
     modified: Option<std::time::SystemTime>,
 }
 
-/// The files of the project, by relative path.
-fn render(blueprint: &Blueprint, name: &str) -> Result<BTreeMap<String, File>, CliError> {
-    let source = source_dir();
-    let blueprints = blueprints_dir()?;
-    let wsgen = format!(
-        "wsgen = {{ path = {} }}",
-        toml_string(&source.join("crates").join("wsgen").to_string_lossy())
-    );
+/// What the blueprints' files hold besides the project's name: the common text about
+/// wsgen's library in the project's README.
+const LIBRARY_TEXT: &str = "_common/library.md";
+
+/// The files of the project, by relative path; `sources` is where this wsgen's library
+/// sources are (the project's `.cargo/config.toml` points there).
+fn render(
+    blueprint: &Blueprint,
+    name: &str,
+    sources: &Path,
+) -> Result<BTreeMap<String, File>, CliError> {
     // The route keys as a Rust array, sorted as the test sorts what it finds.
     let mut routes: Vec<&str> = blueprint.routes.iter().map(String::as_str).collect();
     routes.sort();
     let routes = format!("{routes:?}");
-    let mut files = BTreeMap::new();
-    let substitute = |text: String| {
-        text.replace("{{name}}", name)
+    let patch = sources::patch(sources);
+    let library = embedded::get(&format!("blueprints/{LIBRARY_TEXT}"))
+        .map(|f| String::from_utf8_lossy(f.bytes).into_owned())
+        .unwrap_or_default();
+    let substitute = |text: &str| {
+        text.replace("{{library}}", library.trim_end())
+            .replace("{{patch}}", patch.trim_end())
+            .replace("{{name}}", name)
             .replace("{{Name}}", &camel(name))
-            .replace("{{wsgen}}", &wsgen)
+            .replace("{{version}}", sources::VERSION)
             .replace("{{routes}}", &routes)
     };
-    for layer in [blueprints.join("_common"), blueprints.join(&blueprint.name)] {
-        for (rel, bytes, _) in read_tree(&layer)? {
-            if rel == "blueprint.toml" {
+    let mut files = BTreeMap::new();
+    for layer in ["_common/".to_string(), format!("{}/", blueprint.name)] {
+        for file in embedded::under(&format!("blueprints/{layer}")) {
+            if file.path == "blueprint.toml" || format!("{layer}{}", file.path) == LIBRARY_TEXT {
                 continue;
             }
-            let bytes = match String::from_utf8(bytes) {
+            let bytes = match std::str::from_utf8(file.bytes) {
                 Ok(text) => substitute(text).into_bytes(),
-                Err(e) => e.into_bytes(),
+                Err(_) => file.bytes.to_vec(),
             };
             files.insert(
-                rel,
+                file.path.to_string(),
                 File {
                     bytes,
                     modified: None,
@@ -198,30 +188,39 @@ fn render(blueprint: &Blueprint, name: &str) -> Result<BTreeMap<String, File>, C
             );
         }
     }
-    let lambdas = source.join("lambdas");
-    for handler in blueprint
-        .handlers
-        .iter()
-        .map(String::as_str)
-        .chain(["wsgen-handler"])
-    {
-        let dir = lambdas.join(handler);
-        if !dir.join("Cargo.toml").is_file() {
+    for handler in &blueprint.handlers {
+        let mut found = false;
+        for file in embedded::under(&format!("lambdas/{handler}/")) {
+            found = true;
+            let bytes = if file.path == "Cargo.toml" {
+                // In wsgen's workspace the handler crates use wsgen-handler by path; a
+                // project uses the version this wsgen carries.
+                String::from_utf8_lossy(file.bytes)
+                    .replace(
+                        "path = \"../wsgen-handler\"",
+                        &format!("version = \"{}\"", sources::VERSION),
+                    )
+                    .into_bytes()
+            } else {
+                file.bytes.to_vec()
+            };
+            let modified = Some(file.modified);
+            files.insert(
+                format!("lambdas/{handler}/{}", file.path),
+                File { bytes, modified },
+            );
+        }
+        if !found {
             return Err(NewError::MissingHandler {
                 blueprint: blueprint.name.clone(),
-                handler: handler.to_string(),
-                dir: lambdas.clone(),
+                handler: handler.clone(),
             }
             .into());
         }
-        for (rel, bytes, modified) in read_tree(&dir)? {
-            files.insert(format!("lambdas/{handler}/{rel}"), File { bytes, modified });
-        }
     }
     // The versions wsgen's own tests build with, so the project builds offline.
-    let lock = source.join("Cargo.lock");
-    if let Ok(bytes) = std::fs::read(&lock) {
-        let modified = None;
+    if let Some(lock) = embedded::get("Cargo.lock") {
+        let (bytes, modified) = (lock.bytes.to_vec(), None);
         files.insert("Cargo.lock".into(), File { bytes, modified });
     }
     Ok(files)
@@ -236,47 +235,6 @@ fn keep_time(path: &Path, file: &File) -> Result<(), CliError> {
             .map_err(CliError::io("cannot set the time of", path))?;
     }
     Ok(())
-}
-
-fn toml_string(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// Every file under `dir` (build output left out), by relative path with `/`
-/// separators, with its modification time.
-#[allow(clippy::type_complexity)]
-fn read_tree(
-    dir: &Path,
-) -> Result<Vec<(String, Vec<u8>, Option<std::time::SystemTime>)>, CliError> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).map_err(CliError::io("cannot read", &d))? {
-            let path = entry.map_err(CliError::io("cannot read", &d))?.path();
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if name == "target" || name == "wsgen.out" {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path
-                    .strip_prefix(dir)
-                    .expect("under dir")
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                let bytes = std::fs::read(&path).map_err(CliError::io("cannot read", &path))?;
-                let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-                out.push((rel, bytes, modified));
-            }
-        }
-    }
-    Ok(out)
 }
 
 pub fn new(opts: &NewOptions, ui: &Ui) -> Result<NewResult, CliError> {
@@ -308,7 +266,8 @@ pub fn new(opts: &NewOptions, ui: &Ui) -> Result<NewResult, CliError> {
     if existing && !opts.force {
         return Err(NewError::NotEmpty(opts.dir.clone()).into());
     }
-    let files = render(blueprint, &name)?;
+    let sources = sources::extract()?;
+    let files = render(blueprint, &name, &sources)?;
 
     let mut written = Vec::new();
     let mut kept = Vec::new();

@@ -79,6 +79,10 @@ pub enum ProjectError {
     File { path: PathBuf, message: String },
     #[error("{path} is not a valid cloud assembly: {message}")]
     Assembly { path: PathBuf, message: String },
+    /// The infra program's wsgen library writes another assembly format than this
+    /// wsgen reads (one of them is older).
+    #[error("the project's wsgen library writes cloud assembly format `{found}`, which this wsgen ({}) does not read", env!("CARGO_PKG_VERSION"))]
+    AssemblyFormat { found: String },
     /// A stack named on the command line that the app does not have (exit 2).
     #[error("no stack named `{name}` (stacks: {known})")]
     UnknownStack { name: String, known: String },
@@ -96,7 +100,10 @@ impl ProjectError {
             ProjectError::File { .. }
             | ProjectError::UnknownStack { .. }
             | ProjectError::ImportCycle(_) => 2,
-            ProjectError::NoProject(_) | ProjectError::Assembly { .. } | ProjectError::Io(_) => 1,
+            ProjectError::NoProject(_)
+            | ProjectError::Assembly { .. }
+            | ProjectError::AssemblyFormat { .. }
+            | ProjectError::Io(_) => 1,
         }
     }
 
@@ -108,6 +115,7 @@ impl ProjectError {
             ProjectError::UnknownStack { .. } => "name one of the stacks listed, or none to synthesize them all".into(),
             ProjectError::ImportCycle(_) => "move the shared resources into one stack".into(),
             ProjectError::Io(_) => "check that the directory exists and is writable".into(),
+            ProjectError::AssemblyFormat { .. } => "build the project with the library this wsgen carries (the versions of `wsgen` and `wsgen-handler` in its Cargo.toml files, the paths in .cargo/config.toml; see the project's README), or install the wsgen the project was made with".into(),
             ProjectError::Assembly { .. } => return None,
         })
     }

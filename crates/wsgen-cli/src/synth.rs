@@ -12,7 +12,7 @@ use crate::project::ProjectError;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use wsgen::assembly::{CloudAssembly, Manifest, MANIFEST_FILE, PROBLEMS_FILE};
+use wsgen::assembly::{CloudAssembly, Manifest, ReadError, MANIFEST_FILE, PROBLEMS_FILE};
 use wsgen::{ValidationErrors, OUTDIR_ENV, PROJECT_DIR_ENV};
 
 /// What `wsgen synth` was asked to do.
@@ -72,6 +72,7 @@ impl Drop for Staging {
 
 pub fn synth(opts: &SynthOptions, ui: &Ui) -> Result<SynthResult, CliError> {
     let project = Project::discover(opts.project.as_deref())?;
+    crate::sources::check_project(&project.dir)?;
     let cwd =
         std::env::current_dir().map_err(CliError::io("cannot read the current directory", "."))?;
     let out = opts
@@ -114,11 +115,13 @@ pub fn synth(opts: &SynthOptions, ui: &Ui) -> Result<SynthResult, CliError> {
             .into())
         }
     }
-    let mut assembly =
-        CloudAssembly::read_from(&staging.0).map_err(|e| ProjectError::Assembly {
+    let mut assembly = CloudAssembly::read_from(&staging.0).map_err(|e| match e {
+        ReadError::Version { found, .. } => ProjectError::AssemblyFormat { found },
+        e => ProjectError::Assembly {
             path: staging.0.clone(),
             message: e.to_string(),
-        })?;
+        },
+    })?;
     if keep_bundles(&mut assembly, &out) {
         assembly
             .write_manifest(&staging.0)

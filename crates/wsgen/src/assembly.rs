@@ -130,7 +130,20 @@ impl CloudAssembly {
         let path = dir.join(MANIFEST_FILE);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| ReadError::Io(path.display().to_string(), e))?;
-        let manifest: Manifest = serde_json::from_str(&text)
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| ReadError::Parse(path.display().to_string(), e))?;
+        // Another format (a newer or older wsgen library wrote it) is told apart before
+        // its fields are read.
+        match value.get("version").and_then(|v| v.as_str()) {
+            Some(MANIFEST_VERSION) => {}
+            found => {
+                return Err(ReadError::Version {
+                    path: path.display().to_string(),
+                    found: found.unwrap_or("none").to_string(),
+                })
+            }
+        }
+        let manifest: Manifest = serde_json::from_value(value)
             .map_err(|e| ReadError::Parse(path.display().to_string(), e))?;
         let mut templates = BTreeMap::new();
         for (name, stack) in &manifest.stacks {
@@ -155,4 +168,30 @@ pub enum ReadError {
     Io(String, #[source] io::Error),
     #[error("{0} is not a wsgen cloud assembly file: {1}")]
     Parse(String, #[source] serde_json::Error),
+    /// A manifest of another format than [`MANIFEST_VERSION`].
+    #[error("{path} is of cloud assembly format `{found}`; this wsgen reads format `{MANIFEST_VERSION}`")]
+    Version { path: String, found: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_of_another_format_is_named_as_such() {
+        let dir = std::env::temp_dir().join(format!("wsgen-assembly-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(MANIFEST_FILE),
+            r#"{"version":"2","stacks":{"A":{"new":"shape"}}}"#,
+        )
+        .unwrap();
+        let error = CloudAssembly::read_from(&dir).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            matches!(&error, ReadError::Version { found, .. } if found == "2"),
+            "{error}"
+        );
+        assert!(error.to_string().ends_with("this wsgen reads format `1`"));
+    }
 }

@@ -6,6 +6,7 @@ use crate::cargo::BuildError;
 use crate::cloud::CloudError;
 use crate::files::IoError;
 use crate::project::ProjectError;
+use crate::sources::SourcesError;
 use std::path::PathBuf;
 use wsgen::ValidationErrors;
 
@@ -34,6 +35,9 @@ pub enum CliError {
     /// The project and its assembly (see [`ProjectError`]).
     #[error(transparent)]
     Project(#[from] ProjectError),
+    /// The sources of wsgen's library a project builds with (see [`SourcesError`]).
+    #[error(transparent)]
+    Sources(#[from] SourcesError),
     /// Building and packaging the user's crates (see [`BuildError`]).
     #[error(transparent)]
     Build(#[from] BuildError),
@@ -61,6 +65,7 @@ impl CliError {
             CliError::Io { .. } => "check that the directory exists and is writable".into(),
             CliError::Project(e) => return e.help(),
             CliError::Build(e) => return e.help(),
+            CliError::Sources(e) => return e.help(),
             CliError::Cloud(e) => return e.help(),
             CliError::New(e) => return e.help(),
             CliError::Dev(e) => return e.help(),

@@ -14,17 +14,13 @@ pub enum NewError {
     Name(String),
     #[error("{} is not empty", .0.display())]
     NotEmpty(PathBuf),
-    /// The blueprints directory of the checkout the binary was built from.
-    #[error("the wsgen source this binary was built from is gone ({} is missing)", .0.display())]
-    SourceGone(PathBuf),
-    #[error("{}: {message}", .manifest.display())]
-    Blueprint { manifest: PathBuf, message: String },
-    #[error("blueprint {blueprint} names handler crate `{handler}`, which {} does not have", .dir.display())]
-    MissingHandler {
-        blueprint: String,
-        handler: String,
-        dir: PathBuf,
-    },
+    /// A blueprint's `blueprint.toml` (embedded) that does not read.
+    #[error("{manifest}: {message}")]
+    Blueprint { manifest: String, message: String },
+    #[error(
+        "blueprint {blueprint} names handler crate `{handler}`, which this wsgen does not carry"
+    )]
+    MissingHandler { blueprint: String, handler: String },
 }
 
 impl NewError {
@@ -44,9 +40,8 @@ impl NewError {
             }
             NewError::Name(_) => "a project name must be a valid crate name (ASCII letters, digits, `-` and `_`, starting with a letter, not a Rust keyword); pass one with --name".into(),
             NewError::NotEmpty(_) => "pick a new directory, or pass --force to add the project's files to it (files it has are kept, never overwritten)".into(),
-            NewError::SourceGone(_) => "reinstall wsgen from its source".into(),
             NewError::Blueprint { .. } | NewError::MissingHandler { .. } => {
-                "reinstall wsgen from its source: its blueprints are incomplete".into()
+                "this wsgen was built from incomplete blueprints: a bug in wsgen; build it again from a clean checkout".into()
             }
         })
     }
