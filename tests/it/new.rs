@@ -385,18 +385,30 @@ async fn exercise(blueprint: &str, dev: &Dev) {
             assert_eq!(receive(&mut b).await, "hello");
             send(&mut a, r#"{"action":"dance"}"#).await;
             assert!(receive(&mut a).await.contains("sendmessage"));
+            if blueprint == "auth-chat" {
+                throttled(&mut a, &mut b).await;
+            }
         }
         "direct" => {
             let (mut a, mut b) = (connect(base).await, connect(base).await);
+            // Seed 002's session: the bare id, then the message, and nothing back to
+            // the sender; a gone connection is an error.
             send(&mut a, r#"{"action":"whoAmI"}"#).await;
-            let id = json(&receive(&mut a).await)["connectionId"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            let message = serde_json::json!({"action": "sendMessage", "connectionId": id, "message": "Hi! :)"});
-            send(&mut b, &message.to_string()).await;
+            let id = receive(&mut a).await;
+            assert!(!id.contains('{'), "{id}");
+            let message = format!(
+                r#"{{"action": "sendMessage", "connectionId": "{id}", "message": "Hi! :)"}}"#
+            );
+            send(&mut b, &message).await;
             assert_eq!(receive(&mut a).await, "Hi! :)");
-            assert_eq!(json(&receive(&mut b).await)["delivered"], id.as_str());
+            a.close(None).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            send(&mut b, &message).await;
+            let gone = json(&receive(&mut b).await);
+            assert!(
+                gone["error"].as_str().unwrap().contains("is gone"),
+                "{gone}"
+            );
         }
         "ticker" => {
             let mut s = connect(base).await;
@@ -410,6 +422,53 @@ async fn exercise(blueprint: &str, dev: &Dev) {
         }
         other => panic!("no protocol check for blueprint {other}"),
     }
+}
+
+/// auth-chat's `sendmessage` is throttled at 10 a second with bursts of 5 (one bucket
+/// for the stage's route): a burst of 20 gets about 5 through and API Gateway's
+/// `Too Many Requests` frame for the rest, on a socket that stays open; a second later
+/// the bucket has refilled.
+async fn throttled(a: &mut Socket, b: &mut Socket) {
+    // Every text frame until none comes for 700 ms.
+    async fn drain(s: &mut Socket) -> Vec<String> {
+        let mut got = Vec::new();
+        while let Ok(Some(Ok(m))) =
+            tokio::time::timeout(std::time::Duration::from_millis(700), s.next()).await
+        {
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+                got.push(t.to_string());
+            }
+        }
+        got
+    }
+    // Let the bucket fill after the messages before.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    for i in 0..20 {
+        send(
+            a,
+            &format!(r#"{{"action":"sendmessage","data":"burst {i}"}}"#),
+        )
+        .await;
+    }
+    let refused = drain(a).await;
+    let delivered = drain(b).await;
+    assert!(
+        (5..=8).contains(&delivered.len()),
+        "{} delivered: {delivered:?}",
+        delivered.len()
+    );
+    assert_eq!(refused.len() + delivered.len(), 20, "{refused:?}");
+    for frame in &refused {
+        let v = json(frame);
+        assert_eq!(v["message"], "Too Many Requests", "{frame}");
+        assert!(
+            v["connectionId"].is_string() && v["requestId"].is_string(),
+            "{frame}"
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    send(a, r#"{"action":"sendmessage","data":"after"}"#).await;
+    assert_eq!(receive(b).await, "after");
 }
 
 /// The chat-history blueprint under `wsgen dev`: messages stored in the embedded

@@ -1,7 +1,8 @@
 //! Seed 002's `sendMessage`: `{"action":"sendMessage","connectionId":"...","message":"Hi! :)"}`
-//! delivers `message` to that connection. The caller gets `{"delivered":"<id>"}` or an
-//! error (the route should be two-way); a gone connection is also removed from the
-//! connections table when there is one.
+//! delivers `message` to that connection. As in the seed, the sender gets nothing back
+//! when it is delivered; on a two-way route it gets an error when the message is not
+//! one (400) or the connection is gone (410, also removed from the connections table
+//! when there is one).
 
 use serde::Deserialize;
 use wsgen_handler::{Context, Delivery, Router, WsResponse};
@@ -23,7 +24,7 @@ pub fn router(ctx: Context) -> Router<Context> {
             other => other.to_string(),
         };
         match ctx.connections(&req).post(&send.connection_id, message).await? {
-            Delivery::Delivered => Ok(WsResponse::json(&serde_json::json!({ "delivered": send.connection_id }))),
+            Delivery::Delivered => Ok(WsResponse::ok()),
             Delivery::Gone => {
                 if let Some(store) = &ctx.store {
                     store.delete(&send.connection_id).await?;
@@ -49,7 +50,8 @@ mod tests {
             .handle(aws.event("sendMessage", "t2", Some(msg)))
             .await
             .unwrap();
-        assert_eq!(out["body"], r#"{"delivered":"t1"}"#);
+        assert_eq!(out["statusCode"], 200);
+        assert!(out["body"].is_null(), "{out}");
         assert_eq!(aws.received("t1"), ["Hi! :)"]);
 
         aws.close("t1");

@@ -1,7 +1,7 @@
-//! The app: direct messages. `{"action":"whoAmI"}` answers with the caller's connection
-//! id; `{"action":"sendMessage","connectionId":"...","message":"Hi! :)"}` delivers the
-//! message to that connection (the caller gets `{"delivered":"<id>"}`, or an error for a
-//! connection that is gone). No table: the ids are the address book.
+//! The app: direct messages, seed 002's protocol. `{"action":"whoAmI"}` answers with the
+//! caller's bare connection id; `{"action":"sendMessage","connectionId":"...","message":
+//! "Hi! :)"}` delivers the message to that connection (nothing comes back to the sender,
+//! or an error for a connection that is gone). No table: the ids are the address book.
 
 use wsgen::prelude::*;
 

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -50,6 +50,14 @@ impl std::fmt::Display for InvokeError {
 
 type Reply = oneshot::Sender<Result<Bytes, InvokeError>>;
 
+/// What Lambda's `REPORT` line says of a cold invocation.
+pub struct Report {
+    pub request_id: String,
+    pub duration: Duration,
+    pub init: Duration,
+    pub max_memory_mb: Option<u64>,
+}
+
 /// Where handler output goes: each line prefixed with the function's name.
 #[derive(Clone)]
 pub struct Logs {
@@ -57,6 +65,25 @@ pub struct Logs {
 }
 
 impl Logs {
+    /// Lambda's `REPORT` line for an invocation that started an instance: its duration,
+    /// the instance's init duration (process start to its first `/next`) and the
+    /// process's peak memory.
+    pub fn report(&self, source: &str, report: &Report) {
+        let memory = report
+            .max_memory_mb
+            .map(|mb| format!("\tMax Memory Used: {mb} MB"));
+        self.line(
+            source,
+            &format!(
+                "REPORT RequestId: {}\tDuration: {:.2} ms{}\tInit Duration: {:.2} ms",
+                report.request_id,
+                report.duration.as_secs_f64() * 1e3,
+                memory.unwrap_or_default(),
+                report.init.as_secs_f64() * 1e3,
+            ),
+        );
+    }
+
     pub fn line(&self, source: &str, line: &str) {
         if self.json {
             crate::dev::emit(serde_json::json!({"type": "log", "function": source, "line": line}));
@@ -179,7 +206,16 @@ impl Pool {
             _ => self.start().await?,
         };
         let timeout = Duration::from_secs(self.function.timeout_secs.max(1));
-        let result = instance.invoke(event, timeout).await;
+        let (request_id, result) = instance.invoke(event, timeout).await;
+        if let Some((duration, init)) = instance.cold(&request_id) {
+            let report = Report {
+                request_id,
+                duration,
+                init,
+                max_memory_mb: instance.max_memory_mb(),
+            };
+            self.logs.report(&self.function.name, &report);
+        }
         match &result {
             Err(InvokeError::Timeout(_)) | Err(InvokeError::Crashed(_)) => {
                 // Dropping the instance kills its process; the next invocation starts one.
@@ -211,6 +247,10 @@ impl Pool {
 /// One process of a function and its Runtime API.
 struct Instance {
     next: mpsc::Sender<(String, Bytes, u128)>,
+    /// When the process started, its first `/next` (the end of its init), and the first
+    /// invocation's request id and duration: the cold start, reported once.
+    timing: Arc<Mutex<Timing>>,
+    pid: Option<u32>,
     pending: Arc<Mutex<HashMap<String, Reply>>>,
     exited: Arc<std::sync::atomic::AtomicBool>,
     /// Kills the process when dropped.
@@ -224,8 +264,17 @@ impl Drop for Instance {
     }
 }
 
+struct Timing {
+    spawned: Instant,
+    init: Option<Duration>,
+    /// The first invocation: (request id, its duration), until reported.
+    first: Option<(String, Duration)>,
+    reported: bool,
+}
+
 #[derive(Clone)]
 struct RuntimeApi {
+    timing: Arc<Mutex<Timing>>,
     next: Arc<tokio::sync::Mutex<mpsc::Receiver<(String, Bytes, u128)>>>,
     pending: Arc<Mutex<HashMap<String, Reply>>>,
     arn: String,
@@ -244,7 +293,14 @@ impl Instance {
     ) -> Result<Instance, String> {
         let (next_tx, next_rx) = mpsc::channel(1);
         let pending: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
+        let timing = Arc::new(Mutex::new(Timing {
+            spawned: Instant::now(),
+            init: None,
+            first: None,
+            reported: false,
+        }));
         let api = RuntimeApi {
+            timing: timing.clone(),
             next: Arc::new(tokio::sync::Mutex::new(next_rx)),
             pending: pending.clone(),
             arn: format!(
@@ -266,9 +322,7 @@ impl Instance {
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(api.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let server = tokio::spawn(super::http::serve(listener, router, std::future::pending()));
 
         let mut cmd = tokio::process::Command::new(exe);
         cmd.env_clear()
@@ -293,9 +347,11 @@ impl Instance {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        timing.lock().unwrap_or_else(|e| e.into_inner()).spawned = Instant::now();
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        let pid = child.id();
         let streams: [Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>; 2] = [
             child.stdout.take().map(|s| Box::new(s) as _),
             child.stderr.take().map(|s| Box::new(s) as _),
@@ -351,6 +407,8 @@ impl Instance {
         }
         Ok(Instance {
             next: next_tx,
+            timing,
+            pid,
             pending,
             exited,
             _kill: kill_tx,
@@ -362,28 +420,49 @@ impl Instance {
         !self.exited.load(Ordering::SeqCst)
     }
 
-    async fn invoke(&self, event: &Value, timeout: Duration) -> Result<Bytes, InvokeError> {
+    /// The invocation's request id and its outcome.
+    async fn invoke(
+        &self,
+        event: &Value,
+        timeout: Duration,
+    ) -> (String, Result<Bytes, InvokeError>) {
+        let started = Instant::now();
         let id = format!(
             "{:08x}-{:04x}-4000-8000-{:012x}",
             std::process::id(),
             REQUESTS.fetch_add(1, Ordering::Relaxed) & 0xffff,
             super::unix_now().as_nanos() & 0xffff_ffff_ffff
         );
+        let result = self.run(&id, event, timeout).await;
+        let mut timing = self.timing.lock().unwrap_or_else(|e| e.into_inner());
+        if timing.first.is_none() {
+            timing.first = Some((id.clone(), started.elapsed()));
+        }
+        drop(timing);
+        (id, result)
+    }
+
+    async fn run(&self, id: &str, event: &Value, timeout: Duration) -> Result<Bytes, InvokeError> {
         let (tx, rx) = oneshot::channel();
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), tx);
+            .insert(id.to_string(), tx);
         if !self.alive() {
             self.pending
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
+                .remove(id);
             return Err(InvokeError::Crashed("the process had exited".into()));
         }
         let deadline = super::unix_now().as_millis() + timeout.as_millis();
         let body = Bytes::from(serde_json::to_vec(event).expect("json"));
-        if self.next.send((id.clone(), body, deadline)).await.is_err() {
+        if self
+            .next
+            .send((id.to_string(), body, deadline))
+            .await
+            .is_err()
+        {
             return Err(InvokeError::Crashed("the runtime API stopped".into()));
         }
         match tokio::time::timeout(timeout, rx).await {
@@ -395,9 +474,43 @@ impl Instance {
             }
         }
     }
+
+    /// (duration, init duration) when `request_id` was this instance's first
+    /// invocation and the instance finished its init, once.
+    fn cold(&self, request_id: &str) -> Option<(Duration, Duration)> {
+        let mut timing = self.timing.lock().unwrap_or_else(|e| e.into_inner());
+        let (first, duration) = timing.first.clone()?;
+        if timing.reported || first != request_id {
+            return None;
+        }
+        timing.reported = true;
+        // The invocation waited for the init (it was queued as the process started):
+        // Lambda's Duration leaves the init out.
+        let init = timing.init?;
+        Some((duration.saturating_sub(init), init))
+    }
+
+    /// The process's peak resident memory (`VmHWM`), in MB.
+    fn max_memory_mb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        Some(kib.div_ceil(1024))
+    }
 }
 
 async fn next(State(api): State<RuntimeApi>) -> Response {
+    {
+        let mut timing = api.timing.lock().unwrap_or_else(|e| e.into_inner());
+        if timing.init.is_none() {
+            timing.init = Some(timing.spawned.elapsed());
+        }
+    }
     let Some((id, event, deadline)) = api.next.lock().await.recv().await else {
         return StatusCode::GONE.into_response();
     };

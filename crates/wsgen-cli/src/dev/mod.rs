@@ -5,6 +5,7 @@
 
 pub mod dynamodb;
 pub mod gateway;
+mod http;
 pub mod integration;
 pub mod lambda;
 pub mod model;
@@ -23,7 +24,6 @@ use lambda::{LambdaService, Logs};
 use schedules::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -225,6 +225,30 @@ fn load(opts: &DevOptions, built: &Built, domain: &str) -> Result<Loaded, CliErr
     Ok(loaded)
 }
 
+/// Ctrl-C (SIGINT) or SIGTERM (`kill`, a process manager, a container stopping): both
+/// stop `wsgen dev` the same way, closing every connection and running `$disconnect`.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 async fn serve(
     opts: &DevOptions,
     ui: &Ui,
@@ -320,22 +344,15 @@ async fn serve(
     };
     let router = gw.router();
     let shutdown_gw = gw.clone();
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = tokio::signal::ctrl_c().await;
+    http::serve(listener, router, async move {
+        stop_signal().await;
         eprintln!(
             "shutting down: closing {} connection(s)",
             shutdown_gw.open()
         );
         shutdown_gw.shutdown(Duration::from_secs(10)).await;
-    });
-    server.await.map_err(|e| DevError::Runtime {
-        what: "the local gateway",
-        message: e.to_string(),
-    })?;
+    })
+    .await;
     if let Some(w) = watcher {
         w.stop();
     }

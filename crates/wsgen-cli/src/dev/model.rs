@@ -67,6 +67,43 @@ pub struct DevApi {
     pub route_selection: String,
     pub routes: BTreeMap<String, DevRoute>,
     pub stages: Vec<String>,
+    /// Each stage's throttling settings (`DefaultRouteSettings`, `RouteSettings`).
+    pub throttling: BTreeMap<String, StageThrottling>,
+}
+
+/// A stage's throttling: the default for its routes, and per route key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StageThrottling {
+    pub default: Limits,
+    pub routes: BTreeMap<String, Limits>,
+}
+
+/// `ThrottlingRateLimit` and `ThrottlingBurstLimit` as a stage or route sets them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    pub rate: Option<f64>,
+    pub burst: Option<u32>,
+}
+
+/// The limits a route is throttled with: steady requests per second and the bucket's size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throttle {
+    pub rate: f64,
+    pub burst: u32,
+}
+
+impl DevApi {
+    /// The throttle of `route` on `stage`: each of the route's settings, else the
+    /// stage's default; none unless both a rate and a burst result (the account's
+    /// limits, which would apply otherwise, are not applied locally).
+    pub fn throttle(&self, stage: &str, route: &str) -> Option<Throttle> {
+        let settings = self.throttling.get(stage)?;
+        let own = settings.routes.get(route).copied().unwrap_or_default();
+        Some(Throttle {
+            rate: own.rate.or(settings.default.rate)?,
+            burst: own.burst.or(settings.default.burst)?,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -284,6 +321,7 @@ pub fn read(stack: &str, template: &Template, gateway: &str) -> DevApp {
                 .unwrap_or_else(|| "$request.body.action".into()),
             routes: BTreeMap::new(),
             stages: Vec::new(),
+            throttling: BTreeMap::new(),
         };
         (id.clone(), api)
     })
@@ -405,6 +443,25 @@ pub fn read(stack: &str, template: &Template, gateway: &str) -> DevApp {
     }) {
         if let Some(api) = ref_of(&p.api_id).and_then(|a| apis.get_mut(a)) {
             api.stages.push(p.stage_name.clone());
+            let limits = |s: &resources::RouteSettings| Limits {
+                rate: s.throttling_rate_limit,
+                burst: s.throttling_burst_limit,
+            };
+            let throttling = StageThrottling {
+                default: p
+                    .default_route_settings
+                    .as_ref()
+                    .map(limits)
+                    .unwrap_or_default(),
+                routes: p
+                    .route_settings
+                    .iter()
+                    .map(|(key, s)| (key.clone(), limits(s)))
+                    .collect(),
+            };
+            if throttling != StageThrottling::default() {
+                api.throttling.insert(p.stage_name.clone(), throttling);
+            }
         }
     }
 
@@ -576,6 +633,35 @@ mod tests {
         );
         assert_eq!(f.timeout_secs, 5);
         assert_eq!(app.apis["Api"].id, "api");
+    }
+
+    #[test]
+    fn a_route_is_throttled_by_its_settings_else_the_stage_default() {
+        let t = template(json!({
+            "Api": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "WEBSOCKET", "RouteSelectionExpression": "$request.body.action"}},
+            "Live": {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
+                "ApiId": {"Ref": "Api"}, "StageName": "live",
+                "DefaultRouteSettings": {"ThrottlingRateLimit": 100.0, "ThrottlingBurstLimit": 50},
+                "RouteSettings": {
+                    "send": {"ThrottlingRateLimit": 10.0, "ThrottlingBurstLimit": 5},
+                    "slow": {"ThrottlingRateLimit": 1.0}
+                }
+            }},
+            "Open": {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
+                "ApiId": {"Ref": "Api"}, "StageName": "open",
+                "DefaultRouteSettings": {"ThrottlingRateLimit": 5.0}
+            }}
+        }));
+        let app = read("Chat", &t, "127.0.0.1:4000");
+        let api = &app.apis["Api"];
+        let limit =
+            |stage: &str, route: &str| api.throttle(stage, route).map(|t| (t.rate, t.burst));
+        assert_eq!(limit("live", "send"), Some((10.0, 5)));
+        assert_eq!(limit("live", "slow"), Some((1.0, 50)));
+        assert_eq!(limit("live", "$connect"), Some((100.0, 50)));
+        // A rate without a burst: the account's burst would apply, which is off locally.
+        assert_eq!(limit("open", "send"), None);
+        assert_eq!(limit("nosuch", "send"), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A handler that misbehaves on request, for wsgen dev's tests: `{"action":"crash"}`
 //! aborts the process mid-invocation; any other message answers `{"slept": N}` after
-//! its `ms` (N, default 0) milliseconds. Subscribed to a table's stream, it fails each
+//! its `ms` (N, default 0) milliseconds, with `"authorizer"` (what the `$connect`
+//! authorizer said about the caller) when the API has one. Subscribed to a table's stream, it fails each
 //! record `{"id": .., "failures": N}` N times before handling it (and says so).
 
 use serde::Deserialize;
@@ -29,7 +30,11 @@ async fn main() -> Result<(), wsgen_handler::Error> {
             }
             let ms = v["ms"].as_u64().unwrap_or(0);
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            Ok(WsResponse::json(&serde_json::json!({ "slept": ms })))
+            let mut body = serde_json::json!({ "slept": ms });
+            if !req.authorizer.is_null() {
+                body["authorizer"] = req.authorizer.clone();
+            }
+            Ok(WsResponse::json(&body))
         })
         .on_stream(|event, _| async move {
             for record in &event.records {

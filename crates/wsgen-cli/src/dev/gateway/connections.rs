@@ -28,16 +28,12 @@ impl Connection {
     }
 }
 
-pub(super) fn connection_of(
-    gw: &Gateway,
-    stage: &str,
-    id: &str,
-) -> Option<mpsc::UnboundedSender<Outbound>> {
+pub(super) fn connection_of(gw: &Gateway, stage: &str, id: &str) -> Option<Outbox> {
     let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
     conns
         .get(id)
         .filter(|c| c.serves(stage))
-        .map(|c| c.tx.clone())
+        .map(|c| c.outbox.clone())
 }
 
 pub(super) async fn any_stage_post(
@@ -80,17 +76,25 @@ pub(super) async fn connection_post(
         )
             .into_response();
     }
-    let Some(tx) = connection_of(&gw, &stage, &id) else {
+    let Some(outbox) = connection_of(&gw, &stage, &id) else {
         return gone(&id);
     };
     let message = match std::str::from_utf8(&body) {
         Ok(text) => Message::Text(Utf8Bytes::from(text.to_string())),
         Err(_) => Message::Binary(body),
     };
-    if tx.send(Outbound::Send(message)).is_err() {
-        return gone(&id);
+    match outbox.send(message) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(NotQueued::Stalled) => {
+            // The client stopped reading: it is dropped, as gone as a closed one.
+            gw.connections
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            gone(&id)
+        }
+        Err(NotQueued::Gone) => gone(&id),
     }
-    StatusCode::OK.into_response()
 }
 
 pub(super) async fn connection_get(
@@ -124,9 +128,15 @@ pub(super) async fn connection_delete(
     State(gw): State<Arc<Gateway>>,
     UrlPath((stage, id)): UrlPath<(String, String)>,
 ) -> Response {
-    let Some(tx) = connection_of(&gw, &stage, &id) else {
+    let Some(outbox) = connection_of(&gw, &stage, &id) else {
         return gone(&id);
     };
-    let _ = tx.send(Outbound::Close(NORMAL, "Connection deleted".into()));
+    // Gone at once for the API (GET and POST answer 410 from now), however busy or
+    // stalled the connection is; its session sends the close frame if it can.
+    gw.connections
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id);
+    outbox.close(NORMAL, "Connection deleted");
     StatusCode::NO_CONTENT.into_response()
 }

@@ -34,6 +34,16 @@ pub(super) async fn connect(
         authorizer: None,
     };
     let mut accepted_protocol = None;
+    if !gw.throttles.admit(&served, "$connect") {
+        gw.log(
+            "$connect",
+            &id,
+            429,
+            started.elapsed(),
+            "throttled: over the stage's rate and burst limits for $connect",
+        );
+        return (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response();
+    }
     if let Some(route) = served.api.routes.get("$connect") {
         let (qs, mqs) = query_maps(query.0.as_deref());
         match &route.authorization {

@@ -7,12 +7,14 @@ mod connections;
 mod events;
 mod handshake;
 mod session;
+mod throttle;
 
 use connections::*;
 pub use events::iso_time;
 use events::*;
 use handshake::*;
 use session::*;
+use throttle::Throttles;
 
 use super::lambda::{LambdaService, Logs};
 use super::model::{
@@ -44,6 +46,15 @@ const READ_BUFFER: usize = 4 * 1024;
 const GOING_AWAY: u16 = 1001;
 const TOO_BIG: u16 = 1009;
 const NORMAL: u16 = 1000;
+const PROTOCOL_ERROR: u16 = 1002;
+const INVALID_PAYLOAD: u16 = 1007;
+/// How long a frame may take to reach a client (one that does not read is dropped).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The bytes queued for one client before it counts as not reading: 8 messages of
+/// API Gateway's largest (a single larger frame is still queued).
+const OUTBOX_LIMIT: usize = 8 * MAX_MESSAGE;
+/// How a connection whose client stopped reading ends (its `$disconnect` says so).
+const STALLED: (u16, &str) = (1006, "Client did not read its messages");
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -102,6 +113,8 @@ pub struct Gateway {
     in_flight: AtomicUsize,
     /// Warnings already shown.
     warned: Mutex<std::collections::BTreeSet<&'static str>>,
+    /// The stages' throttling buckets.
+    throttles: Throttles,
 }
 
 /// Counts one piece of work in `Gateway::in_flight` while it lives.
@@ -121,7 +134,7 @@ impl Drop for InFlight {
 }
 
 struct Connection {
-    tx: mpsc::UnboundedSender<Outbound>,
+    outbox: Outbox,
     connected_at: SystemTime,
     last_active: Arc<Mutex<SystemTime>>,
     source_ip: String,
@@ -140,9 +153,75 @@ struct Peer {
     authorizer: Option<Value>,
 }
 
-enum Outbound {
-    Send(Message),
-    Close(u16, String),
+/// What is on its way to a client: the frames queued (counted in bytes, up to
+/// [`OUTBOX_LIMIT`]: a client that does not read is dropped, not buffered without
+/// bound), and the signal that closes the connection at once, however full the queue.
+#[derive(Clone)]
+struct Outbox {
+    frames: mpsc::UnboundedSender<Message>,
+    queued: Arc<AtomicUsize>,
+    close: Arc<tokio::sync::watch::Sender<Option<(u16, String)>>>,
+}
+
+/// The close asked for a connection (code and reason), once it is.
+type Closed = tokio::sync::watch::Receiver<Option<(u16, String)>>;
+
+/// Why a frame was not queued.
+#[derive(Debug, PartialEq)]
+enum NotQueued {
+    /// The connection has ended.
+    Gone,
+    /// The client is not reading: the connection is being dropped.
+    Stalled,
+}
+
+impl Outbox {
+    /// The outbox, the queue's receiving end and the close signal's.
+    fn new() -> (Outbox, mpsc::UnboundedReceiver<Message>, Closed) {
+        let (frames, rx) = mpsc::unbounded_channel();
+        let (close, closed) = tokio::sync::watch::channel(None);
+        let outbox = Outbox {
+            frames,
+            queued: Arc::new(AtomicUsize::new(0)),
+            close: Arc::new(close),
+        };
+        (outbox, rx, closed)
+    }
+
+    fn send(&self, frame: Message) -> Result<(), NotQueued> {
+        let size = frame_size(&frame);
+        let before = self.queued.fetch_add(size, Ordering::SeqCst);
+        if before > 0 && before + size > OUTBOX_LIMIT {
+            self.queued.fetch_sub(size, Ordering::SeqCst);
+            self.close(STALLED.0, STALLED.1);
+            return Err(NotQueued::Stalled);
+        }
+        self.frames.send(frame).map_err(|_| NotQueued::Gone)
+    }
+
+    /// Ends the connection: a close frame with `code` when the client still reads.
+    fn close(&self, code: u16, reason: &str) {
+        self.close.send_if_modified(|c| {
+            if c.is_some() {
+                return false;
+            }
+            *c = Some((code, reason.to_string()));
+            true
+        });
+    }
+
+    /// A frame has left the queue.
+    fn sent(&self, frame: &Message) {
+        self.queued.fetch_sub(frame_size(frame), Ordering::SeqCst);
+    }
+}
+
+fn frame_size(frame: &Message) -> usize {
+    match frame {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) => b.len(),
+        _ => 0,
+    }
 }
 
 impl Gateway {
@@ -165,6 +244,7 @@ impl Gateway {
             ids: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             warned: Mutex::new(Default::default()),
+            throttles: Throttles::default(),
         })
     }
 
@@ -230,7 +310,7 @@ impl Gateway {
             .unwrap_or_else(|e| e.into_inner())
             .values()
         {
-            let _ = c.tx.send(Outbound::Close(GOING_AWAY, "Going away".into()));
+            c.outbox.close(GOING_AWAY, "Going away");
         }
         let start = Instant::now();
         while self.in_flight.load(Ordering::SeqCst) > 0 && start.elapsed() < within {

@@ -24,7 +24,7 @@ pub(super) async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: 
     } = peer.clone();
     use futures_util::{SinkExt, StreamExt};
     let _in_flight = InFlight::new(&gw);
-    let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
+    let (outbox, mut rx, mut closed) = Outbox::new();
     let last_active = Arc::new(Mutex::new(SystemTime::now()));
     gw.connections
         .lock()
@@ -32,7 +32,7 @@ pub(super) async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: 
         .insert(
             id.clone(),
             Connection {
-                tx: tx.clone(),
+                outbox: outbox.clone(),
                 connected_at,
                 last_active: last_active.clone(),
                 source_ip: source_ip.clone(),
@@ -50,27 +50,46 @@ pub(super) async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: 
         let deadline = idle_deadline.min(max_deadline);
         tokio::select! {
             out = rx.recv() => match out {
-                Some(Outbound::Send(m)) => {
+                Some(m) => {
+                    outbox.sent(&m);
                     // Traffic either way keeps a connection from being idle.
                     idle_deadline = Instant::now() + gw.config.idle_timeout;
-                    if sink.send(m).await.is_err() {
-                        break (1006, "Connection lost".into());
+                    // A client that takes longer than WRITE_TIMEOUT to take a frame is
+                    // not reading; a close asked for meanwhile (DELETE, shutdown, a full
+                    // outbox) does not wait for it either.
+                    tokio::select! {
+                        sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(m)) => match sent {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => break (1006, "Connection lost".into()),
+                            Err(_) => break (STALLED.0, STALLED.1.into()),
+                        },
+                        _ = closed.changed() => {
+                            break closed.borrow().clone().unwrap_or((STALLED.0, STALLED.1.into()));
+                        }
                     }
-                }
-                Some(Outbound::Close(code, reason)) => {
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason.clone()) }))).await;
-                    closing = Some((code, reason.clone()));
-                    // Wait (briefly) for the client's close; the read branch ends the loop.
-                    idle_deadline = Instant::now() + Duration::from_secs(2);
                 }
                 None => break (1006, "Connection lost".into()),
             },
+            _ = closed.changed(), if closing.is_none() => {
+                let (code, reason) = closed.borrow().clone().unwrap_or((GOING_AWAY, "Going away".into()));
+                if (code, reason.as_str()) == STALLED {
+                    break (code, reason);
+                }
+                let frame = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason.clone()) }));
+                let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(frame)).await;
+                closing = Some((code, reason));
+                // Wait (briefly) for the client's close; the read branch ends the loop.
+                idle_deadline = Instant::now() + Duration::from_secs(2);
+            }
             msg = stream.next() => match msg {
                 None => break closing.clone().unwrap_or((1006, "Connection lost".into())),
                 Some(Err(e)) => {
-                    if too_big(e) {
-                        let _ = sink.send(Message::Close(Some(CloseFrame { code: TOO_BIG, reason: Utf8Bytes::from_static("Message too big") }))).await;
-                        break (TOO_BIG, "Message too big".into());
+                    // A frame the protocol forbids, or one over the limits: the close
+                    // code that says why (RFC 6455), then the connection ends.
+                    if let Some((code, reason)) = close_for(e) {
+                        let frame = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }));
+                        let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(frame)).await;
+                        break (code, reason.into());
                     }
                     break closing.clone().unwrap_or((1006, "Connection lost".into()));
                 }
@@ -85,13 +104,13 @@ pub(super) async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: 
                 Some(Ok(Message::Text(t))) => {
                     idle_deadline = Instant::now() + gw.config.idle_timeout;
                     *last_active.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
-                    spawn_message(&gw, &gw.current(&served), &peer, t.to_string(), false, tx.clone());
+                    spawn_message(&gw, &gw.current(&served), &peer, t.to_string(), false, outbox.clone());
                 }
                 Some(Ok(Message::Binary(b))) => {
                     idle_deadline = Instant::now() + gw.config.idle_timeout;
                     *last_active.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
                     let body = aws_smithy_types::base64::encode(&b);
-                    spawn_message(&gw, &gw.current(&served), &peer, body, true, tx.clone());
+                    spawn_message(&gw, &gw.current(&served), &peer, body, true, outbox.clone());
                 }
                 Some(Ok(_)) => {} // ping and pong: answered by the WebSocket layer
             },
@@ -131,11 +150,21 @@ pub(super) async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: 
     }
 }
 
-/// A frame or message over the limits.
-pub(super) fn too_big(e: axum::Error) -> bool {
-    e.into_inner()
-        .downcast_ref::<tungstenite::Error>()
-        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+/// The close code and reason for a read error that is the client's fault: 1009 for a
+/// frame or message over the limits, 1007 for text that is not UTF-8, 1002 for any other
+/// protocol violation (an unmasked frame, reserved bits or opcodes, a bad close frame);
+/// none when the connection itself failed.
+pub(super) fn close_for(e: axum::Error) -> Option<(u16, &'static str)> {
+    match e.into_inner().downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => Some((TOO_BIG, "Message too big")),
+        tungstenite::Error::Utf8(_) => Some((INVALID_PAYLOAD, "Invalid UTF-8 in a text message")),
+        // A TCP connection that ended without a close frame: nothing to answer (1006).
+        tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        ) => None,
+        tungstenite::Error::Protocol(_) => Some((PROTOCOL_ERROR, "Protocol error")),
+        _ => None,
+    }
 }
 
 pub(super) fn spawn_message(
@@ -144,7 +173,7 @@ pub(super) fn spawn_message(
     peer: &Peer,
     body: String,
     binary: bool,
-    tx: mpsc::UnboundedSender<Outbound>,
+    outbox: Outbox,
 ) {
     let id = peer.id.as_str();
     let started = Instant::now();
@@ -171,7 +200,7 @@ pub(super) fn spawn_message(
         .unwrap_or_default()
         .to_string();
     let Some(route) = route else {
-        let _ = tx.send(Outbound::Send(error_frame("Forbidden", id, &request_id)));
+        let _ = outbox.send(error_frame("Forbidden", id, &request_id));
         gw.log(
             selected.as_deref().unwrap_or("(none)"),
             id,
@@ -181,6 +210,17 @@ pub(super) fn spawn_message(
         );
         return;
     };
+    if !gw.throttles.admit(served, &route.key) {
+        let _ = outbox.send(error_frame("Too Many Requests", id, &request_id));
+        gw.log(
+            &route.key,
+            id,
+            429,
+            started.elapsed(),
+            "throttled: over the stage's rate and burst limits for this route",
+        );
+        return;
+    }
     let (gw, id) = (gw.clone(), id.to_string());
     let in_flight = InFlight::new(&gw);
     tokio::spawn(async move {
@@ -196,7 +236,7 @@ pub(super) fn spawn_message(
                             other => other.to_string(),
                         };
                         if !text.is_empty() {
-                            let _ = tx.send(Outbound::Send(Message::Text(Utf8Bytes::from(text))));
+                            let _ = outbox.send(Message::Text(Utf8Bytes::from(text)));
                         }
                     }
                 }
@@ -204,7 +244,7 @@ pub(super) fn spawn_message(
             }
             Err(e) => {
                 let frame = error_frame(e.client_message(), &id, &request_id);
-                let _ = tx.send(Outbound::Send(frame));
+                let _ = outbox.send(frame);
                 gw.log(&route.key, &id, 500, started.elapsed(), &e.to_string());
             }
         }
