@@ -36,6 +36,9 @@ pub fn authorizers() -> App {
     let _ = api.route_handle("whoAmI").unwrap().two_way();
     let stage = api.stage("dev");
     api.grant_manage_connections(&who);
+    // One grant per @connections method: GET and DELETE on this stage only.
+    stage.grant_get_connections(&who);
+    stage.grant_delete_connections(&who);
     stack.output("Url", stage.url());
 
     let iam = stack.websocket_api("InternalApi").route("$default", &who);

@@ -647,6 +647,16 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
         assert_eq!(me["authorizer"]["principalId"], "alice", "{me}");
         assert_eq!(me["authorizer"]["user"], "alice", "{me}");
         assert!(me["authorizer"]["integrationLatency"].is_u64(), "{me}");
+        // Local IAM: SendTo's role grants POST on live's @connections only, so its post
+        // to this stage's connection is denied as on AWS; the handler fails.
+        let id = whoami(&mut s).await;
+        send(
+            &mut s,
+            serde_json::json!({"action": "sendto", "connectionId": id, "message": "hi"}),
+        )
+        .await;
+        let error: Value = serde_json::from_str(&text(&mut s).await).unwrap();
+        assert_eq!(error["message"], "Internal server error", "{error}");
         // The maximum connection duration (4 s here) closes it with 1001, however busy.
         let (code, reason) = close_code(&mut s).await;
         assert_eq!((code, reason.as_str()), (CloseCode::Away, "Going away"));
@@ -662,6 +672,17 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
         "{connects:?}"
     );
     assert!(connects[2].contains(r#""status":403"#), "{connects:?}");
+    let denied = dev
+        .seen
+        .iter()
+        .find(|l| l.contains("Stock-SendTo") && l.contains("denied POST @connections"))
+        .unwrap_or_else(|| panic!("no denial logged:\n{}", dev.seen.join("\n")));
+    for part in [
+        "/secure/POST/@connections/",
+        "add `stage.grant_manage_connections(&function)` for stage `secure`",
+    ] {
+        assert!(denied.contains(part), "{part}: {denied}");
+    }
     stop(dev);
 
     // Watch mode: the project changes under a running wsgen dev.

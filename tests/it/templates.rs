@@ -189,6 +189,14 @@ fn grants_use_the_narrowest_arns() {
         text.contains("/*/POST/@connections/*"),
         "api-wide grant: {text}"
     );
+    // One grant per @connections method, on one stage.
+    for method in ["GET", "DELETE"] {
+        assert!(
+            text.contains(&format!("/dev/{method}/@connections/*")),
+            "{method}: {text}"
+        );
+    }
+    assert!(!text.contains("/*/GET/"), "{text}");
 }
 
 #[test]

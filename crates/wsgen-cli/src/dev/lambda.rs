@@ -173,6 +173,16 @@ impl LambdaService {
         pool.invoke(event).await
     }
 
+    /// The function whose processes sign with `access_key`, if any.
+    pub fn caller(&self, access_key: &str) -> Option<DevFunction> {
+        self.pools
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .find(|p| super::iam::access_key(&p.function.logical_id) == access_key)
+            .map(|p| p.function.clone())
+    }
+
     /// Stops every instance.
     pub fn shutdown(&self) {
         for p in self
@@ -342,6 +352,8 @@ impl Instance {
             .env("AWS_DEFAULT_REGION", LOCAL_REGION)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .envs(env.iter().map(|(k, v)| (k, v)))
+            // Its own credentials: the local endpoints tell the functions apart by them.
+            .env("AWS_ACCESS_KEY_ID", super::iam::access_key(&f.logical_id))
             .envs(&f.env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -6,6 +6,7 @@
 pub mod dynamodb;
 pub mod gateway;
 mod http;
+pub mod iam;
 pub mod integration;
 pub mod lambda;
 pub mod model;

@@ -168,6 +168,21 @@ pub struct DevFunction {
     pub reserved_concurrency: Option<u64>,
     /// Environment variables with references resolved to local values.
     pub env: BTreeMap<String, String>,
+    /// Its role's local name (`{stack}-{logical id}`), when the template gives it one.
+    pub role: Option<String>,
+    /// The statements of the policies attached to its role, resolved to local values.
+    pub statements: Vec<DevStatement>,
+}
+
+/// An IAM policy statement with its resources resolved to local ARNs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DevStatement {
+    /// `Allow` (else `Deny`).
+    pub allow: bool,
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+    /// It has a `Condition`, which wsgen dev does not evaluate (it counts as met).
+    pub conditional: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -270,6 +285,23 @@ impl Resolve for Resolver<'_> {
 }
 
 /// The logical id named by `{"Ref": id}`.
+/// The statements of the `AWS::IAM::Policy` resources attached to `role`.
+fn role_statements(template: &Template, r: &Resolver, role: &str) -> Vec<DevStatement> {
+    of_kind(template, |k| match k {
+        ResourceKind::Policy(p) => Some(p.as_ref()),
+        _ => None,
+    })
+    .filter(|(_, p)| p.roles.iter().any(|e| ref_of(e) == Some(role)))
+    .flat_map(|(_, p)| &p.policy_document.statement)
+    .map(|s| DevStatement {
+        allow: s.effect == "Allow",
+        actions: s.action.clone(),
+        resources: s.resource.iter().map(|e| r.resolve(e)).collect(),
+        conditional: s.condition.is_some(),
+    })
+    .collect()
+}
+
 fn ref_of(e: &Expr) -> Option<&str> {
     match e {
         Expr::Ref(id) => Some(id),
@@ -476,7 +508,14 @@ pub fn read(stack: &str, template: &Template, gateway: &str) -> DevApp {
             .flat_map(|e| &e.variables)
             .map(|(k, v)| (k.clone(), r.resolve(v)))
             .collect();
+        let role = first_reference(&p.role);
+        let statements = role
+            .as_deref()
+            .map(|role| role_statements(template, &r, role))
+            .unwrap_or_default();
         let function = DevFunction {
+            role: role.map(|role| r.physical(&role)),
+            statements,
             name: r.physical(id),
             timeout_secs: p.timeout.map_or(3, u64::from),
             memory_mb: p.memory_size.map_or(128, u64::from),

@@ -927,11 +927,11 @@ impl WebSocketApi {
     /// [`Stage::grant_manage_connections`], which is narrower.
     pub fn grant_manage_connections(&self, function: &RustFunction) {
         let api = self.inner.borrow().logical_id();
-        function
-            .inner
-            .borrow_mut()
-            .grants
-            .push(Grant::Connections { api, stage: None });
+        function.inner.borrow_mut().grants.push(Grant::Connections {
+            api,
+            stage: None,
+            method: "POST",
+        });
     }
 }
 

@@ -195,8 +195,13 @@ pub(crate) enum Grant {
         read: bool,
         write: bool,
     },
-    /// `execute-api:ManageConnections` on an API's `@connections`, for one stage or all.
-    Connections { api: String, stage: Option<String> },
+    /// `execute-api:ManageConnections` on an API's `@connections` with one HTTP method
+    /// (`POST` sends, `GET` reads a connection, `DELETE` closes it), for one stage or all.
+    Connections {
+        api: String,
+        stage: Option<String>,
+        method: &'static str,
+    },
     /// Reading a table's stream (what a subscription needs), on the stream's ARN.
     Stream { table: Rc<RefCell<TableState>> },
 }
@@ -555,12 +560,12 @@ impl Grant {
                 .map(|a| format!("dynamodb:{a}"))
                 .into(),
             ),
-            Grant::Connections { api, stage } => {
+            Grant::Connections { api, stage, method } => {
                 let stage = stage.as_deref().unwrap_or("*");
                 (
                     vec![execute_api_arn(
                         api,
-                        vec![Expr::from(format!("/{stage}/POST/@connections/*"))],
+                        vec![Expr::from(format!("/{stage}/{method}/@connections/*"))],
                     )],
                     BTreeSet::from(["execute-api:ManageConnections".to_string()]),
                 )

@@ -433,12 +433,30 @@ impl Stage {
     }
 
     /// Lets `function` send messages to this stage's connections
-    /// (`execute-api:ManageConnections` on `{api}/{stage}/POST/@connections/*`).
+    /// (`execute-api:ManageConnections` on `{api}/{stage}/POST/@connections/*`: what
+    /// `wsgen_handler::Connections::post` and broadcasts call).
     pub fn grant_manage_connections(&self, function: &RustFunction) {
+        self.grant_connections(function, "POST");
+    }
+
+    /// Lets `function` read this stage's connections (`GET .../@connections/*`: what
+    /// `wsgen_handler::Connections::get` calls).
+    pub fn grant_get_connections(&self, function: &RustFunction) {
+        self.grant_connections(function, "GET");
+    }
+
+    /// Lets `function` close this stage's connections (`DELETE .../@connections/*`:
+    /// what `wsgen_handler::Connections::delete` calls).
+    pub fn grant_delete_connections(&self, function: &RustFunction) {
+        self.grant_connections(function, "DELETE");
+    }
+
+    fn grant_connections(&self, function: &RustFunction, method: &'static str) {
         let s = self.inner.borrow();
         function.inner.borrow_mut().grants.push(Grant::Connections {
             api: s.api.clone(),
             stage: Some(s.name.clone()),
+            method,
         });
     }
 }

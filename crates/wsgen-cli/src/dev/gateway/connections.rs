@@ -39,30 +39,102 @@ pub(super) fn connection_of(gw: &Gateway, stage: &str, id: &str) -> Option<Outbo
 pub(super) async fn any_stage_post(
     gw: State<Arc<Gateway>>,
     UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    connection_post(gw, UrlPath((ANY_STAGE.into(), id)), body).await
+    connection_post(gw, UrlPath((ANY_STAGE.into(), id)), headers, body).await
 }
 
 pub(super) async fn any_stage_get(
     gw: State<Arc<Gateway>>,
     UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
 ) -> Response {
-    connection_get(gw, UrlPath((ANY_STAGE.into(), id))).await
+    connection_get(gw, UrlPath((ANY_STAGE.into(), id)), headers).await
 }
 
 pub(super) async fn any_stage_delete(
     gw: State<Arc<Gateway>>,
     UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
 ) -> Response {
-    connection_delete(gw, UrlPath((ANY_STAGE.into(), id))).await
+    connection_delete(gw, UrlPath((ANY_STAGE.into(), id)), headers).await
+}
+
+/// Local IAM (see `dev::iam`): a call signed by one of the app's functions must be
+/// allowed by its role (`execute-api:ManageConnections` on
+/// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/@connections/{id}`);
+/// else API Gateway's 403 `AccessDeniedException`, and a log line naming the grant.
+fn authorize(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    method: &str,
+    stage: &str,
+    id: &str,
+) -> Result<(), Response> {
+    let Some(function) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::dev::iam::caller_key)
+        .and_then(|key| gw.lambda.caller(key))
+    else {
+        return Ok(());
+    };
+    // The stage: the URL's, else (the endpoint without one) the connection's.
+    let stage = if stage == ANY_STAGE {
+        let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
+        match conns.get(id) {
+            Some(c) => c.stage.clone(),
+            None => return Ok(()),
+        }
+    } else {
+        stage.to_string()
+    };
+    let Some(api) = gw.routing().stages.get(&stage).map(|s| s.api.id.clone()) else {
+        return Ok(());
+    };
+    let action = "execute-api:ManageConnections";
+    let resource = format!(
+        "arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{api}/{stage}/{method}/@connections/{id}"
+    );
+    if crate::dev::iam::allows(&function.statements, action, &resource) {
+        return Ok(());
+    }
+    let grant = match method {
+        "GET" => "grant_get_connections",
+        "DELETE" => "grant_delete_connections",
+        _ => "grant_manage_connections",
+    };
+    gw.logs.line(
+        &function.name,
+        &format!(
+            "denied {method} @connections ({action} on {resource}): the function has no such grant; add `stage.{grant}(&function)` for stage `{stage}` in the infra crate"
+        ),
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("AccessDeniedException"),
+    );
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    let message = crate::dev::iam::denial(&function, action, &resource);
+    Err((
+        StatusCode::FORBIDDEN,
+        headers,
+        json!({ "message": message }).to_string(),
+    )
+        .into_response())
 }
 
 pub(super) async fn connection_post(
     State(gw): State<Arc<Gateway>>,
     UrlPath((stage, id)): UrlPath<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(denied) = authorize(&gw, &headers, "POST", &stage, &id) {
+        return denied;
+    }
     if body.len() > MAX_MESSAGE {
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -100,7 +172,11 @@ pub(super) async fn connection_post(
 pub(super) async fn connection_get(
     State(gw): State<Arc<Gateway>>,
     UrlPath((stage, id)): UrlPath<(String, String)>,
+    headers: HeaderMap,
 ) -> Response {
+    if let Err(denied) = authorize(&gw, &headers, "GET", &stage, &id) {
+        return denied;
+    }
     let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
     let Some(c) = conns.get(&id).filter(|c| c.serves(&stage)) else {
         drop(conns);
@@ -127,7 +203,11 @@ pub(super) async fn connection_get(
 pub(super) async fn connection_delete(
     State(gw): State<Arc<Gateway>>,
     UrlPath((stage, id)): UrlPath<(String, String)>,
+    headers: HeaderMap,
 ) -> Response {
+    if let Err(denied) = authorize(&gw, &headers, "DELETE", &stage, &id) {
+        return denied;
+    }
     let Some(outbox) = connection_of(&gw, &stage, &id) else {
         return gone(&id);
     };
