@@ -64,41 +64,42 @@ pub(super) async fn any_stage_delete(
 /// Local IAM (see `dev::iam`): a call signed by one of the app's functions must be
 /// allowed by its role (`execute-api:ManageConnections` on
 /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/@connections/{id}`);
-/// else API Gateway's 403 `AccessDeniedException`, and a log line naming the grant.
+/// else API Gateway's 403 `AccessDeniedException` (returned), and a log line naming
+/// the grant.
 fn authorize(
     gw: &Gateway,
     headers: &HeaderMap,
     method: &str,
     stage: &str,
     id: &str,
-) -> Result<(), Response> {
+) -> Option<Response> {
     let Some(function) = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(crate::dev::iam::caller_key)
         .and_then(|key| gw.lambda.caller(key))
     else {
-        return Ok(());
+        return None;
     };
     // The stage: the URL's, else (the endpoint without one) the connection's.
     let stage = if stage == ANY_STAGE {
         let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
         match conns.get(id) {
             Some(c) => c.stage.clone(),
-            None => return Ok(()),
+            None => return None,
         }
     } else {
         stage.to_string()
     };
     let Some(api) = gw.routing().stages.get(&stage).map(|s| s.api.id.clone()) else {
-        return Ok(());
+        return None;
     };
     let action = "execute-api:ManageConnections";
     let resource = format!(
         "arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{api}/{stage}/{method}/@connections/{id}"
     );
     if crate::dev::iam::allows(&function.statements, action, &resource) {
-        return Ok(());
+        return None;
     }
     let grant = match method {
         "GET" => "grant_get_connections",
@@ -118,7 +119,7 @@ fn authorize(
     );
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     let message = crate::dev::iam::denial(&function, action, &resource);
-    Err((
+    Some((
         StatusCode::FORBIDDEN,
         headers,
         json!({ "message": message }).to_string(),
@@ -132,7 +133,7 @@ pub(super) async fn connection_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(denied) = authorize(&gw, &headers, "POST", &stage, &id) {
+    if let Some(denied) = authorize(&gw, &headers, "POST", &stage, &id) {
         return denied;
     }
     if body.len() > MAX_MESSAGE {
@@ -174,7 +175,7 @@ pub(super) async fn connection_get(
     UrlPath((stage, id)): UrlPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(denied) = authorize(&gw, &headers, "GET", &stage, &id) {
+    if let Some(denied) = authorize(&gw, &headers, "GET", &stage, &id) {
         return denied;
     }
     let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
@@ -205,7 +206,7 @@ pub(super) async fn connection_delete(
     UrlPath((stage, id)): UrlPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(denied) = authorize(&gw, &headers, "DELETE", &stage, &id) {
+    if let Some(denied) = authorize(&gw, &headers, "DELETE", &stage, &id) {
         return denied;
     }
     let Some(outbox) = connection_of(&gw, &stage, &id) else {
