@@ -73,27 +73,21 @@ fn authorize(
     stage: &str,
     id: &str,
 ) -> Option<Response> {
-    let Some(function) = headers
+    // None (allowed) for a caller that is not one of the app's functions.
+    let function = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(crate::dev::iam::caller_key)
-        .and_then(|key| gw.lambda.caller(key))
-    else {
-        return None;
-    };
-    // The stage: the URL's, else (the endpoint without one) the connection's.
+        .and_then(|key| gw.lambda.caller(key))?;
+    // The stage: the URL's, else (the endpoint without one) the connection's; a gone
+    // connection on no stage is left to answer 410.
     let stage = if stage == ANY_STAGE {
         let conns = gw.connections.lock().unwrap_or_else(|e| e.into_inner());
-        match conns.get(id) {
-            Some(c) => c.stage.clone(),
-            None => return None,
-        }
+        conns.get(id)?.stage.clone()
     } else {
         stage.to_string()
     };
-    let Some(api) = gw.routing().stages.get(&stage).map(|s| s.api.id.clone()) else {
-        return None;
-    };
+    let api = gw.routing().stages.get(&stage).map(|s| s.api.id.clone())?;
     let action = "execute-api:ManageConnections";
     let resource = format!(
         "arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{api}/{stage}/{method}/@connections/{id}"
@@ -119,12 +113,14 @@ fn authorize(
     );
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     let message = crate::dev::iam::denial(&function, action, &resource);
-    Some((
-        StatusCode::FORBIDDEN,
-        headers,
-        json!({ "message": message }).to_string(),
+    Some(
+        (
+            StatusCode::FORBIDDEN,
+            headers,
+            json!({ "message": message }).to_string(),
+        )
+            .into_response(),
     )
-        .into_response())
 }
 
 pub(super) async fn connection_post(
