@@ -276,9 +276,12 @@ impl Drop for Instance {
 
 struct Timing {
     spawned: Instant,
+    /// From the process's start to its first `/next`.
     init: Option<Duration>,
-    /// The first invocation: (request id, its duration), until reported.
-    first: Option<(String, Duration)>,
+    /// The first invocation: its request id and when the process took it.
+    first: Option<(String, Instant)>,
+    /// From then to its response or error: Lambda's `Duration`.
+    first_duration: Option<Duration>,
     reported: bool,
 }
 
@@ -307,6 +310,7 @@ impl Instance {
             spawned: Instant::now(),
             init: None,
             first: None,
+            first_duration: None,
             reported: false,
         }));
         let api = RuntimeApi {
@@ -438,7 +442,6 @@ impl Instance {
         event: &Value,
         timeout: Duration,
     ) -> (String, Result<Bytes, InvokeError>) {
-        let started = Instant::now();
         let id = format!(
             "{:08x}-{:04x}-4000-8000-{:012x}",
             std::process::id(),
@@ -446,11 +449,6 @@ impl Instance {
             super::unix_now().as_nanos() & 0xffff_ffff_ffff
         );
         let result = self.run(&id, event, timeout).await;
-        let mut timing = self.timing.lock().unwrap_or_else(|e| e.into_inner());
-        if timing.first.is_none() {
-            timing.first = Some((id.clone(), started.elapsed()));
-        }
-        drop(timing);
         (id, result)
     }
 
@@ -491,15 +489,12 @@ impl Instance {
     /// invocation and the instance finished its init, once.
     fn cold(&self, request_id: &str) -> Option<(Duration, Duration)> {
         let mut timing = self.timing.lock().unwrap_or_else(|e| e.into_inner());
-        let (first, duration) = timing.first.clone()?;
+        let (first, _) = timing.first.as_ref()?;
         if timing.reported || first != request_id {
             return None;
         }
         timing.reported = true;
-        // The invocation waited for the init (it was queued as the process started):
-        // Lambda's Duration leaves the init out.
-        let init = timing.init?;
-        Some((duration.saturating_sub(init), init))
+        Some((timing.first_duration?, timing.init?))
     }
 
     /// The process's peak resident memory (`VmHWM`), in MB.
@@ -526,6 +521,12 @@ async fn next(State(api): State<RuntimeApi>) -> Response {
     let Some((id, event, deadline)) = api.next.lock().await.recv().await else {
         return StatusCode::GONE.into_response();
     };
+    {
+        let mut timing = api.timing.lock().unwrap_or_else(|e| e.into_inner());
+        if timing.first.is_none() {
+            timing.first = Some((id.clone(), Instant::now()));
+        }
+    }
     let mut headers = HeaderMap::new();
     let mut set = |k: &'static str, v: String| {
         if let Ok(v) = HeaderValue::from_str(&v) {
@@ -581,6 +582,14 @@ fn function_error(body: &[u8]) -> InvokeError {
 }
 
 fn reply(api: &RuntimeApi, id: &str, result: Result<Bytes, InvokeError>) -> StatusCode {
+    {
+        let mut timing = api.timing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((first, taken)) = &timing.first {
+            if first == id && timing.first_duration.is_none() {
+                timing.first_duration = Some(taken.elapsed());
+            }
+        }
+    }
     match api
         .pending
         .lock()
