@@ -25,14 +25,14 @@ impl Run {
     }
 }
 
-/// Where the fixtures' infra crates build: under `$CARGO_TARGET_DIR` when set (a
-/// persistent cache in CI), else under this checkout's `target/`.
 /// Where the wsgen the tests run keeps its data (the library sources the projects that
 /// `wsgen new` makes build with): one directory, so their builds share those crates.
 pub fn data_dir() -> PathBuf {
     fixture_target().with_file_name("wsgen-data")
 }
 
+/// Where the fixtures' infra crates build: under `$CARGO_TARGET_DIR` when set (a
+/// persistent cache in CI), else under this checkout's `target/`.
 fn fixture_target() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -514,6 +514,33 @@ fn completions_know_the_commands() {
         );
     }
     assert_eq!(p.wsgen(&["completions", "tcsh"]).code, 2);
+    insta::assert_snapshot!("completions-bash", p.wsgen(&["completions", "bash"]).stdout);
+}
+
+/// The command line's conventions, refused in one line each with the fix (exit 2):
+/// durations that are zero or overflow, `--profile` where cargo's words are meant, a
+/// shell without completions.
+#[test]
+fn refusals_of_the_command_line() {
+    let p = Project::empty();
+    for (name, args) in [
+        ("zero-duration", &["dev", "--idle-timeout", "0s"][..]),
+        (
+            "huge-duration",
+            &["dev", "--idle-timeout", "99999999999999999999999h"],
+        ),
+        (
+            "long-duration",
+            &["dev", "--max-connection-duration", "3000000000000000h"],
+        ),
+        ("zero-schedule", &["dev", "--schedule-interval", "0s"]),
+        ("build-profile", &["bundle", "--profile", "release"]),
+        ("no-such-shell", &["completions", "tcsh"]),
+    ] {
+        let run = p.wsgen(args);
+        assert_eq!(run.code, 2, "{name}: {}", run.stderr);
+        insta::assert_snapshot!(format!("refused-{name}"), run.snapshot());
+    }
 }
 
 #[test]

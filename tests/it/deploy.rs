@@ -569,6 +569,7 @@ fn configuration_errors_are_one_clear_line() {
             .env_remove("AWS_SECRET_ACCESS_KEY");
     });
     assert_eq!(no_credentials.code, 1);
+    insta::assert_snapshot!("bootstrap-no-credentials", no_credentials.snapshot());
     assert!(
         no_credentials
             .stderr

@@ -204,6 +204,24 @@ async fn local_config(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// A DynamoDB client signing as the app's function `logical_id` does under wsgen dev.
+async fn as_function(endpoint: &str, logical_id: &str) -> aws_sdk_dynamodb::Client {
+    let credentials = aws_credential_types::Credentials::new(
+        wsgen_cli::dev::iam::access_key(logical_id),
+        "local",
+        None,
+        None,
+        "wsgen-dev",
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
 async fn connection_ids(endpoint: &str, table: &str) -> Vec<String> {
     let ddb = aws_sdk_dynamodb::Client::new(&local_config(endpoint).await);
     let out = ddb.scan().table_name(table).send().await.unwrap();
@@ -435,6 +453,58 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
         table_becomes(table, vec![]).await;
         idg
     });
+    // Local IAM on the embedded DynamoDB: OnConnect may write the connections table
+    // (grant_write) but not read it; WhoAmI has no grant on it at all. Callers that are
+    // not the app's functions (the other checks here) may do anything.
+    rt.block_on(async {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        let connect = as_function(&dynamodb, "OnConnect").await;
+        connect
+            .put_item()
+            .table_name("Stock-Connections")
+            .item("connectionId", S("iam-check".into()))
+            .send()
+            .await
+            .unwrap();
+        let denied = connect
+            .get_item()
+            .table_name("Stock-Connections")
+            .key("connectionId", S("iam-check".into()))
+            .send()
+            .await
+            .unwrap_err();
+        let message = format!("{:?}", denied.into_service_error());
+        assert!(
+            message.contains("AccessDenied")
+                && message.contains("is not authorized to perform: dynamodb:GetItem"),
+            "{message}"
+        );
+        let who = as_function(&dynamodb, "WhoAmI").await;
+        let denied = who
+            .delete_item()
+            .table_name("Stock-Connections")
+            .key("connectionId", S("iam-check".into()))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(format!("{:?}", denied.into_service_error()).contains("dynamodb:DeleteItem"),);
+        connect
+            .delete_item()
+            .table_name("Stock-Connections")
+            .key("connectionId", S("iam-check".into()))
+            .send()
+            .await
+            .unwrap();
+    });
+    let denied = dev.wait_for(Duration::from_secs(10), |l| {
+        l.contains("Stock-OnConnect") && l.contains("denied dynamodb:GetItem")
+    });
+    assert!(
+        denied.contains("table/Stock-Connections")
+            && denied.contains("add `table.grant_read(&function)`"),
+        "{denied}"
+    );
+
     // A table's stream (Events, one record a batch, at most 3 retries): the misbehaving
     // handler fails `flaky` twice, then handles it; `poison` always fails and is skipped
     // after 3 retries, holding `next` back until then: in order, as Lambda does.

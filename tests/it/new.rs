@@ -779,3 +779,124 @@ fn the_chat_page_works_in_headless_chromium() {
         browser.wait_for(&a, &shown("mine")).await;
     });
 }
+
+/// The installed binary is self-contained: wsgen installed from a copy of this source
+/// into a temporary root, the copy deleted, then a new project's own tests, `wsgen
+/// synth` and `wsgen dev` (with a client) all work, offline.
+#[test]
+fn an_installed_wsgen_needs_no_source() {
+    use std::process::Command;
+    let repo = crate::support::repo();
+    let p = Project::empty();
+    let copy = p.dir.join("source");
+    // The checkout's files (tracked, or new and not ignored), as the working tree has them.
+    let listed = Command::new("git")
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    for rel in listed.stdout.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+        let rel = std::str::from_utf8(rel).unwrap();
+        let source = repo.join(rel);
+        if !source.is_file() {
+            continue;
+        }
+        let target = copy.join(rel);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&source, &target).unwrap();
+    }
+    let root = p.dir.join("root");
+    let install = Command::new("cargo")
+        .args([
+            "install",
+            "--offline",
+            "--locked",
+            "--debug",
+            "--quiet",
+            "--path",
+        ])
+        .arg(copy.join("crates/wsgen-cli"))
+        .arg("--root")
+        .arg(&root)
+        .env("CARGO_TARGET_DIR", p.target.with_file_name("install"))
+        .output()
+        .unwrap();
+    assert!(
+        install.status.success(),
+        "cargo install\n{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    std::fs::remove_dir_all(&copy).unwrap();
+    // The installed wsgen, offline, in `dir`, building in `target`.
+    let wsgen = |args: &[&str], dir: &Path, target: &Path| {
+        let mut cmd = Command::new(root.join("bin/wsgen"));
+        cmd.args(args)
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", target)
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("WSGEN_DATA_DIR", crate::cli::data_dir())
+            .env("CARGO_TERM_QUIET", "true")
+            .env_remove("RUST_LOG");
+        cmd
+    };
+    let stock = p.target.with_file_name("fixtures-stock");
+    let new = wsgen(&["new", "app", "--blueprint", "echo"], &p.dir, &stock)
+        .output()
+        .unwrap();
+    assert!(
+        new.status.success(),
+        "{}",
+        String::from_utf8_lossy(&new.stderr)
+    );
+    let app = p.dir.join("app");
+    let test = Command::new("cargo")
+        .args(["test", "--offline", "--quiet"])
+        .current_dir(&app)
+        .env("CARGO_TARGET_DIR", stock.with_file_name("fixtures-new"))
+        .output()
+        .unwrap();
+    assert!(
+        test.status.success(),
+        "cargo test\n{}",
+        String::from_utf8_lossy(&test.stderr)
+    );
+    let synth = wsgen(&["synth", "-q"], &app, &stock).output().unwrap();
+    assert!(
+        synth.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synth.stderr)
+    );
+    assert!(app.join("wsgen.out/App.template.json").is_file());
+
+    let mut dev = wsgen(
+        &["dev", "--port", "0", "--json", "--no-watch", "--release"],
+        &app,
+        &stock,
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let stdout = dev.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let ready = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains(r#""type":"ready""#));
+    // Keep reading its events, so that it never writes to a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let Some(ready) = ready else {
+        let _ = dev.kill();
+        panic!("the installed wsgen dev never got ready");
+    };
+    let address = json(&ready)["address"].as_str().unwrap().to_string();
+    let echoed = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut s = connect(&format!("ws://{address}/live")).await;
+        send(&mut s, "hello from an installed wsgen").await;
+        receive(&mut s).await
+    });
+    let _ = dev.kill();
+    let _ = dev.wait();
+    assert_eq!(echoed, "hello from an installed wsgen");
+}

@@ -10,6 +10,7 @@
 //! silently. Expired items are swept every second. Data of the engine wsgen dev had
 //! before is moved aside, never deleted ([`move_old_engine_data`]).
 
+use super::dynamodb_proxy::Proxy;
 use super::model::DevTable;
 use super::DevError;
 use crate::{CliError, Ui};
@@ -19,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use wsgen::cfn::resources::Table;
 
@@ -36,6 +38,9 @@ pub struct Embedded {
     pub dir: PathBuf,
     /// Where each stream subscription has read to (kept across reloads).
     pub positions: super::streams::Positions,
+    /// What serves `endpoint` in front of the engine (loopback only, local IAM).
+    pub proxy: Arc<Proxy>,
+    front: tokio::task::JoinHandle<()>,
     stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     server: tokio::sync::Mutex<Option<tokio::task::JoinHandle<Result<(), String>>>>,
     sweeper: tokio::task::JoinHandle<()>,
@@ -62,9 +67,19 @@ impl Embedded {
             .await
             .map_err(listen)?;
         let endpoint = format!("http://{}", listener.local_addr().map_err(listen)?);
+        // The engine on a port of its own; the endpoint is the proxy's.
+        let engine = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(listen)?;
+        let proxy = Proxy::new(engine.local_addr().map_err(listen)?);
+        let front = tokio::spawn(super::http::serve(
+            listener,
+            proxy.router(),
+            std::future::pending(),
+        ));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(dynoxide::server::serve_with_shutdown(
-            listener,
+            engine,
             db.clone(),
             async move {
                 let _ = stopped.await;
@@ -85,6 +100,8 @@ impl Embedded {
             endpoint,
             dir: dir.to_path_buf(),
             positions: Default::default(),
+            proxy,
+            front,
             stop: std::sync::Mutex::new(Some(stop)),
             server: tokio::sync::Mutex::new(Some(server)),
             sweeper,
@@ -94,6 +111,7 @@ impl Embedded {
     /// Stops serving; requests under way finish first (for at most two seconds).
     pub async fn stop(&self) {
         self.sweeper.abort();
+        self.front.abort();
         let stop = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(stop) = stop {
             let _ = stop.send(());

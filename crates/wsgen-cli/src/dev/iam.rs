@@ -4,7 +4,8 @@
 //! template says: an explicit `Deny` wins, then any `Allow` whose action and resource
 //! patterns (`*`, `?`) match. Callers that are not the app's functions (a test's SDK,
 //! curl) keep full access. Conditions are not evaluated (a statement with one counts as
-//! met), and only the `@connections` API is checked so far.
+//! met). The `@connections` API (`gateway/connections.rs`) and the embedded DynamoDB
+//! (`dynamodb_proxy.rs`) check their callers with it.
 
 use super::model::{DevFunction, DevStatement};
 use sha2::{Digest, Sha256};

@@ -4,6 +4,7 @@
 //! behaviour and the `@connections` API.
 
 pub mod dynamodb;
+mod dynamodb_proxy;
 pub mod gateway;
 mod http;
 pub mod iam;
@@ -299,6 +300,10 @@ async fn serve(
         .map(|(_, v)| v.clone());
     let logs = Logs { json: opts.json };
     let lambda = Arc::new(LambdaService::new(loaded.functions, env, logs.clone()));
+    // The embedded DynamoDB's local IAM tells the app's functions apart from now on.
+    if let Tables::Embedded(db) = &*tables {
+        let _ = db.proxy.callers.set((lambda.clone(), logs.clone()));
+    }
     let gw = Gateway::new(
         loaded.stages,
         lambda.clone(),
