@@ -791,7 +791,13 @@ fn an_installed_wsgen_needs_no_source() {
     let copy = p.dir.join("source");
     // The checkout's files (tracked, or new and not ignored), as the working tree has them.
     let listed = Command::new("git")
-        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
         .current_dir(&repo)
         .output()
         .unwrap();

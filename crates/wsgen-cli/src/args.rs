@@ -96,9 +96,6 @@ pub(crate) struct DevArgs {
     /// stripped).
     #[arg(long)]
     pub(crate) release: bool,
-    /// Not a build profile here (refused with the fix: `--release` or `--debug`).
-    #[arg(long, hide = true, value_parser = not_a_build_profile)]
-    pub(crate) profile: Option<String>,
     /// Close connections idle this long (API Gateway: 10m).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub(crate) idle_timeout: std::time::Duration,
@@ -134,10 +131,22 @@ fn architecture() -> impl clap::builder::TypedValueParser<Value = wsgen::Archite
 const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 
 /// `500ms`, `30s`, `10m`, `2h`: more than zero, at most a year.
-/// `--profile` on a command that builds: cargo users mean the build profile, which wsgen
-/// chooses with cargo's words; `--profile` is only ever the AWS profile.
-fn not_a_build_profile(_: &str) -> Result<String, String> {
-    Err("`--profile` names an AWS profile (bootstrap, deploy, diff, destroy); choose the build profile with --release or --debug".into())
+/// clap's error, with the fix where its own tip would mislead: `--profile` on a command
+/// that builds (cargo users mean the build profile, which wsgen chooses with cargo's
+/// words; `--profile` is only ever the AWS profile).
+pub(crate) fn explain(e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let flag = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(flag)) => flag.as_str(),
+        _ => return e,
+    };
+    if e.kind() == ErrorKind::UnknownArgument && flag.split('=').next() == Some("--profile") {
+        return clap::Error::raw(
+            ErrorKind::UnknownArgument,
+            "`--profile` names an AWS profile (bootstrap, deploy, diff, destroy); choose the build profile with --release or --debug\n",
+        );
+    }
+    e
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -279,9 +288,6 @@ pub(crate) struct BundleArgs {
     /// Build with cargo's dev profile: fast builds for local runs.
     #[arg(long)]
     pub(crate) debug: bool,
-    /// Not a build profile here (refused with the fix: `--release` or `--debug`).
-    #[arg(long, hide = true, value_parser = not_a_build_profile)]
-    pub(crate) profile: Option<String>,
     /// Build every handler for this architecture instead of the one its function
     /// declares (such zips are not deployed).
     #[arg(long, value_parser = architecture())]

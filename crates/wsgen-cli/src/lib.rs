@@ -47,7 +47,7 @@ use settings::Settings;
 /// or validation error; `diff` exits 1 for differences and 2 or more for any error.
 pub fn run() -> i32 {
     use clap::Parser;
-    let cli = match args::Cli::try_parse() {
+    let cli = match args::Cli::try_parse().map_err(args::explain) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
