@@ -36,8 +36,9 @@ pub fn allows(statements: &[DevStatement], action: &str, resource: &str) -> bool
         && statements.iter().any(|s| s.allow && applies(s))
 }
 
-/// IAM's wildcards: `*` any run of characters, `?` any one.
-fn matches(pattern: &str, text: &str) -> bool {
+/// IAM's wildcards: `*` any run of characters, `?` any one (policies of roles and of
+/// Lambda authorizers alike).
+pub fn matches(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     // Iterative glob matching with backtracking to the last `*`.
     let (mut i, mut j) = (0, 0);
@@ -125,6 +126,22 @@ mod tests {
             "execute-api:ManageConnections",
             &arn("GET")
         ));
+    }
+
+    #[test]
+    fn policy_wildcards() {
+        assert!(matches("execute-api:*", "execute-api:Invoke"));
+        assert!(matches("*", "anything"));
+        assert!(matches(
+            "arn:aws:execute-api:*:*:abc/*/$connect",
+            "arn:aws:execute-api:us-east-1:0:abc/live/$connect"
+        ));
+        assert!(matches("a?c", "abc"));
+        assert!(!matches(
+            "arn:aws:execute-api:*:*:other/*",
+            "arn:aws:execute-api:us-east-1:0:abc/live/$connect"
+        ));
+        assert!(!matches("abc", "abcd"));
     }
 
     #[test]

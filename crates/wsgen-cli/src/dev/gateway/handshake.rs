@@ -213,10 +213,10 @@ pub(super) async fn authorize(
             st.get("Effect").and_then(Value::as_str) == Some(effect)
                 && strings(st.get("Action"))
                     .iter()
-                    .any(|a| glob(a, "execute-api:Invoke"))
+                    .any(|a| crate::dev::iam::matches(a, "execute-api:Invoke"))
                 && strings(st.get("Resource"))
                     .iter()
-                    .any(|r| glob(r, &method_arn))
+                    .any(|r| crate::dev::iam::matches(r, &method_arn))
         })
     };
     if matching("Deny") || !matching("Allow") {
@@ -263,49 +263,5 @@ pub(super) fn strings(v: Option<&Value>) -> Vec<String> {
             .map(str::to_string)
             .collect(),
         _ => Vec::new(),
-    }
-}
-
-/// IAM's wildcard match: `*` any run of characters, `?` one character.
-pub(super) fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn policy_wildcards() {
-        assert!(glob("execute-api:*", "execute-api:Invoke"));
-        assert!(glob("*", "anything"));
-        assert!(glob(
-            "arn:aws:execute-api:*:*:abc/*/$connect",
-            "arn:aws:execute-api:us-east-1:0:abc/live/$connect"
-        ));
-        assert!(glob("a?c", "abc"));
-        assert!(!glob(
-            "arn:aws:execute-api:*:*:other/*",
-            "arn:aws:execute-api:us-east-1:0:abc/live/$connect"
-        ));
-        assert!(!glob("abc", "abcd"));
     }
 }
