@@ -32,20 +32,20 @@ pub fn data_dir() -> Option<PathBuf> {
 }
 
 /// `wsgen-<version>-<first 12 hex digits of the sources' SHA-256>`: two builds of wsgen
-/// with different library sources never share a directory.
-pub fn name() -> String {
-    let mut hash = Sha256::new();
-    for file in embedded::under("library/") {
-        hash.update(file.path.as_bytes());
-        hash.update([0]);
-        hash.update((file.bytes.len() as u64).to_le_bytes());
-        hash.update(file.bytes);
-    }
-    let digest: String = hash.finalize()[..6]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("wsgen-{VERSION}-{digest}")
+/// with different library sources never share a directory. Computed once per process.
+pub fn name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut hash = Sha256::new();
+        for file in embedded::under("library/") {
+            hash.update(file.path.as_bytes());
+            hash.update([0]);
+            hash.update((file.bytes.len() as u64).to_le_bytes());
+            hash.update(file.bytes);
+        }
+        let digest = wsgen::digest::hex(&hash.finalize()[..6]);
+        format!("wsgen-{VERSION}-{digest}")
+    })
 }
 
 /// The directory holding this wsgen's library sources.

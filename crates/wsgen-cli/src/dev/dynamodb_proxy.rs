@@ -55,11 +55,7 @@ impl Proxy {
     /// DynamoDB's answer to a request `function`'s role does not allow, if it does not.
     fn denial(&self, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
         let (lambda, logs) = self.callers.get()?;
-        let function = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(iam::caller_key)
-            .and_then(|key| lambda.caller(key))?;
+        let function = lambda.caller(iam::signer(headers)?)?;
         let target = headers.get("x-amz-target")?.to_str().ok()?;
         let operation = target.strip_prefix("DynamoDB_20120810.")?;
         let body: Value = serde_json::from_slice(body).ok()?;

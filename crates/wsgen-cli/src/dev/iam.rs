@@ -8,13 +8,12 @@
 //! (`dynamodb_proxy.rs`) check their callers with it.
 
 use super::model::{DevFunction, DevStatement};
-use sha2::{Digest, Sha256};
+use axum::http::HeaderMap;
 
 /// The access key id a function's process signs its requests with.
 pub fn access_key(logical_id: &str) -> String {
-    let digest = Sha256::digest(logical_id.as_bytes());
-    let hex: String = digest[..6].iter().map(|b| format!("{b:02X}")).collect();
-    format!("AKIAWSGENDEV{}", &hex[..8])
+    let digest = wsgen::digest::sha256_hex(logical_id.as_bytes());
+    format!("AKIAWSGENDEV{}", digest[..8].to_ascii_uppercase())
 }
 
 /// The access key id of a SigV4 `Authorization` header
@@ -22,6 +21,11 @@ pub fn access_key(logical_id: &str) -> String {
 pub fn caller_key(authorization: &str) -> Option<&str> {
     let credential = authorization.split("Credential=").nth(1)?;
     credential.split('/').next().filter(|k| !k.is_empty())
+}
+
+/// The access key id a request was signed with, when it was signed.
+pub fn signer(headers: &HeaderMap) -> Option<&str> {
+    caller_key(headers.get("authorization")?.to_str().ok()?)
 }
 
 /// Whether `statements` allow `action` on `resource`.

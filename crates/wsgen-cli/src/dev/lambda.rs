@@ -124,6 +124,7 @@ impl LambdaService {
             .unwrap_or(DEFAULT_CONCURRENCY)
             .max(1);
         Arc::new(Pool {
+            access_key: super::iam::access_key(&function.logical_id),
             slots: Arc::new(Semaphore::new(max)),
             idle: Mutex::new(Vec::new()),
             env: self.env.clone(),
@@ -179,7 +180,7 @@ impl LambdaService {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .values()
-            .find(|p| super::iam::access_key(&p.function.logical_id) == access_key)
+            .find(|p| p.access_key == access_key)
             .map(|p| p.function.clone())
     }
 
@@ -198,6 +199,8 @@ impl LambdaService {
 
 struct Pool {
     function: DevFunction,
+    /// What its processes sign with (see `iam`): computed once, looked up per request.
+    access_key: String,
     exe: PathBuf,
     env: Vec<(String, String)>,
     logs: Logs,

@@ -74,11 +74,7 @@ fn authorize(
     id: &str,
 ) -> Option<Response> {
     // None (allowed) for a caller that is not one of the app's functions.
-    let function = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(crate::dev::iam::caller_key)
-        .and_then(|key| gw.lambda.caller(key))?;
+    let function = gw.lambda.caller(crate::dev::iam::signer(headers)?)?;
     // The stage: the URL's, else (the endpoint without one) the connection's; a gone
     // connection on no stage is left to answer 410.
     let stage = if stage == ANY_STAGE {
@@ -156,10 +152,7 @@ pub(super) async fn connection_post(
         Ok(()) => StatusCode::OK.into_response(),
         Err(NotQueued::Stalled) => {
             // The client stopped reading: it is dropped, as gone as a closed one.
-            gw.connections
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
+            gw.forget(&id);
             gone(&id)
         }
         Err(NotQueued::Gone) => gone(&id),
@@ -210,10 +203,7 @@ pub(super) async fn connection_delete(
     };
     // Gone at once for the API (GET and POST answer 410 from now), however busy or
     // stalled the connection is; its session sends the close frame if it can.
-    gw.connections
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&id);
+    gw.forget(&id);
     outbox.close(NORMAL, "Connection deleted");
     StatusCode::NO_CONTENT.into_response()
 }

@@ -293,6 +293,15 @@ impl Gateway {
             .unwrap_or_else(|| served.clone())
     }
 
+    /// Takes connection `id` out of what the `@connections` API reaches (GET and POST
+    /// answer 410 from then on): as it ends, or at once when it is deleted or dropped.
+    fn forget(&self, id: &str) {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+
     /// Open connections.
     pub fn open(&self) -> usize {
         self.connections

@@ -125,10 +125,7 @@ pub(super) async fn serve(gw: Arc<Gateway>, served: Served, peer: Peer, socket: 
             }
         }
     };
-    gw.connections
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&id);
+    gw.forget(&id);
     let served = gw.current(&served);
     if let Some(route) = served.api.routes.get("$disconnect") {
         let started = Instant::now();
