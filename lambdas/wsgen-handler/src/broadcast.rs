@@ -1,7 +1,6 @@
 //! Posting one message to many connections.
 
 use crate::{ConnectionStore, Connections, Delivery};
-use std::sync::Arc;
 
 type Posted = (String, Result<Delivery, String>);
 
@@ -41,9 +40,8 @@ impl std::fmt::Display for Report {
 /// Posts `data` to every connection in `ids`, at most `concurrency` at a time.
 /// Connections that are gone are deleted from `store`.
 ///
-/// Each post is a task of its own on the runtime, so a multi-threaded runtime builds,
-/// signs and parses the requests on all its threads (a post costs tens to hundreds of
-/// microseconds of CPU in the SDK; one task polling them all would use one thread).
+/// Each post is a task of its own on the runtime, so a multi-threaded runtime signs and
+/// sends the requests on all its threads; the message is shared, never copied.
 pub async fn broadcast(
     connections: &Connections,
     store: Option<&ConnectionStore>,
@@ -51,7 +49,7 @@ pub async fn broadcast(
     data: &[u8],
     concurrency: usize,
 ) -> Report {
-    let data: Arc<[u8]> = Arc::from(data);
+    let data = bytes::Bytes::copy_from_slice(data);
     let mut tasks = tokio::task::JoinSet::new();
     let mut results: Vec<Posted> = Vec::new();
     for id in ids {
@@ -61,7 +59,7 @@ pub async fn broadcast(
         let (connections, data) = (connections.clone(), data.clone());
         tasks.spawn(async move {
             let r = connections
-                .post(&id, data.to_vec())
+                .post_bytes(&id, data)
                 .await
                 .map_err(|e| e.to_string());
             (id, r)

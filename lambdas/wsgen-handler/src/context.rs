@@ -1,7 +1,9 @@
 //! What handlers share: the AWS configuration, the connections table, and
 //! `@connections` clients.
 
-use crate::{aws_config, ConnectionStore, Connections, Error, WsRequest, TABLE_ENV};
+use crate::{
+    aws_config, ConnectionStore, Connections, CredentialsCache, Error, WsRequest, TABLE_ENV,
+};
 
 /// The environment variable with a stage's `@connections` endpoint, for handlers that
 /// run without a WebSocket event (scheduled ones): `stage.callback_url()`.
@@ -14,6 +16,8 @@ pub struct Context {
     pub store: Option<ConnectionStore>,
     /// The `@connections` endpoint of `CALLBACK_URL`, for scheduled handlers.
     pub callback_url: Option<String>,
+    /// `config`'s credentials, fetched once for every `@connections` client made here.
+    credentials: CredentialsCache,
 }
 
 impl Context {
@@ -25,6 +29,7 @@ impl Context {
             None => None,
         };
         Ok(Context {
+            credentials: CredentialsCache::new(&config),
             config,
             store,
             callback_url: std::env::var(CALLBACK_URL_ENV).ok(),
@@ -33,6 +38,7 @@ impl Context {
 
     pub fn new(config: aws_config::SdkConfig, store: Option<ConnectionStore>) -> Context {
         Context {
+            credentials: CredentialsCache::new(&config),
             config,
             store,
             callback_url: None,
@@ -57,7 +63,11 @@ impl Context {
 
     /// A `@connections` client for the stage `req` came from.
     pub fn connections(&self, req: &WsRequest) -> Connections {
-        Connections::for_request(&self.config, req)
+        Connections::with_credentials(
+            &self.config,
+            &req.callback_endpoint(),
+            self.credentials.clone(),
+        )
     }
 
     /// A `@connections` client for the stage named by `CALLBACK_URL`.
@@ -66,6 +76,10 @@ impl Context {
             .callback_url
             .as_deref()
             .ok_or_else(|| format!("{CALLBACK_URL_ENV} is not set: give the function `.env(\"{CALLBACK_URL_ENV}\", stage.callback_url())`"))?;
-        Ok(Connections::new(&self.config, url))
+        Ok(Connections::with_credentials(
+            &self.config,
+            url,
+            self.credentials.clone(),
+        ))
     }
 }

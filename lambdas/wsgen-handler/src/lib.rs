@@ -37,7 +37,7 @@ pub mod stream;
 pub mod testing;
 
 pub use broadcast::{broadcast, Report};
-pub use connections::{ConnectionInfo, Connections, Delivery, ENDPOINT_ENV};
+pub use connections::{ConnectionInfo, Connections, CredentialsCache, Delivery, ENDPOINT_ENV};
 pub use context::{Context, CALLBACK_URL_ENV};
 pub use request::{Body, EventType, WsRequest};
 pub use response::WsResponse;

@@ -317,7 +317,10 @@ fn error(status: u16, kind: &str, message: &str) -> Answer {
 }
 
 fn management(s: &mut State, method: &str, path: &str, body: Vec<u8>) -> Answer {
-    let path = path.replace("%40", "@");
+    // As API Gateway: the path's escapes (`%40`, `%3D` in ids) decoded.
+    let path = percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .into_owned();
     let Some((_, id)) = path.split_once("/@connections/") else {
         return error(404, "NotFoundException", "no such path");
     };

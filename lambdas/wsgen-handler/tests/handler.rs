@@ -204,19 +204,25 @@ async fn the_store_pages_expires_groups_and_subscribes() {
 async fn connections_post_get_delete_and_gone() {
     let aws = FakeAws::start().await;
     let conns = Connections::new(&aws.sdk_config(), &format!("{}/dev", aws.endpoint()));
-    aws.connect("c1");
+    aws.connect("L0SM9cOFvHcCIhw=");
     assert_eq!(
-        conns.post("c1", "hello").await.unwrap(),
+        conns.post("L0SM9cOFvHcCIhw=", "hello").await.unwrap(),
         Delivery::Delivered
     );
-    assert_eq!(aws.received("c1"), ["hello"]);
-    let info = conns.get("c1").await.unwrap().unwrap();
+    assert_eq!(aws.received("L0SM9cOFvHcCIhw="), ["hello"]);
+    let info = conns.get("L0SM9cOFvHcCIhw=").await.unwrap().unwrap();
     assert_eq!(info.source_ip.as_deref(), Some("127.0.0.1"));
     assert_eq!(info.user_agent.as_deref(), Some("fake-client"));
     assert_eq!(info.connected_at, Some(1_700_000_000));
-    assert_eq!(conns.delete("c1").await.unwrap(), Delivery::Delivered);
-    assert_eq!(conns.post("c1", "again").await.unwrap(), Delivery::Gone);
-    assert_eq!(conns.get("c1").await.unwrap(), None);
+    assert_eq!(
+        conns.delete("L0SM9cOFvHcCIhw=").await.unwrap(),
+        Delivery::Delivered
+    );
+    assert_eq!(
+        conns.post("L0SM9cOFvHcCIhw=", "again").await.unwrap(),
+        Delivery::Gone
+    );
+    assert_eq!(conns.get("L0SM9cOFvHcCIhw=").await.unwrap(), None);
     assert_eq!(conns.delete("never").await.unwrap(), Delivery::Gone);
 }
 
@@ -317,4 +323,104 @@ async fn the_service_endpoint_setting_is_used_as_it_is() {
     aws.connect("c1");
     assert_eq!(conns.post("c1", "hi").await.unwrap(), Delivery::Delivered);
     assert_eq!(aws.received("c1"), ["hi"]);
+}
+
+/// The client signs as the SDK does (SigV4 for `execute-api` in the configuration's
+/// region, with the session token), escapes the connection id as API Gateway expects,
+/// and fetches credentials once for every client of one context.
+#[tokio::test]
+async fn posts_are_signed_with_credentials_fetched_once() {
+    use aws_credential_types::provider::{future, ProvideCredentials};
+    use aws_credential_types::Credentials;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Debug, Default)]
+    struct Counting(Arc<AtomicUsize>);
+    impl ProvideCredentials for Counting {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            future::ProvideCredentials::ready(Ok(Credentials::new(
+                "AKIDCOUNTING",
+                "secret",
+                Some("the-session-token".into()),
+                None,
+                "counting",
+            )))
+        }
+    }
+    let seen: Arc<Mutex<Vec<wsgen_handler::testing::Request>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = seen.clone();
+    wsgen_handler::testing::serve_http(listener, move |r| {
+        log.lock().unwrap().push(r);
+        async { (200, Vec::new(), Vec::new()) }
+    });
+    let provider = Counting::default();
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider.clone()),
+        )
+        .build();
+    let ctx =
+        wsgen_handler::Context::new(config, None).with_callback_url(format!("http://{addr}/live"));
+    for _ in 0..3 {
+        let conns = ctx.callback_connections().unwrap();
+        assert_eq!(
+            conns.post("L0SM9cOFvHcCIhw=", "hi").await.unwrap(),
+            Delivery::Delivered
+        );
+    }
+    assert_eq!(
+        provider.0.load(Ordering::SeqCst),
+        1,
+        "credentials are cached"
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3);
+    let r = &seen[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/live/@connections/L0SM9cOFvHcCIhw%3D");
+    assert_eq!(r.body, b"hi");
+    let auth = &r.headers["authorization"];
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDCOUNTING/")
+            && auth.contains("/eu-west-1/execute-api/aws4_request")
+            && auth.contains("SignedHeaders=host;x-amz-date;x-amz-security-token"),
+        "{auth}"
+    );
+    assert_eq!(r.headers["x-amz-security-token"], "the-session-token");
+}
+
+/// Errors name the API's error and message; a call without credentials says what to do.
+#[tokio::test]
+async fn failures_name_the_error_and_the_fix() {
+    let aws = FakeAws::start().await;
+    let conns = Connections::new(&aws.sdk_config(), "http://127.0.0.1:1/dev");
+    let e = conns.post("c1", "x").await.unwrap_err().to_string();
+    assert!(
+        e.contains("the request failed") && e.contains("after 3 attempts"),
+        "{e}"
+    );
+
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    let e = Connections::new(&config, &format!("{}/dev", aws.endpoint()))
+        .post("c1", "x")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no AWS credentials provider"), "{e}");
+
+    let conns = Connections::new(&aws.sdk_config(), &format!("{}/dev", aws.endpoint()));
+    let e = conns.get("c1").await;
+    assert_eq!(e.unwrap(), None, "410 is a value, not an error");
 }
