@@ -31,18 +31,20 @@ pub const MAX_GLIBC: (u32, u32) = (2, 34);
 
 /// The cargo profile of deployable builds, defined on the command line (it inherits
 /// `release`; a `[profile.wsgen-lambda]` of the project's own takes precedence for the
-/// keys it sets). Measured on the seven stock handlers (BENCHMARKS.md): fat LTO with one
-/// codegen unit, `opt-level = "z"` and `strip` give 4.9 to 5.4 MiB binaries against 15.3
-/// to 17.9 MiB for cargo's plain `release`, for 6% more cold build time (348 s against
-/// 328 s); smaller zips upload faster and load faster on a cold start. `panic` stays
-/// `unwind` so that lambda_runtime reports a panicking handler as an invocation error
-/// instead of the process dying.
+/// keys it sets). Measured (BENCHMARKS.md): fat LTO with one codegen unit and `strip`
+/// give binaries about a third of cargo's plain `release` (4.9 to 5.4 MiB against 15.3
+/// to 17.9 MiB for the stock handlers) for 6% more cold build time; smaller zips upload
+/// faster and load faster on a cold start. `opt-level = "s"` rather than `"z"`: 2.7%
+/// larger, and a `@connections` post, the work a broadcast repeats per delivery and
+/// users pay per millisecond, costs 23% less CPU (42.8 against 55.8 µs; `"3"`: 52.8 µs
+/// and 65% larger; bench/post-cpu.sh). `panic` stays `unwind` so that lambda_runtime
+/// reports a panicking handler as an invocation error instead of the process dying.
 pub const LAMBDA_PROFILE: &str = "wsgen-lambda";
 const LAMBDA_PROFILE_SETTINGS: &[&str] = &[
     "inherits=\"release\"",
     "lto=true",
     "codegen-units=1",
-    "opt-level=\"z\"",
+    "opt-level=\"s\"",
     "strip=true",
     "panic=\"unwind\"",
 ];
@@ -389,9 +391,11 @@ fn cargo_build(
             host.map_or(std::env::consts::ARCH, Architecture::as_str)
         )).into());
     }
-    let mut cmd = cargo::command();
+    let mut cmd = cargo::command(workspace);
     cmd.arg(if zigbuild { "zigbuild" } else { "build" });
-    cmd.arg("--manifest-path").arg(workspace.join("Cargo.toml"));
+    let manifest = workspace.join("Cargo.toml");
+    cmd.arg("--manifest-path")
+        .arg(std::path::absolute(&manifest).unwrap_or(manifest));
     if zigbuild {
         // The `.2.34` suffix makes zig link against glibc 2.34 whatever the host has.
         cmd.arg("--target")
