@@ -869,7 +869,11 @@ fn an_installed_wsgen_needs_no_source() {
         "cargo test\n{}",
         String::from_utf8_lossy(&test.stderr)
     );
-    let synth = wsgen(&["synth", "-q"], &app, &stock).output().unwrap();
+    // From outside the project: its `.cargo/config.toml` (which points cargo at the
+    // library sources) applies all the same.
+    let synth = wsgen(&["synth", "-q", "--project", "app"], &p.dir, &stock)
+        .output()
+        .unwrap();
     assert!(
         synth.status.success(),
         "{}",

@@ -3,7 +3,7 @@
 //! the errors of building and packaging the user's crates.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// A `compiler-artifact` message.
@@ -49,9 +49,23 @@ impl BuildError {
     }
 }
 
-/// `cargo` (the one that runs wsgen's build when there is one, as `$CARGO`).
-pub fn command() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+/// `cargo` (the one that runs wsgen's build when there is one, as `$CARGO`), run in
+/// `dir` (the project's): cargo reads `.cargo/config.toml` from the directory it runs
+/// in, not from the manifest's, and a project's (the one `wsgen new` writes points cargo
+/// at wsgen's library sources) must apply however wsgen was started (`--project`). A
+/// relative `CARGO_TARGET_DIR` keeps meaning what it meant where wsgen was started.
+pub fn command(dir: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        if target.is_relative() {
+            if let Ok(target) = std::path::absolute(&target) {
+                cmd.env("CARGO_TARGET_DIR", target);
+            }
+        }
+    }
+    cmd.current_dir(dir);
+    cmd
 }
 
 /// Runs `cmd` (a cargo build command), calling `on_artifact` for each artifact it

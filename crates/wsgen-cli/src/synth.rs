@@ -370,9 +370,9 @@ fn infra_key(project: &Project) -> Option<String> {
 /// stderr as cargo renders them.
 fn cargo_build(infra: &Path) -> Result<PathBuf, CliError> {
     let manifest = infra.join("Cargo.toml");
-    let mut cmd = cargo::command();
-    cmd.arg("build").arg("--manifest-path").arg(&manifest);
     let manifest = manifest.canonicalize().unwrap_or(manifest);
+    let mut cmd = cargo::command(infra);
+    cmd.arg("build").arg("--manifest-path").arg(&manifest);
     let mut executables = Vec::new();
     let succeeded = cargo::build(cmd, |artifact| {
         if artifact.manifest_path == manifest {
