@@ -37,6 +37,9 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<
             },
             _ = &mut shutdown => return,
         };
+        // Frames and answers go out as soon as they are written (no Nagle delay behind
+        // an unacknowledged segment): each is a message someone waits for.
+        let _ = stream.set_nodelay(true);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
             let router = router.clone();
