@@ -3,7 +3,8 @@
 # echo blueprint, dev-profile handler) and serverless-offline 13.10 (Node handler, in
 # process) with the same `$default` echo route, measured by the same Node `ws` client
 # (bench/dev-vs-offline/roundtrip.mjs): N sequential messages after 100 of warm-up,
-# rounds alternating between the two servers. Prints each round and the ratios.
+# rounds alternating between the servers, a bare tokio-tungstenite echo server (the
+# floor) among them. Prints each round and the ratios.
 #
 #   bash bench/dev-vs-offline.sh [MESSAGES] [ROUNDS]     (default 2000, 3)
 #
@@ -38,8 +39,15 @@ ws_module="$sls/node_modules/serverless-offline/node_modules/ws"
 [[ -d "$ws_module" ]] || ws_module="$sls/node_modules/ws"
 
 echo "building wsgen (release) in $targets" >&2
-CARGO_TARGET_DIR="$targets/wsgen" cargo build --release --locked --quiet --manifest-path "$repo/Cargo.toml" --bin wsgen
+CARGO_TARGET_DIR="$targets/wsgen" cargo build --release --locked --quiet --manifest-path "$repo/Cargo.toml" --bin wsgen --example ws_bench
 wsgen="$targets/wsgen/release/wsgen"
+
+# The floor: a bare tokio-tungstenite echo server (crates/wsgen-cli/examples/ws_bench.rs),
+# no handler, no second process.
+"$targets/wsgen/release/examples/ws_bench" echo-server >"$work/floor.url" &
+pids+=($!)
+until [[ -s "$work/floor.url" ]]; do sleep 0.1; done
+floor_url=$(cat "$work/floor.url")
 export WSGEN_DATA_DIR="$targets/data"
 
 # wsgen dev: the echo blueprint, default settings.
@@ -100,8 +108,8 @@ offline_url="ws://127.0.0.1:$port"
 
 results="$work/results"
 for round in $(seq "$rounds"); do
-  for side in offline dev; do
-    url=$([[ $side == dev ]] && echo "$dev_url" || echo "$offline_url")
+  for side in floor offline dev; do
+    case $side in dev) url=$dev_url ;; offline) url=$offline_url ;; floor) url=$floor_url ;; esac
     line=$(WS_MODULE="$ws_module" node "$repo/bench/dev-vs-offline/roundtrip.mjs" "$url" "$messages")
     echo "round $round, $side: $line"
     echo "$side $line" >>"$results"
@@ -109,7 +117,7 @@ for round in $(seq "$rounds"); do
 done
 python3 - "$results" <<'PY'
 import json, statistics, sys
-runs = {"dev": [], "offline": []}
+runs = {"dev": [], "offline": [], "floor": []}
 for line in open(sys.argv[1]):
     side, rest = line.split(" ", 1)
     runs[side].append(json.loads(rest))
@@ -118,7 +126,7 @@ def med(side, key):
 print("medians over rounds:")
 print("| | p50 | p90 | p99 | msg/s |")
 print("| --- | --- | --- | --- | --- |")
-for side, name in (("offline", "serverless-offline 13.10 (in process)"), ("dev", "wsgen dev (default)")):
+for side, name in (("floor", "bare tokio-tungstenite echo (the floor)"), ("offline", "serverless-offline 13.10 (in process)"), ("dev", "wsgen dev (default)")):
     print(f"| {name} | {med(side,'p50_ms'):.3f} ms | {med(side,'p90_ms'):.3f} ms | {med(side,'p99_ms'):.3f} ms | {med(side,'msgs_per_s'):.0f} |")
 for key in ("p50_ms", "p99_ms"):
     print(f"{key[:3]}: serverless-offline / wsgen dev = {med('offline', key) / med('dev', key):.2f}x (target: 2x or more)")
