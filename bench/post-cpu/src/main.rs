@@ -64,15 +64,17 @@ async fn measure(url: &str, n: usize, only: Option<&str>) {
     let config = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_apigatewaymanagement::config::SharedCredentialsProvider::new(
-            aws_sdk_apigatewaymanagement::config::Credentials::new(
-                "AKIDEXAMPLE",
-                "secret",
-                Some("session-token".into()),
-                None,
-                "bench",
+        .credentials_provider(
+            aws_sdk_apigatewaymanagement::config::SharedCredentialsProvider::new(
+                aws_sdk_apigatewaymanagement::config::Credentials::new(
+                    "AKIDEXAMPLE",
+                    "secret",
+                    Some("session-token".into()),
+                    None,
+                    "bench",
+                ),
             ),
-        ))
+        )
         .build();
     let stage = format!("{url}/live");
     let ours = Connections::new(&config, &stage);
@@ -85,7 +87,10 @@ async fn measure(url: &str, n: usize, only: Option<&str>) {
     let id = |i: usize| format!("conn-{}=", i % IDS);
     // Warm both: connections pooled, credentials cached, code paged in.
     for i in 0..200 {
-        assert_eq!(ours.post(&id(i), &message[..]).await.unwrap(), Delivery::Delivered);
+        assert_eq!(
+            ours.post(&id(i), &message[..]).await.unwrap(),
+            Delivery::Delivered
+        );
         theirs
             .post_to_connection()
             .connection_id(id(i))
@@ -136,5 +141,8 @@ async fn measure(url: &str, n: usize, only: Option<&str>) {
         per(theirs_cpu),
         per(theirs_wall)
     );
-    println!("ratio (SDK / wsgen-handler): {:.1}x", theirs_cpu.as_secs_f64() / ours_cpu.as_secs_f64());
+    println!(
+        "ratio (SDK / wsgen-handler): {:.1}x",
+        theirs_cpu.as_secs_f64() / ours_cpu.as_secs_f64()
+    );
 }
