@@ -113,6 +113,8 @@ pub struct Connections {
 struct Inner {
     /// `{endpoint}` of `{endpoint}/@connections/{id}`, without a trailing `/`.
     base: String,
+    /// What requests are signed for: the configuration's region, else the AWS
+    /// endpoint's (`{api}.execute-api.{region}.amazonaws.com`).
     region: Option<String>,
     credentials: CredentialsCache,
     /// Attempts per call, and the backoff between them (the configuration's).
@@ -168,10 +170,15 @@ impl Connections {
             .cloned()
             .unwrap_or_else(aws_smithy_types::retry::RetryConfig::standard);
         let timeouts = config.timeout_config();
+        let region = config
+            .region()
+            .map(|r| r.as_ref())
+            .or_else(|| region_of(&base))
+            .map(str::to_string);
         Connections {
             inner: Arc::new(Inner {
                 base: base.trim_end_matches('/').to_string(),
-                region: config.region().map(|r| r.as_ref().to_string()),
+                region,
                 credentials,
                 max_attempts: retry.max_attempts().max(1),
                 initial_backoff: retry.initial_backoff(),
@@ -286,15 +293,11 @@ impl Connections {
             .get()
             .await
             .map_err(|e| Failure::fatal(e.to_string()))?;
-        let region = inner
-            .region
-            .as_deref()
-            .or_else(|| region_of(&inner.base))
-            .ok_or_else(|| {
-                Failure::fatal(
-                    "no AWS region to sign with: set AWS_REGION (Lambda sets it)".to_string(),
-                )
-            })?;
+        let region = inner.region.as_deref().ok_or_else(|| {
+            Failure::fatal(
+                "no AWS region to sign with: set AWS_REGION (Lambda sets it)".to_string(),
+            )
+        })?;
         let identity = credentials.into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
