@@ -85,19 +85,20 @@ async fn measure(url: &str, n: usize, only: Option<&str>) {
     );
     let message = br#"{"from":"bench","data":"a chat message of about sixty bytes."}"#;
     let id = |i: usize| format!("conn-{}=", i % IDS);
+    let sdk_post = |i: usize| {
+        theirs
+            .post_to_connection()
+            .connection_id(id(i))
+            .data(message.to_vec().into())
+            .send()
+    };
     // Warm both: connections pooled, credentials cached, code paged in.
     for i in 0..200 {
         assert_eq!(
             ours.post(&id(i), &message[..]).await.unwrap(),
             Delivery::Delivered
         );
-        theirs
-            .post_to_connection()
-            .connection_id(id(i))
-            .data(message.to_vec().into())
-            .send()
-            .await
-            .unwrap();
+        sdk_post(i).await.unwrap();
     }
     let (mut ours_cpu, mut theirs_cpu) = (Duration::ZERO, Duration::ZERO);
     let (mut ours_wall, mut theirs_wall) = (Duration::ZERO, Duration::ZERO);
@@ -116,13 +117,7 @@ async fn measure(url: &str, n: usize, only: Option<&str>) {
             if only == Some("wsgen") {
                 break;
             }
-            theirs
-                .post_to_connection()
-                .connection_id(id(i))
-                .data(message.to_vec().into())
-                .send()
-                .await
-                .unwrap();
+            sdk_post(i).await.unwrap();
         }
         theirs_wall += w.elapsed();
         theirs_cpu += cpu() - c;
