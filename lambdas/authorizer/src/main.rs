@@ -1,6 +1,6 @@
 //! The `authorizer` Lambda function (see lib.rs).
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), wsgen_handler::Error> {
     let tokens =
         authorizer::parse_tokens(&std::env::var(authorizer::TOKENS_ENV).unwrap_or_default());

@@ -1,6 +1,6 @@
 //! The `default` Lambda function (see lib.rs).
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), wsgen_handler::Error> {
     default::router(wsgen_handler::Context::from_env().await?)
         .run()

@@ -1,6 +1,6 @@
 //! The `onconnect` Lambda function (see lib.rs).
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), wsgen_handler::Error> {
     onconnect::router(wsgen_handler::Context::from_env().await?)
         .run()

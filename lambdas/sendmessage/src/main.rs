@@ -1,6 +1,6 @@
 //! The `sendmessage` Lambda function (see lib.rs).
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), wsgen_handler::Error> {
     sendmessage::router(wsgen_handler::Context::from_env().await?)
         .run()

@@ -6,7 +6,7 @@
 //! ```no_run
 //! use wsgen_handler::authorizer::{run, Decision};
 //!
-//! #[tokio::main]
+//! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), wsgen_handler::Error> {
 //!     run(|req| async move {
 //!         Ok(match req.query.get("token").map(String::as_str) {

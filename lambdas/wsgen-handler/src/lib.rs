@@ -8,10 +8,16 @@
 //! - [`authorizer`]: Lambda REQUEST authorizers for `$connect`;
 //! - [`stream`]: the changes of a table's stream, for functions subscribed to it.
 //!
+//! A function serves one invocation at a time, so its `main` runs on tokio's
+//! current-thread runtime: no hand-offs between worker threads (about half the CPU per
+//! invocation of the multi-thread runtime, BENCHMARKS.md) and no threads to start on a
+//! cold start. Concurrent work inside an invocation ([`broadcast`]'s posts) still
+//! overlaps its waits.
+//!
 //! ```no_run
 //! use wsgen_handler::{aws_config, ConnectionStore, Router, WsResponse};
 //!
-//! #[tokio::main]
+//! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), wsgen_handler::Error> {
 //!     let store = ConnectionStore::from_env(&aws_config().await)?;
 //!     Router::new(store)

@@ -552,7 +552,11 @@ async fn response(
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> StatusCode {
-    reply(&api, &id, Ok(body))
+    let status = reply(&api, &id, Ok(body));
+    // The invocation's caller (a WebSocket client waiting for its answer) goes first:
+    // the handler only waits for this status to ask for its next event.
+    tokio::task::yield_now().await;
+    status
 }
 
 async fn error(

@@ -234,6 +234,8 @@ pub(super) fn spawn_message(
                         };
                         if !text.is_empty() {
                             let _ = outbox.send(Message::Text(Utf8Bytes::from(text)));
+                            // The frame goes out before the log line is written.
+                            tokio::task::yield_now().await;
                         }
                     }
                 }
