@@ -57,9 +57,12 @@ echo -n "bare tokio-tungstenite echo: "; "$load" roundtrip "$echo_url" '{"action
 echo -n "wsgen dev, whoAmI (two-way Lambda route): "; "$load" roundtrip "$url" '{"action":"whoAmI"}' 2000
 
 echo "== broadcast to 1,000 clients, 10 rounds"
-echo "bare tokio-tungstenite server:"; "$load" broadcast "$echo_url" '{"action":"sendmessage","data":"hello"}' 1001 10
-echo "wsgen dev, sendmessage (DynamoDB scan, then @connections POSTs):"
-"$load" broadcast "$url" '{"action":"sendmessage","data":"hello"}' 1001 10
+bare=$("$load" broadcast "$echo_url" '{"action":"sendmessage","data":"hello"}' 1001 10)
+echo "bare tokio-tungstenite server: $bare"
+dev_broadcast=$("$load" broadcast "$url" '{"action":"sendmessage","data":"hello"}' 1001 10)
+echo "wsgen dev, sendmessage (DynamoDB scan, then @connections POSTs): $dev_broadcast"
+rate() { sed -n 's/.*(\([0-9]*\) deliveries\/s at p50).*/\1/p' <<<"$1" | tail -1; }
+echo "wsgen dev / bare: $(python3 -c 'import sys; print(f"{int(sys.argv[1]) / int(sys.argv[2]):.0%}")' "$(rate "$dev_broadcast")" "$(rate "$bare")") of the bare server's deliveries/s (target: 30% or more)"
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # Opens $idle_clients connections to $1 and reports the resident memory of process $2.

@@ -90,11 +90,13 @@ async fn broadcast(url: &str, message: &str, clients: usize, rounds: usize) {
         times.push(all.into_iter().max().unwrap_or_default());
     }
     times.sort();
+    let p50 = percentile(&times, 0.5);
     println!(
-        "broadcast to {} clients, {rounds} rounds: p50 {} max {}",
+        "broadcast to {} clients, {rounds} rounds: p50 {} max {} ({:.0} deliveries/s at p50)",
         clients - 1,
-        ms(percentile(&times, 0.5)),
-        ms(*times.last().unwrap())
+        ms(p50),
+        ms(*times.last().unwrap()),
+        (clients - 1) as f64 / p50.as_secs_f64()
     );
 }
 
