@@ -34,10 +34,12 @@ pub const MAX_GLIBC: (u32, u32) = (2, 34);
 /// say `inherits = "release"`, takes precedence for the keys it sets). Measured (BENCHMARKS.md): fat LTO with one codegen unit and `strip`
 /// give binaries about a third of cargo's plain `release` (4.9 to 5.4 MiB against 15.3
 /// to 17.9 MiB for the stock handlers) for 6% more cold build time; smaller zips upload
-/// faster and load faster on a cold start. `opt-level = "s"` rather than `"z"`: 2.7%
-/// larger, and a `@connections` post, the work a broadcast repeats per delivery and
-/// users pay per millisecond, costs 23% less CPU (42.8 against 55.8 µs; `"3"`: 52.8 µs
-/// and 65% larger; bench/post-cpu.sh). `panic` stays `unwind` so that lambda_runtime
+/// faster and load faster on a cold start. `opt-level = "s"`, the middle of the trade
+/// (bench/opt-level.sh on the chat blueprint): zips 5% larger than `"z"`'s and a
+/// `@connections` post, the work a broadcast repeats per delivery and users pay per
+/// millisecond, 20% cheaper (41.2 against 51.4 µs of CPU); `3` saves another 14% (35.5
+/// µs) for zips 43% larger; cold starts within 0.5 ms of each other (6.8 to 7.3 ms).
+/// `panic` stays `unwind` so that lambda_runtime
 /// reports a panicking handler as an invocation error instead of the process dying.
 pub const LAMBDA_PROFILE: &str = "wsgen-lambda";
 const LAMBDA_PROFILE_SETTINGS: &[&str] = &[
