@@ -31,16 +31,17 @@ pub const MAX_GLIBC: (u32, u32) = (2, 34);
 
 /// The cargo profile of deployable builds, defined on the command line (it inherits
 /// `release`; a `[profile.wsgen-lambda]` of the project's own, which cargo requires to
-/// say `inherits = "release"`, takes precedence for the keys it sets). Measured (BENCHMARKS.md): fat LTO with one codegen unit and `strip`
-/// give binaries about a third of cargo's plain `release` (4.9 to 5.4 MiB against 15.3
-/// to 17.9 MiB for the stock handlers) for 6% more cold build time; smaller zips upload
-/// faster and load faster on a cold start. `opt-level = "s"`, the middle of the trade
+/// say `inherits = "release"`, takes precedence for the keys it sets). Measured
+/// (BENCHMARKS.md): fat LTO with one codegen unit and `strip` give binaries about a
+/// third of cargo's plain `release` (4.9 to 5.4 MiB against 15.3 to 17.9 MiB for the
+/// stock handlers) for 6% more cold build time; smaller zips upload faster and load
+/// faster on a cold start. `opt-level = "s"`, the middle of the trade
 /// (bench/opt-level.sh on the chat blueprint): zips 5% larger than `"z"`'s and a
 /// `@connections` post, the work a broadcast repeats per delivery and users pay per
 /// millisecond, 20% cheaper (41.2 against 51.4 µs of CPU); `3` saves another 14% (35.5
 /// µs) for zips 43% larger; cold starts within 0.5 ms of each other (6.8 to 7.3 ms).
-/// `panic` stays `unwind` so that lambda_runtime
-/// reports a panicking handler as an invocation error instead of the process dying.
+/// `panic` stays `unwind` so that lambda_runtime reports a panicking handler as an
+/// invocation error instead of the process dying.
 pub const LAMBDA_PROFILE: &str = "wsgen-lambda";
 const LAMBDA_PROFILE_SETTINGS: &[&str] = &[
     "inherits=\"release\"",
@@ -568,13 +569,15 @@ pub fn zip_bootstrap(binary: &[u8], compression: Compression) -> zip::result::Zi
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_projects_own_profile_keys_win() {
         let dir = tempfile::tempdir().unwrap();
         let manifest = dir.path().join("Cargo.toml");
         let keys = |text: &str| {
             std::fs::write(&manifest, text).unwrap();
-            super::own_profile_keys(&manifest)
+            own_profile_keys(&manifest)
         };
         assert!(keys("[workspace]\nmembers = []\n").is_empty());
         assert!(keys("not toml [").is_empty());
@@ -582,7 +585,7 @@ mod tests {
             "[workspace]\n\n[profile.wsgen-lambda]\ninherits = \"release\"\nopt-level = \"z\"\n",
         );
         assert_eq!(
-            super::profile_settings(&own),
+            profile_settings(&own),
             [
                 "lto=true",
                 "codegen-units=1",
@@ -591,12 +594,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            super::profile_settings(&Default::default()),
-            super::LAMBDA_PROFILE_SETTINGS
+            profile_settings(&Default::default()),
+            LAMBDA_PROFILE_SETTINGS
         );
     }
-
-    use super::*;
 
     #[test]
     fn glibc_versions() {
