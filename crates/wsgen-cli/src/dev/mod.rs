@@ -498,3 +498,21 @@ fn announce(
     }
     ui.info("Ctrl-C stops (running $disconnect for every open connection)");
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn executables_of_earlier_builds_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let current = dir.path().join("aa11");
+        let earlier = dir.path().join("bb22");
+        std::fs::write(&current, b"now").unwrap();
+        std::fs::write(&earlier, b"before").unwrap();
+        let served = std::collections::BTreeMap::from([("fp".to_string(), current.clone())]);
+        super::prune_executables(dir.path(), &served);
+        assert!(current.is_file());
+        assert!(!earlier.exists());
+        // A missing directory (nothing built yet) is not an error.
+        super::prune_executables(&dir.path().join("missing"), &served);
+    }
+}
