@@ -420,15 +420,15 @@ fn cargo_build(
     let mut cmd = cargo::command(workspace);
     cmd.arg(if zigbuild { "zigbuild" } else { "build" });
     let manifest = workspace.join("Cargo.toml");
-    cmd.arg("--manifest-path")
-        .arg(std::path::absolute(&manifest).unwrap_or(manifest));
+    let manifest = std::path::absolute(&manifest).unwrap_or(manifest);
+    cmd.arg("--manifest-path").arg(&manifest);
     if zigbuild {
         // The `.2.34` suffix makes zig link against glibc 2.34 whatever the host has.
         cmd.arg("--target")
             .arg(format!("{triple}.{}.{}", MAX_GLIBC.0, MAX_GLIBC.1));
     }
     if profile == BuildProfile::Release {
-        let own = own_profile_keys(&workspace.join("Cargo.toml"));
+        let own = own_profile_keys(&manifest);
         for setting in profile_settings(&own) {
             cmd.arg("--config")
                 .arg(format!("profile.{LAMBDA_PROFILE}.{setting}"));

@@ -40,8 +40,10 @@ impl std::fmt::Display for Report {
 /// Posts `data` to every connection in `ids`, at most `concurrency` at a time.
 /// Connections that are gone are deleted from `store`.
 ///
-/// Each post is a task of its own on the runtime, so a multi-threaded runtime signs and
-/// sends the requests on all its threads; the message is shared, never copied.
+/// Each post is a task of its own on the runtime: on the current-thread runtime the
+/// handlers use, their waits for the network overlap; on a multi-threaded one, the
+/// signing and sending also spread over its threads. The message is shared, never
+/// copied.
 pub async fn broadcast(
     connections: &Connections,
     store: Option<&ConnectionStore>,

@@ -528,11 +528,11 @@ mod tests {
     fn a_general_endpoint_is_a_local_engine_with_the_path_form() {
         assert_eq!(
             resolve_endpoint(AWS, None, Some("http://127.0.0.1:4566")).as_str(),
-            ("http://127.0.0.1:4566/_aws/execute-api/abc123/prod")
+            "http://127.0.0.1:4566/_aws/execute-api/abc123/prod"
         );
         assert_eq!(
             resolve_endpoint(AWS, None, Some("http://127.0.0.1:4566/")).as_str(),
-            ("http://127.0.0.1:4566/_aws/execute-api/abc123/prod")
+            "http://127.0.0.1:4566/_aws/execute-api/abc123/prod"
         );
         // A local engine's own execute-api domain (no port: not reachable as such).
         assert_eq!(
@@ -542,7 +542,7 @@ mod tests {
                 Some("http://localhost:4566")
             )
             .as_str(),
-            ("http://localhost:4566/_aws/execute-api/abc123/dev")
+            "http://localhost:4566/_aws/execute-api/abc123/dev"
         );
     }
 
@@ -560,7 +560,7 @@ mod tests {
                 Some("http://127.0.0.1:1")
             )
             .as_str(),
-            ("https://ws.example.com/chat")
+            "https://ws.example.com/chat"
         );
         assert_eq!(
             resolve_endpoint(
@@ -569,7 +569,7 @@ mod tests {
                 Some("http://127.0.0.1:1")
             )
             .as_str(),
-            ("https://abc123.execute-api.eu-west-1.amazonaws.com")
+            "https://abc123.execute-api.eu-west-1.amazonaws.com"
         );
     }
 
