@@ -501,6 +501,27 @@ fn a_closed_stdout_ends_quietly() {
     );
 }
 
+/// `wsgen connect` refuses what it cannot connect to with the problem and the fix.
+#[test]
+fn connect_refusals() {
+    let p = Project::empty();
+    for (name, args) in [
+        ("no-project", &["connect", "--send", "x"][..]),
+        (
+            "http-url",
+            &["connect", "--url", "http://127.0.0.1:9/dev", "--send", "x"][..],
+        ),
+        (
+            "bad-header",
+            &["connect", "--url", "ws://127.0.0.1:9/", "-H", "nocolon"][..],
+        ),
+    ] {
+        let run = p.wsgen(args);
+        assert_ne!(run.code, 0, "{name}: {}", run.stderr);
+        insta::assert_snapshot!(format!("connect-{name}"), run.snapshot());
+    }
+}
+
 /// `wsgen completions SHELL` prints a script that knows the commands.
 #[test]
 fn completions_know_the_commands() {
@@ -556,6 +577,8 @@ fn every_command_has_help() {
         "dev",
         "new",
         "completions",
+        "connect",
+        "logs",
     ] {
         let help = p.wsgen(&[command, "--help"]);
         assert_eq!(help.code, 0, "{}", help.stderr);

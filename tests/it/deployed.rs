@@ -124,6 +124,106 @@ async fn exercise(blueprint: &str, url: &str) {
     }
 }
 
+/// `wsgen logs` on the deployed stack: the functions' own lines (the engine writes each
+/// invocation's START, output, END and REPORT lines to the function's log group, as
+/// Lambda does), tagged with the function; `--follow` shows an invocation made after it
+/// started; Ctrl-C ends it with exit 0. `connect` is a `wsgen connect` that invokes the
+/// `Default` function.
+fn logs_show_and_follow(p: &Project, region: &str, stack: &str, connect: &[&str]) {
+    let json_lines = |stdout: &str| -> Vec<Value> {
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let starts = |lines: &[Value], source: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l["source"] == source)
+            .filter_map(|l| l["message"].as_str())
+            .filter(|m| m.starts_with("START RequestId"))
+            .map(str::to_string)
+            .collect()
+    };
+    let run = wsgen(p, region, &["logs", "OnConnect", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines = json_lines(&run.stdout);
+    assert!(!starts(&lines, "OnConnect").is_empty(), "{}", run.stdout);
+    assert!(
+        lines.iter().all(|l| l["source"] == "OnConnect"),
+        "{}",
+        run.stdout
+    );
+    let unknown = wsgen(p, region, &["logs", "NoSuchFunction"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("(it has: "), "{}", unknown.stderr);
+
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wsgen"));
+    aws_env(&mut cmd);
+    let mut follow = cmd
+        .args([
+            "logs", "--stack", stack, "--follow", "--json", "--region", region,
+        ])
+        .args(["--endpoint-url", &ministack().endpoint])
+        .env("WSGEN_DATA_DIR", crate::cli::data_dir())
+        .current_dir(&p.dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen: Vec<Value> = Vec::new();
+    let take = |within: Duration, seen: &mut Vec<Value>, done: &dyn Fn(&[Value]) -> bool| {
+        let deadline = Instant::now() + within;
+        while !done(seen) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => seen.extend(json_lines(&line)),
+                Err(_) => return,
+            }
+        }
+    };
+    // The events so far: the Default function ran for the connect above.
+    take(Duration::from_secs(30), &mut seen, &|s| {
+        !starts(s, "Default").is_empty()
+    });
+    let before = starts(&seen, "Default");
+    assert!(!before.is_empty(), "{seen:?}");
+    take(Duration::from_secs(3), &mut seen, &|_| false);
+    let before = starts(&seen, "Default").len();
+    let run = wsgen(p, region, connect);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    take(Duration::from_secs(60), &mut seen, &|s| {
+        starts(s, "Default").len() > before
+    });
+    assert!(
+        starts(&seen, "Default").len() > before,
+        "no new invocation followed: {seen:?}"
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &follow.id().to_string()])
+        .status()
+        .unwrap();
+    let out = follow.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Polls `check` for up to 30 s.
 fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -251,6 +351,40 @@ fn lifecycle(blueprint: &str, region: &str) {
         ids.sort();
         ids
     };
+    if blueprint != "ticker" {
+        // `wsgen connect` finds the stage in the stack's outputs (reached at the
+        // engine's execute-api path), sends, and prints the $default route's reply.
+        let dance = r#"{"action":"dance"}"#;
+        let args = [
+            "connect",
+            &stack,
+            "--json",
+            "--query",
+            "token=demo-token",
+            "-s",
+            dance,
+        ];
+        let run = wsgen(&p, region, &args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let replies: Vec<Value> = run
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["type"] == "received")
+            .collect();
+        assert!(
+            replies.len() == 1 && replies[0]["text"].as_str().unwrap().contains("sendmessage"),
+            "{}",
+            run.stdout
+        );
+        if blueprint == "auth-chat" {
+            // No token: the authorizer's 401 is a refusal (exit 3).
+            let run = wsgen(&p, region, &["connect", &stack, "-s", dance]);
+            assert_eq!(run.code, 3, "{}", run.stderr);
+            assert!(run.stderr.contains("401"), "{}", run.stderr);
+        }
+        logs_show_and_follow(&p, region, &stack, &args);
+    }
     rt.block_on(exercise(blueprint, &url));
     eventually("$disconnect empties the connections table", || {
         ids(&ddb).is_empty()

@@ -194,6 +194,194 @@ async fn whoami(s: &mut Socket) -> String {
     text(s).await
 }
 
+/// `wsgen connect` in the project finds the running wsgen dev by itself: `--send`,
+/// stdin's lines, the terminal (through a pseudo-terminal), and its exit codes.
+fn wsgen_connect_talks_to_wsgen_dev(p: &Project, base: &str) {
+    let whoami = r#"{"action":"whoAmI"}"#;
+    let run = p.wsgen(&["connect", "--json", "--send", whoami]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let events: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(events.len(), 4, "{}", run.stdout);
+    assert_eq!(
+        events[0],
+        serde_json::json!({"type": "connected", "url": format!("{base}/live"), "protocol": null})
+    );
+    assert_eq!(
+        events[1],
+        serde_json::json!({"type": "sent", "text": whoami})
+    );
+    assert_eq!(events[2]["type"], "received");
+    assert_eq!(
+        events[2]["text"].as_str().unwrap().len(),
+        12,
+        "{}",
+        events[2]
+    );
+    assert_eq!(
+        events[3],
+        serde_json::json!({"type": "closed", "by": "client", "code": 1000, "reason": ""})
+    );
+    assert!(
+        run.stderr.contains("wsgen dev, stage live"),
+        "{}",
+        run.stderr
+    );
+
+    // stdin's lines, in the human format; a bad action gets the $default route's reply.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsgen"))
+        .args(["connect", "--stage", "live"])
+        .current_dir(&p.dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{whoami}").unwrap();
+        writeln!(stdin, r#"{{"action":"dance"}}"#).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], format!("> {whoami}"), "{stdout}");
+    assert_eq!(lines[1], r#"> {"action":"dance"}"#, "{stdout}");
+    assert!(
+        lines[2].starts_with("< ") && lines[2].len() == 14,
+        "{stdout}"
+    );
+    assert!(
+        lines[3].starts_with("< ") && lines[3].contains("sendmessage"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("closed by wsgen: 1000 (normal)"),
+        "{stderr}"
+    );
+
+    // Refused (a stage that is not served): exit 3, with the status.
+    let run = p.wsgen(&[
+        "connect",
+        "--url",
+        &format!("{base}/nosuchstage"),
+        "--send",
+        "x",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("was refused"), "{}", run.stderr);
+    let run = p.wsgen(&["connect", "--url", "ws://127.0.0.1:1/x", "--send", "x"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    // A stage that does not exist, named: the ones there are.
+    let run = p.wsgen(&["connect", "--stage", "qa", "--send", "x"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no stage `qa` (it has: live)"),
+        "{}",
+        run.stderr
+    );
+
+    // The terminal (a line editor): a line typed is sent and its reply shows above the
+    // prompt; the up arrow brings it back from the history; Ctrl-D closes cleanly.
+    let (status, screen) = on_terminal(
+        &p.dir,
+        &["connect"],
+        &[
+            (whoami.to_string() + "\r", "< "),
+            ("\x1b[A\r".to_string(), "< "),
+            ("\u{4}".to_string(), "closed by wsgen: 1000"),
+        ],
+    );
+    assert_eq!(status, Some(0), "{screen}");
+    assert_eq!(screen.matches("< ").count(), 2, "{screen}");
+}
+
+/// Runs `wsgen ARGS` in `dir` on a pseudo-terminal, typing each input once the screen
+/// shows what came before (or the prompt) and waiting for its expected text; returns
+/// the exit code and everything the terminal showed.
+fn on_terminal(
+    dir: &std::path::Path,
+    args: &[&str],
+    script: &[(String, &str)],
+) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, slave) = unsafe {
+        let (mut m, mut s) = (0, 0);
+        assert_eq!(
+            libc::openpty(
+                &mut m,
+                &mut s,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null()
+            ),
+            0
+        );
+        (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s))
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsgen"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env("WSGEN_DATA_DIR", crate::cli::data_dir())
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let mut reader = master.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut screen = String::new();
+    let wait_for = |screen: &mut String, text: &str, from: usize| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !screen[from.min(screen.len())..].contains(text) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(bytes) => screen.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(_) => panic!("`{text}` never showed; the terminal:\n{screen}"),
+            }
+        }
+    };
+    wait_for(&mut screen, "> ", 0);
+    for (input, expected) in script {
+        let from = screen.len();
+        master.write_all(input.as_bytes()).unwrap();
+        wait_for(&mut screen, expected, from);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    while let Ok(bytes) = rx.recv_timeout(Duration::from_millis(200)) {
+        screen.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    (status, screen)
+}
+
 /// SDK configuration for a local endpoint.
 async fn local_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -269,6 +457,7 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
     let dynamodb = dev.dynamodb.clone();
     let table = (dynamodb.as_str(), "Stock-Connections");
     let callback = format!("http://{}/live", dev.address);
+    wsgen_connect_talks_to_wsgen_dev(p, &base);
     let idg = rt.block_on(async {
         // Three clients, one through the root path (one API, one stage).
         let mut a = connect(&format!("{base}/live")).await;

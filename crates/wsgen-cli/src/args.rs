@@ -16,7 +16,7 @@ pub(crate) struct Cli {
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
     /// Results as JSON on stdout, and errors too (progress stays on stderr); for synth the
-    /// template, for dev its events, one JSON object a line.
+    /// template; for dev, connect and logs their events, one JSON object a line.
     #[arg(long, global = true)]
     pub(crate) json: bool,
     #[command(subcommand)]
@@ -42,6 +42,13 @@ pub(crate) enum Command {
     Dev(DevArgs),
     /// Create a project from a blueprint (default: chat).
     New(NewArgs),
+    /// Talk to a stage: the running `wsgen dev`, a deployed stack's stage, or a URL.
+    /// Exit 0 when the session ends cleanly, 3 when the connection is refused, 4 when it
+    /// closes abnormally.
+    Connect(ConnectArgs),
+    /// Show a deployed stack's logs (its functions', its stages' access logs),
+    /// interleaved by time; --follow for new ones as they come.
+    Logs(LogsArgs),
     /// Print a completion script for a shell (e.g. `wsgen completions bash >
     /// ~/.local/share/bash-completion/completions/wsgen`).
     Completions {
@@ -117,6 +124,110 @@ pub(crate) struct DevArgs {
     /// Do not rebuild and reload when the project's files change.
     #[arg(long)]
     pub(crate) no_watch: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ConnectArgs {
+    /// A deployed stack whose stage to connect to (its `...WebSocketUrl` output).
+    /// Default: the running `wsgen dev` of the project, else the project's only stack.
+    pub(crate) stack: Option<String>,
+    /// The stage, when there are several.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) stage: Option<String>,
+    /// Connect to this ws:// or wss:// URL instead.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["stack", "stage"])]
+    pub(crate) url: Option<String>,
+    /// The project directory (holding wsgen.toml). Default: the nearest one at or above
+    /// the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+    /// Send this text message (repeatable, in order); without it, lines typed at the
+    /// terminal, or stdin's lines when it is not one.
+    #[arg(long, short, value_name = "MSG")]
+    pub(crate) send: Vec<String>,
+    /// Keep reading after the last message: for DURATION, or (without one) until the
+    /// server closes or Ctrl-C. Default: until 2s pass without a frame.
+    #[arg(long, short, value_name = "DURATION", num_args = 0..=1, default_missing_value = "forever", value_parser = parse_wait)]
+    pub(crate) wait: Option<WaitArg>,
+    /// A handshake header, `Name: value` (repeatable).
+    #[arg(long, short = 'H', value_name = "HEADER", value_parser = parse_header)]
+    pub(crate) header: Vec<(String, String)>,
+    /// A query string parameter, `name=value` (repeatable; percent-encoded for you).
+    #[arg(long, value_name = "PARAM", value_parser = parse_param)]
+    pub(crate) query: Vec<(String, String)>,
+    /// A subprotocol to offer (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) subprotocol: Vec<String>,
+    /// Sign the handshake with SigV4 (for `$connect` routes with AWS_IAM authorization),
+    /// with the standard credential chain.
+    #[arg(long)]
+    pub(crate) sign: bool,
+    #[command(flatten)]
+    pub(crate) aws: AwsArgs,
+}
+
+/// `Name: value`.
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}` is not a header: write `Name: value`"))?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    {
+        return Err(format!("`{name}` is not a header name"));
+    }
+    Ok((name.to_string(), value.trim().to_string()))
+}
+
+/// `name=value` (`name` alone is an empty value).
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s.split_once('=').unwrap_or((s, ""));
+    if name.is_empty() {
+        return Err(format!("`{s}` has no parameter name: write `name=value`"));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LogsArgs {
+    /// Functions (or log groups) to show, by logical ID (e.g. SendMessage) or deployed
+    /// name. Default: all of the stack's.
+    pub(crate) functions: Vec<String>,
+    /// The stack. Default: the project's only stack.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) stack: Option<String>,
+    /// Start this long ago.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub(crate) since: std::time::Duration,
+    /// Keep showing new events as they arrive, until Ctrl-C.
+    #[arg(long, short)]
+    pub(crate) follow: bool,
+    /// Only events matching this CloudWatch Logs filter pattern (e.g. ERROR, or
+    /// '{ $.level = "ERROR" }').
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) filter: Option<String>,
+    /// The project directory (holding wsgen.toml), read when no stack is named.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) aws: AwsArgs,
+}
+
+/// `--wait`'s value: a duration, or `forever` (the flag without one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WaitArg {
+    For(std::time::Duration),
+    Forever,
+}
+
+fn parse_wait(s: &str) -> Result<WaitArg, String> {
+    if s == "forever" {
+        return Ok(WaitArg::Forever);
+    }
+    parse_duration(s).map(WaitArg::For)
 }
 
 /// `x86_64` or `arm64`, listed in the help as clap lists possible values.
@@ -309,8 +420,30 @@ pub(crate) struct SynthArgs {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{parse_duration, parse_header, parse_param, Cli};
     use std::time::Duration;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        // Unique short flags (the global -q and -v too), valid defaults, and so on.
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn headers_and_query_parameters() {
+        assert_eq!(
+            parse_header("X-Room:  lobby "),
+            Ok(("X-Room".into(), "lobby".into()))
+        );
+        assert!(parse_header("no colon")
+            .unwrap_err()
+            .contains("`Name: value`"));
+        assert!(parse_header("bad name: x").is_err());
+        assert_eq!(parse_param("token=a=b"), Ok(("token".into(), "a=b".into())));
+        assert_eq!(parse_param("flag"), Ok(("flag".into(), String::new())));
+        assert!(parse_param("=x").is_err());
+    }
 
     #[test]
     fn durations_are_positive_and_at_most_a_year() {

@@ -1,6 +1,6 @@
 //! The `wsgen` command. The flow runs one way: `args` (clap) -> `settings` (each verb's
 //! options, defaults resolved) -> one module per verb (`synth`, `bundle`, `bootstrap`,
-//! `deploy`, `diff`, `destroy`, `dev`, `new`) -> `cloud` (AWS) and the `wsgen`
+//! `deploy`, `diff`, `destroy`, `dev`, `new`, `connect`, `logs`) -> `cloud` (AWS) and the `wsgen`
 //! library; results and errors are rendered once, here.
 
 mod args;
@@ -8,6 +8,7 @@ pub mod bootstrap;
 mod bundle;
 mod cargo;
 pub mod cloud;
+mod connect;
 mod deploy;
 mod destroy;
 pub mod dev;
@@ -15,6 +16,7 @@ mod diff;
 pub mod embedded;
 mod error;
 mod files;
+mod logs;
 pub mod new;
 pub(crate) mod project;
 mod select;
@@ -110,6 +112,9 @@ pub fn run() -> i32 {
             (lines, 0)
         }),
         Settings::Completions(script) => Ok((script, 0)),
+        // The frames are printed as they come; the exit code tells how it ended.
+        Settings::Connect(opts) => connect::connect(&opts, &ui).map(|code| (String::new(), code)),
+        Settings::Logs(opts) => logs::logs(&opts, &ui).map(|()| (String::new(), 0)),
     };
     match outcome.and_then(|(text, code)| ui.stdout(&text).map(|()| code)) {
         Ok(code) => code,

@@ -3,8 +3,10 @@
 //! receive complete settings and never look at flags.
 
 use crate::args::{self, ApprovalArg, AwsArgs, Command};
+use crate::connect::{AfterLast, ConnectOptions, REPLY_WAIT};
 use crate::dev::gateway::GatewayConfig;
 use crate::dev::DevOptions;
+use crate::logs::LogsOptions;
 use crate::{
     Approval, AwsOptions, BootstrapOptions, BuildProfile, BundleOptions, DeployOptions,
     DestroyOptions, DiffOptions, NewOptions, SynthOptions,
@@ -45,6 +47,8 @@ pub enum Settings {
     },
     /// A shell's completion script, ready to print.
     Completions(String),
+    Connect(ConnectOptions),
+    Logs(LogsOptions),
 }
 
 impl Settings {
@@ -53,6 +57,8 @@ impl Settings {
         match self {
             Settings::Synth(opts) => opts.json,
             Settings::Dev(opts) => opts.json,
+            Settings::Connect(opts) => opts.json,
+            Settings::Logs(opts) => opts.json,
             Settings::Bundle { json, .. }
             | Settings::Bootstrap { json, .. }
             | Settings::Deploy { json, .. }
@@ -132,6 +138,34 @@ impl Settings {
                 json,
             },
             Command::Completions { shell } => Settings::Completions(args::completions(shell)),
+            Command::Logs(a) => Settings::Logs(LogsOptions {
+                project: a.project,
+                stack: a.stack,
+                functions: a.functions,
+                since: a.since,
+                follow: a.follow,
+                filter: a.filter,
+                aws: a.aws.into(),
+                json,
+            }),
+            Command::Connect(a) => Settings::Connect(ConnectOptions {
+                project: a.project,
+                stack: a.stack,
+                stage: a.stage,
+                url: a.url,
+                aws: a.aws.into(),
+                send: a.send,
+                after_last: match a.wait {
+                    None => AfterLast::Quiet(REPLY_WAIT),
+                    Some(args::WaitArg::For(d)) => AfterLast::For(d),
+                    Some(args::WaitArg::Forever) => AfterLast::UntilClosed,
+                },
+                headers: a.header,
+                query: a.query,
+                subprotocols: a.subprotocol,
+                sign: a.sign,
+                json,
+            }),
         }
     }
 }

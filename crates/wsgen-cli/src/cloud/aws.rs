@@ -44,6 +44,8 @@ pub struct Aws {
     pub cfn: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub lambda: aws_sdk_lambda::Client,
+    /// `wsgen logs`.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     /// To count the items a change would lose.
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// Pause between polls of a change set or a stack's events.
@@ -54,25 +56,7 @@ impl Aws {
     /// Loads the configuration, checks that there is a region and credentials, and
     /// asks STS who they belong to. Each failure is one clear error, within seconds.
     pub async fn connect(opts: &AwsOptions) -> Result<Aws, CloudError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(Duration::from_secs(60))
-                .build(),
-        );
-        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
-            loader = loader.retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
-        }
-        if let Some(p) = &opts.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = &opts.region {
-            loader = loader.region(Region::new(r.clone()));
-        }
-        if let Some(e) = &opts.endpoint_url {
-            loader = loader.endpoint_url(e);
-        }
-        let config = loader.load().await;
+        let config = load(opts).await;
         if config.region().is_none() {
             return Err(CloudError::NoRegion);
         }
@@ -108,6 +92,7 @@ impl Aws {
             cfn: aws_sdk_cloudformation::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3),
             lambda: aws_sdk_lambda::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             poll: POLL_INTERVAL,
         }
@@ -130,6 +115,40 @@ impl Aws {
     pub fn place(&self) -> String {
         format!("account {} in {}", self.account, self.region)
     }
+}
+
+/// The SDK's configuration for `opts`: the standard chain for credentials and region,
+/// with wsgen's timeouts and retries.
+async fn load(opts: &AwsOptions) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(Duration::from_secs(60))
+            .build(),
+    );
+    if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
+        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+    }
+    if let Some(p) = &opts.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &opts.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(e) = &opts.endpoint_url {
+        loader = loader.endpoint_url(e);
+    }
+    loader.load().await
+}
+
+/// Credentials from the standard chain and the configured region (if any), to sign
+/// requests of wsgen's own (`wsgen connect`'s handshake) without calling AWS first.
+pub async fn signing_identity(
+    opts: &AwsOptions,
+) -> Result<(aws_credential_types::Credentials, Option<String>), CloudError> {
+    let config = load(opts).await;
+    let credentials = check_credentials(&config).await?;
+    Ok((credentials, config.region().map(|r| r.to_string())))
 }
 
 fn target_of(config: &SdkConfig) -> String {
@@ -161,7 +180,9 @@ fn credentials_problem(e: &aws_credential_types::provider::error::CredentialsErr
     }
 }
 
-async fn check_credentials(config: &SdkConfig) -> Result<(), CloudError> {
+async fn check_credentials(
+    config: &SdkConfig,
+) -> Result<aws_credential_types::Credentials, CloudError> {
     use aws_credential_types::provider::ProvideCredentials;
     let Some(provider) = config.credentials_provider() else {
         return Err(CloudError::NoCredentials(
@@ -187,7 +208,7 @@ async fn check_credentials(config: &SdkConfig) -> Result<(), CloudError> {
             });
         }
     }
-    Ok(())
+    Ok(creds)
 }
 
 /// Error codes that mean the credentials are wrong or out of date.

@@ -58,13 +58,85 @@ pub struct Report {
     pub max_memory_mb: Option<u64>,
 }
 
-/// Where handler output goes: each line prefixed with the function's name.
+/// Where handler output goes: each line prefixed with the function's name, on stderr
+/// (or a `log` event with `--json`), and appended to `wsgen.out/dev/logs.jsonl`, where
+/// `wsgen logs` reads it.
 #[derive(Clone)]
 pub struct Logs {
     pub json: bool,
+    file: Option<Arc<std::sync::Mutex<LogFile>>>,
+}
+
+/// `wsgen.out/dev/logs.jsonl`: `{"timestamp": ms, "source": function, "message": line}`
+/// a line; moved to `logs.jsonl.1` (replacing the one before) when it passes
+/// [`LOG_FILE_LIMIT`].
+struct LogFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    size: u64,
+}
+
+/// The size at which the dev log file starts over (the previous one is kept as `.1`).
+pub const LOG_FILE_LIMIT: u64 = 8 << 20;
+
+impl LogFile {
+    fn open(path: &std::path::Path) -> std::io::Result<LogFile> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let size = file.metadata()?.len();
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file,
+            size,
+        })
+    }
+
+    fn append(&mut self, source: &str, message: &str) {
+        use std::io::Write;
+        if self.size > LOG_FILE_LIMIT {
+            let mut old = self.path.clone().into_os_string();
+            old.push(".1");
+            let _ = std::fs::rename(&self.path, old);
+            if let Ok(fresh) = LogFile::open(&self.path) {
+                *self = fresh;
+            }
+        }
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let mut line =
+            serde_json::json!({"timestamp": timestamp, "source": source, "message": message})
+                .to_string();
+        line.push('\n');
+        if self.file.write_all(line.as_bytes()).is_ok() {
+            self.size += line.len() as u64;
+        }
+    }
 }
 
 impl Logs {
+    /// Logs on stderr (or stdout's events with `json`), and to `file` when given (a
+    /// file that cannot be opened is said once and left out).
+    pub fn new(json: bool, file: Option<&std::path::Path>) -> Logs {
+        let file = file.and_then(|path| match LogFile::open(path) {
+            Ok(f) => Some(Arc::new(std::sync::Mutex::new(f))),
+            Err(e) => {
+                eprintln!(
+                    "warning: the functions' output is not kept for `wsgen logs`: cannot open {}: {e}",
+                    path.display()
+                );
+                None
+            }
+        });
+        Logs { json, file }
+    }
+
     /// Lambda's `REPORT` line for an invocation that started an instance: its duration,
     /// the instance's init duration (process start to its first `/next`) and the
     /// process's peak memory.
@@ -85,6 +157,11 @@ impl Logs {
     }
 
     pub fn line(&self, source: &str, line: &str) {
+        if let Some(file) = &self.file {
+            file.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .append(source, line);
+        }
         if self.json {
             crate::dev::emit(serde_json::json!({"type": "log", "function": source, "line": line}));
         } else {

@@ -318,7 +318,7 @@ async fn serve(
         .iter()
         .find(|(k, _)| k == "AWS_ENDPOINT_URL_DYNAMODB")
         .map(|(_, v)| v.clone());
-    let logs = Logs { json: opts.json };
+    let logs = Logs::new(opts.json, Some(&built.out.join(crate::logs::DEV_LOGS)));
     let lambda = Arc::new(LambdaService::new(loaded.functions, env, logs.clone()));
     // The embedded DynamoDB's local IAM tells the app's functions apart from now on.
     if let Tables::Embedded(db) = &*tables {
@@ -341,6 +341,25 @@ async fn serve(
         dynamodb.as_deref(),
         page.as_deref(),
     );
+    // `wsgen connect` finds the stages here while wsgen dev runs.
+    let endpoints_file = built.out.join(crate::connect::DEV_ENDPOINTS);
+    let endpoints = crate::connect::DevEndpoints {
+        address: domain.clone(),
+        stages: gw
+            .routing()
+            .stages
+            .keys()
+            .map(|name| (name.clone(), format!("ws://{domain}/{name}")))
+            .collect(),
+        pid: std::process::id(),
+    };
+    if let Ok(json) = serde_json::to_vec_pretty(&endpoints) {
+        if let Err(e) = crate::files::write_atomically(&endpoints_file, &json, None) {
+            ui.warn(&format!(
+                "`wsgen connect` will not find this wsgen dev: {e}"
+            ));
+        }
+    }
     if opts.watch && !opts.json {
         ui.info(&format!(
             "watching {} for changes (--no-watch to stop)",
@@ -390,6 +409,7 @@ async fn serve(
         task.abort();
     }
     lambda.shutdown();
+    let _ = std::fs::remove_file(&endpoints_file);
     if let Tables::Embedded(db) = &*tables {
         db.stop().await;
     }

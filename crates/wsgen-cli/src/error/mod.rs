@@ -10,9 +10,13 @@ use crate::sources::SourcesError;
 use std::path::PathBuf;
 use wsgen::ValidationErrors;
 
+mod connect;
 mod dev;
+mod logs;
 mod new;
+pub use connect::ConnectError;
 pub use dev::DevError;
+pub use logs::LogsError;
 pub use new::NewError;
 
 /// Everything that can make a command fail.
@@ -44,6 +48,12 @@ pub enum CliError {
     /// AWS and the stacks (see [`CloudError`]).
     #[error(transparent)]
     Cloud(#[from] CloudError),
+    /// `wsgen connect` (see [`ConnectError`]).
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// `wsgen logs` (see [`LogsError`]).
+    #[error(transparent)]
+    Logs(#[from] LogsError),
 }
 
 impl CliError {
@@ -54,6 +64,8 @@ impl CliError {
             CliError::Project(e) => e.exit_code(),
             CliError::New(e) => e.exit_code(),
             CliError::Dev(e) => e.exit_code(),
+            CliError::Connect(e) => e.exit_code(),
+            CliError::Logs(e) => e.exit_code(),
             CliError::Validation(_) | CliError::Usage(_) => 2,
             _ => 1,
         }
@@ -69,6 +81,8 @@ impl CliError {
             CliError::Cloud(e) => return e.help(),
             CliError::New(e) => return e.help(),
             CliError::Dev(e) => return e.help(),
+            CliError::Connect(e) => return e.help(),
+            CliError::Logs(e) => return e.help(),
             CliError::Validation(_) | CliError::Usage(_) => return None,
         })
     }
