@@ -194,6 +194,103 @@ async fn whoami(s: &mut Socket) -> String {
     text(s).await
 }
 
+/// `wsgen logs` in the project shows the running wsgen dev's invocations (after
+/// [`wsgen_connect_talks_to_wsgen_dev`] ran WhoAmI), chosen by function, and follows a
+/// new one (SendTo's first, which starts an instance and so logs a REPORT line).
+fn wsgen_logs_shows_wsgen_dev(p: &Project) {
+    let json_lines = |stdout: &str| -> Vec<Value> {
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let reports = |lines: &[Value], source: &str| {
+        lines
+            .iter()
+            .filter(|l| l["source"] == source)
+            .filter(|l| {
+                l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("REPORT RequestId: "))
+            })
+            .count()
+    };
+    for name in ["WhoAmI", "stock-whoami"] {
+        let run = p.wsgen(&["logs", name, "--json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let lines = json_lines(&run.stdout);
+        assert!(reports(&lines, "Stock-WhoAmI") >= 1, "{}", run.stdout);
+        assert!(
+            lines.iter().all(|l| l["source"] == "Stock-WhoAmI"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stderr.contains("logs of wsgen dev's functions"),
+            "{}",
+            run.stderr
+        );
+    }
+    let run = p.wsgen(&["logs", "WhoAmI", "--filter", "REPORT Duration"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .lines()
+            .all(|l| l.contains("Stock-WhoAmI") && l.contains("REPORT RequestId: ")),
+        "{}",
+        run.stdout
+    );
+    let run = p.wsgen(&["logs", "--filter", "{ $.level = \"ERROR\" }"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("needs CloudWatch Logs"),
+        "{}",
+        run.stderr
+    );
+
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_wsgen"))
+        .args(["logs", "SendTo", "--follow", "--json"])
+        .current_dir(&p.dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Nothing of SendTo yet; then its first invocation.
+    let mut seen: Vec<Value> = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
+        seen.extend(json_lines(&line));
+    }
+    assert_eq!(reports(&seen, "Stock-SendTo"), 0, "{seen:?}");
+    let run = p.wsgen(&["connect", "--send", r#"{"action":"sendto"}"#]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while reports(&seen, "Stock-SendTo") == 0 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.extend(json_lines(&line)),
+            Err(_) => break,
+        }
+    }
+    assert_eq!(reports(&seen, "Stock-SendTo"), 1, "{seen:?}");
+    // Ctrl-C ends following cleanly.
+    unsafe { libc::kill(follow.id() as i32, libc::SIGINT) };
+    let out = follow.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `wsgen connect` in the project finds the running wsgen dev by itself: `--send`,
 /// stdin's lines, the terminal (through a pseudo-terminal), and its exit codes.
 fn wsgen_connect_talks_to_wsgen_dev(p: &Project, base: &str) {
@@ -458,6 +555,7 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
     let table = (dynamodb.as_str(), "Stock-Connections");
     let callback = format!("http://{}/live", dev.address);
     wsgen_connect_talks_to_wsgen_dev(p, &base);
+    wsgen_logs_shows_wsgen_dev(p);
     let idg = rt.block_on(async {
         // Three clients, one through the root path (one API, one stage).
         let mut a = connect(&format!("{base}/live")).await;

@@ -65,7 +65,7 @@ struct Source {
 }
 
 /// One event, as shown.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Event {
     timestamp: i64,
     tag: String,
@@ -73,6 +73,19 @@ struct Event {
     group: String,
     stream: String,
     message: String,
+}
+
+impl Event {
+    /// What tells this event from the others at its timestamp: CloudWatch's event ID,
+    /// or where an engine gives none (ministack, for the lines it writes for Lambda),
+    /// the stream and the message.
+    fn key(&self) -> String {
+        if self.id.is_empty() {
+            format!("{}\n{}", self.stream, self.message)
+        } else {
+            self.id.clone()
+        }
+    }
 }
 
 pub fn logs(opts: &LogsOptions, ui: &Ui) -> Result<(), CliError> {
@@ -153,7 +166,7 @@ async fn run(opts: &LogsOptions, ui: &Ui) -> Result<(), CliError> {
                     let shown = seen.entry(s.group.as_str()).or_default();
                     let fresh: Vec<Event> = events
                         .into_iter()
-                        .filter(|e| !shown.contains(&e.id))
+                        .filter(|e| !shown.contains(&e.key()))
                         .collect();
                     if let Some(last) = fresh.iter().map(|e| e.timestamp).max() {
                         let previous = from[s.group.as_str()];
@@ -162,14 +175,16 @@ async fn run(opts: &LogsOptions, ui: &Ui) -> Result<(), CliError> {
                         }
                         from.insert(s.group.as_str(), last.max(previous));
                         for e in fresh.iter().filter(|e| e.timestamp == last) {
-                            shown.insert(e.id.clone());
+                            shown.insert(e.key());
                         }
                     }
                     batch.extend(fresh);
                 }
             }
         }
-        batch.sort();
+        // By time; events of one time keep the order their group gave them (START
+        // before END), the groups in turn.
+        batch.sort_by_key(|e| e.timestamp);
         for e in &batch {
             show(e);
         }
@@ -308,17 +323,22 @@ async fn dev_logs(opts: &LogsOptions, ui: &Ui, path: &std::path::Path) -> Result
     };
     let mut previous = path.as_os_str().to_owned();
     previous.push(".1");
-    for file in [std::path::Path::new(&previous), path] {
-        if let Ok(text) = std::fs::read_to_string(file) {
-            text.lines().for_each(&mut show);
-        }
+    if let Ok(text) = std::fs::read_to_string(&previous) {
+        text.lines().for_each(&mut show);
     }
+    // Up to the last whole line read: following goes on from there, so a line written
+    // meanwhile is neither lost nor shown twice.
+    let text = std::fs::read(path).unwrap_or_default();
+    let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    String::from_utf8_lossy(&text[..whole])
+        .lines()
+        .for_each(&mut show);
     if !opts.follow {
         return Ok(());
     }
     // Follow: read what was appended since (from the start again when the file was
     // moved aside and begun anew); only whole lines.
-    let mut offset = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let mut offset = whole as u64;
     let mut partial = String::new();
     loop {
         tokio::time::sleep(DEV_FOLLOW_EVERY).await;
@@ -417,26 +437,19 @@ fn human(d: Duration) -> String {
 
 /// The project's only stack, from its last synth.
 fn only_stack(opts: &LogsOptions) -> Result<String, CliError> {
+    use crate::select::NoOnlyStack;
     let project = Project::discover(opts.project.as_deref())?;
-    let assembly = wsgen::assembly::CloudAssembly::read_from(&project.out).map_err(|_| {
-        LogsError::NoStack(
-            "the project has not been synthesized (`wsgen synth` lists its stacks)".into(),
-        )
-    })?;
-    let names: Vec<&String> = assembly.templates.keys().collect();
-    match names.as_slice() {
-        [one] => Ok((*one).clone()),
-        _ => Err(LogsError::NoStack(format!(
-            "the app has {} stacks ({})",
-            names.len(),
-            names
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .into()),
-    }
+    crate::select::only_stack(&project.out).map_err(|e| {
+        LogsError::NoStack(match e {
+            NoOnlyStack::NotSynthesized => {
+                "the project has not been synthesized (`wsgen synth` lists its stacks)".into()
+            }
+            NoOnlyStack::Stacks(names) => {
+                format!("the app has {} stacks ({})", names.len(), names.join(", "))
+            }
+        })
+        .into()
+    })
 }
 
 /// Every log group of the stack, tagged (see the module's documentation).
@@ -657,6 +670,29 @@ mod tests {
                 2
             );
         }
+    }
+
+    #[test]
+    fn events_without_an_id_are_told_apart_by_stream_and_message() {
+        let event = |id: &str, stream: &str, message: &str| Event {
+            timestamp: 1,
+            tag: "Default".into(),
+            id: id.into(),
+            group: "g".into(),
+            stream: stream.into(),
+            message: message.into(),
+        };
+        assert_eq!(event("e1", "s", "START").key(), "e1");
+        let keys: BTreeSet<String> = [
+            event("", "s1", "START RequestId: a"),
+            event("", "s2", "START RequestId: b"),
+            event("", "s1", "END RequestId: a"),
+            event("", "s1", "START RequestId: a"),
+        ]
+        .iter()
+        .map(Event::key)
+        .collect();
+        assert_eq!(keys.len(), 3);
     }
 
     #[test]

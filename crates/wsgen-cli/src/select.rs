@@ -6,6 +6,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use wsgen::assembly::CloudAssembly;
 use wsgen::cfn::Resource;
 
+/// Why a command that acts on one stack could not take the project's only one.
+#[derive(Debug)]
+pub enum NoOnlyStack {
+    /// `wsgen.out/` holds no assembly: the project has not been synthesized.
+    NotSynthesized,
+    /// The app has these stacks (none, or several): one must be named.
+    Stacks(Vec<String>),
+}
+
+/// The project's only stack, from its last synth (in `out`).
+pub fn only_stack(out: &std::path::Path) -> Result<String, NoOnlyStack> {
+    let assembly = CloudAssembly::read_from(out).map_err(|_| NoOnlyStack::NotSynthesized)?;
+    let mut names: Vec<String> = assembly.templates.into_keys().collect();
+    match names.len() {
+        1 => Ok(names.remove(0)),
+        _ => Err(NoOnlyStack::Stacks(names)),
+    }
+}
+
 /// The stacks named (all when none are), checked against the assembly, in the order
 /// to deploy them (see [`deploy_order`]).
 pub fn select_stacks(
