@@ -88,6 +88,56 @@ fn deploy_lifecycle_against_moto() {
     assert_eq!(json(&run)["outcome"], "created");
     let again = wsgen(&p, region, &["bootstrap", "--json"]);
     assert_eq!(json(&again)["outcome"], "unchanged", "{}", again.stderr);
+    assert!(json(&again).get("api_gateway_logging_role").is_none());
+
+    // The stage logs its requests by default, which needs the account's API Gateway
+    // CloudWatch role: moto answers GET /account with none set, so the deploy stops
+    // before it uploads or changes anything.
+    let run = wsgen(&p, region, &["deploy", "--require-approval", "never"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("error: stage Chat/ChatApiLiveStage logs to CloudWatch Logs, which needs the API Gateway CloudWatch role of account 123456789012 in eu-west-1, and it has none"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("help: run `wsgen bootstrap --api-gateway-logging` once"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("assets:"), "{}", run.stderr);
+    // Setting it is an account-wide IAM change: said, listed, and confirmed.
+    let run = wsgen(&p, region, &["bootstrap", "--api-gateway-logging"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("warning: --api-gateway-logging sets the API Gateway CloudWatch role of account 123456789012 in eu-west-1, one setting for the whole account in this region that every REST and WebSocket API there logs through: none is set now"), "{}", run.stderr);
+    assert!(run.stderr.contains("+ ApiGatewayCloudWatchRole (AWS::IAM::Role): added: Allow logs:CreateLogGroup, logs:CreateLogStream, logs:DescribeLogGroups, logs:DescribeLogStreams, logs:PutLogEvents on arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error: the changes to WsgenToolkit need approval (they widen access)"),
+        "{}",
+        run.stderr
+    );
+    let run = wsgen(
+        &p,
+        region,
+        &[
+            "bootstrap",
+            "--api-gateway-logging",
+            "--require-approval",
+            "never",
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(json(&run)["outcome"], "updated", "{}", run.stderr);
+    let role = json(&run)["api_gateway_logging_role"].clone();
+    assert!(
+        role.as_str()
+            .unwrap()
+            .starts_with("arn:aws:iam::123456789012:role/"),
+        "{role}"
+    );
+    // A later bootstrap keeps it.
+    let again = wsgen(&p, region, &["bootstrap", "--json"]);
+    assert_eq!(json(&again)["outcome"], "unchanged", "{}", again.stderr);
+    assert_eq!(json(&again)["api_gateway_logging_role"], role);
 
     // A first deploy creates IAM roles and permissions: without a terminal it needs
     // --require-approval never, and a refused deploy leaves no stack behind.
@@ -495,6 +545,18 @@ fn stacks_wsgen_did_not_create_are_left_alone() {
         "{}",
         run.stderr
     );
+    // The chat stage logs: the account's logging role first.
+    let run = wsgen(
+        &p,
+        region,
+        &[
+            "bootstrap",
+            "--api-gateway-logging",
+            "--require-approval",
+            "never",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
     let run = wsgen(
         &p,
         region,
@@ -528,7 +590,9 @@ fn templates_over_51200_bytes_go_through_the_asset_bucket() {
         let mut aws = wsgen_cli::Aws::new(&config, "123456789012".into());
         aws.poll = std::time::Duration::from_millis(50);
         let ui = wsgen_cli::Ui::new(true);
-        wsgen_cli::bootstrap::run(&aws, &ui).await.unwrap();
+        wsgen_cli::bootstrap::run(&aws, &ui, false, wsgen_cli::Approval::Never)
+            .await
+            .unwrap();
         let template = serde_json::json!({
             "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Metadata": {"Padding": "x".repeat(60_000)}}},
             "Outputs": {"LogGroup": {"Value": {"Ref": "Logs"}}}

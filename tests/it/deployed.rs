@@ -264,10 +264,28 @@ fn lifecycle(blueprint: &str, region: &str) {
     let lambda = aws_sdk_lambda::Client::new(&config);
     let cfn = aws_sdk_cloudformation::Client::new(&config);
 
-    // Bootstrap, then deploy with the outputs written out.
-    let run = wsgen(&p, region, &["bootstrap", "--json"]);
+    // Bootstrap (with the account's API Gateway logging role, which the stages' access
+    // logs need), then deploy with the outputs written out.
+    let run = wsgen(
+        &p,
+        region,
+        &[
+            "bootstrap",
+            "--api-gateway-logging",
+            "--require-approval",
+            "never",
+            "--json",
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(json_of(&run)["outcome"], "created", "{}", run.stderr);
+    assert!(
+        json_of(&run)["api_gateway_logging_role"]
+            .as_str()
+            .is_some_and(|r| r.contains(":role/")),
+        "{}",
+        run.stdout
+    );
     let outputs_file = p.path("outputs.json");
     let run = wsgen(
         &p,

@@ -85,9 +85,21 @@ fn chat_stack_resources() {
         .count("AWS::ApiGatewayV2::Deployment", 0)
         .count("AWS::IAM::Role", 4)
         .count("AWS::IAM::Policy", 4)
-        .count("AWS::Logs::LogGroup", 4)
+        // One per function, and the stage's access log (on by default).
+        .count("AWS::Logs::LogGroup", 5)
         .count("AWS::DynamoDB::Table", 1);
     a.has("AWS::ApiGatewayV2::Api", json!({"ProtocolType": "WEBSOCKET", "RouteSelectionExpression": "$request.body.action", "Tags": {"app": "chat"}}));
+    a.has(
+        "AWS::ApiGatewayV2::Stage",
+        json!({"AccessLogSettings": {
+            "DestinationArn": {"Fn::GetAtt": ["ChatApiLiveAccessLogs", "Arn"]},
+            "Format": wsgen::DEFAULT_ACCESS_LOG_FORMAT,
+        }}),
+    );
+    assert_eq!(
+        a.resource("ChatApiLiveAccessLogs")["Properties"]["RetentionInDays"],
+        30
+    );
     a.has(
         "AWS::DynamoDB::Table",
         json!({
@@ -499,17 +511,41 @@ fn routes_share_identical_integrations_and_big_apis_fit() {
 
 /// The toolkit stack's template is versioned like the app's: snapshotted (a change to
 /// it shows here, and must come with a new `TOOLKIT_VERSION` when deploy relies on it),
-/// cfn-lint clean, and carrying the version deploy reads back.
+/// cfn-lint clean, and carrying the version deploy reads back. With
+/// `--api-gateway-logging` it also holds the account's API Gateway CloudWatch role.
 #[test]
 fn toolkit_template_is_versioned_snapshotted_and_linted() {
-    let template = wsgen_cli::toolkit_template();
+    let template = wsgen_cli::toolkit_template(false);
     assert_eq!(
         template["Outputs"]["BootstrapVersion"]["Value"],
         json!(wsgen_cli::TOOLKIT_VERSION.to_string())
     );
     insta::assert_json_snapshot!("toolkit-template", template);
+    let logging = wsgen_cli::toolkit_template(true);
+    insta::assert_json_snapshot!("toolkit-template-api-gateway-logging", logging);
+    // The same bucket, plus the role and the account setting.
+    let mut without = logging.clone();
+    for (section, key) in [
+        ("Resources", "ApiGatewayCloudWatchRole"),
+        ("Resources", "ApiGatewayAccount"),
+        ("Outputs", "ApiGatewayCloudWatchRoleArn"),
+    ] {
+        assert!(without[section]
+            .as_object_mut()
+            .unwrap()
+            .remove(key)
+            .is_some());
+    }
+    assert_eq!(without, template);
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("WsgenToolkit.template.json");
-    std::fs::write(&file, serde_json::to_string_pretty(&template).unwrap()).unwrap();
-    cfn_lint(&[file]);
+    let files = [
+        ("WsgenToolkit", &template),
+        ("WsgenToolkitLogging", &logging),
+    ]
+    .map(|(name, t)| {
+        let file = dir.path().join(format!("{name}.template.json"));
+        std::fs::write(&file, serde_json::to_string_pretty(t).unwrap()).unwrap();
+        file
+    });
+    cfn_lint(&files);
 }

@@ -317,6 +317,16 @@ pub(crate) struct AwsArgs {
 pub(crate) struct BootstrapArgs {
     #[command(flatten)]
     pub(crate) aws: AwsArgs,
+    /// Also set the account's API Gateway CloudWatch role in this region, which stage
+    /// access and execution logs need. One setting for the whole account and region
+    /// (every REST and WebSocket API there logs through it): it asks first. Once set,
+    /// later bootstraps keep it.
+    #[arg(long)]
+    pub(crate) api_gateway_logging: bool,
+    /// Which changes need confirmation (as for deploy): the logging role is an IAM
+    /// change, so without a terminal `--api-gateway-logging` needs `never`.
+    #[arg(long, value_enum, default_value = "broadening")]
+    pub(crate) require_approval: ApprovalArg,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]

@@ -26,7 +26,7 @@
 //! handshake answered with an HTTP status), 4 it closed abnormally (another close code,
 //! or no close frame); 1 and 2 as for every command.
 
-use crate::cloud::aws::{signing_identity, Aws, AwsOptions};
+use crate::cloud::aws::{sign_request, signing_identity, Aws, AwsOptions};
 use crate::cloud::stacks;
 use crate::error::ConnectError;
 use crate::project::Project;
@@ -567,27 +567,22 @@ pub(crate) async fn running_dev(out: &Path) -> Option<DevEndpoints> {
 
 /// The project's only stack, from its last synth.
 fn only_stack(project: &Project) -> Result<String, CliError> {
-    let assembly = wsgen::assembly::CloudAssembly::read_from(&project.out).map_err(|_| {
+    use crate::select::NoOnlyStack;
+    crate::select::only_stack(&project.out).map_err(|e| {
+        let why = match e {
+            NoOnlyStack::NotSynthesized => "no stack is named (the project has not been synthesized: `wsgen synth` lists its stacks)".to_string(),
+            NoOnlyStack::Stacks(names) => format!(
+                "the app has {} stacks ({}): name one",
+                names.len(),
+                names.join(", ")
+            ),
+        };
         ConnectError::NoTarget(format!(
-            "no `wsgen dev` runs for {} and no stack is named (the project has not been synthesized: `wsgen synth` lists its stacks)",
+            "no `wsgen dev` runs for {} and {why}",
             project.dir.display()
         ))
-    })?;
-    let names: Vec<&String> = assembly.templates.keys().collect();
-    match names.as_slice() {
-        [one] => Ok((*one).clone()),
-        _ => Err(ConnectError::NoTarget(format!(
-            "no `wsgen dev` runs for {} and the app has {} stacks ({}): name one",
-            project.dir.display(),
-            names.len(),
-            names
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .into()),
-    }
+        .into()
+    })
 }
 
 /// A stack's stage URLs from its outputs: (stage, url) for every `...WebSocketUrl`
@@ -737,35 +732,17 @@ async fn sign(opts: &ConnectOptions, url: &str, request: &mut Request<()>) -> Re
         .or_else(|| region_of(url))
         .or(configured)
         .ok_or_else(|| ConnectError::Signing("no region: give --region".into()))?;
-    sign_with(credentials, &region, url, SystemTime::now(), request)?;
-    Ok(())
-}
-
-fn sign_with(
-    credentials: aws_credential_types::Credentials,
-    region: &str,
-    url: &str,
-    time: SystemTime,
-    request: &mut Request<()>,
-) -> Result<(), ConnectError> {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    use aws_sigv4::sign::v4;
-    let identity = credentials.into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("execute-api")
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| ConnectError::Signing(e.to_string()))?
-        .into();
     // The handshake's own headers (Sec-WebSocket-Key, ...) are not signed: the request
     // line and the host are.
-    let signable = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
-        .and_then(|r| sign(r, &params))
-        .map_err(|e| ConnectError::Signing(e.to_string()))?;
-    signable.into_parts().0.apply_to_request_http1x(request);
+    sign_request(
+        credentials,
+        &region,
+        "execute-api",
+        url,
+        SystemTime::now(),
+        request,
+    )
+    .map_err(ConnectError::Signing)?;
     Ok(())
 }
 
@@ -996,7 +973,7 @@ mod tests {
             "test",
         );
         let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        sign_with(credentials, "eu-west-1", url, time, &mut r).unwrap();
+        sign_request(credentials, "eu-west-1", "execute-api", url, time, &mut r).unwrap();
         let auth = r.headers()["authorization"].to_str().unwrap();
         assert!(
             auth.starts_with(

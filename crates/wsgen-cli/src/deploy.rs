@@ -7,10 +7,10 @@ use super::synth::synth_project;
 use super::{bootstrap, CliError, Ui};
 use crate::cargo::BuildError;
 use crate::cloud::aws::{block_on, Aws, AwsOptions};
-use crate::cloud::changes;
 use crate::cloud::stacks::{self, Approval, Outcome, StackDeploy, StackInfo};
 use crate::cloud::toolkit;
 use crate::cloud::CloudError;
+use crate::cloud::{account, changes};
 use crate::select::{deploy_order, known_stacks, prerequisites, with_prerequisites};
 use serde::Serialize;
 use serde_json::Value;
@@ -128,7 +128,7 @@ pub async fn run(
     if let Some(reason) = toolkit::needed(aws, ui).await? {
         if opts.bootstrap {
             ui.info(&format!("{reason}: bootstrapping first (--bootstrap)"));
-            bootstrap::run(aws, ui).await?;
+            bootstrap::run(aws, ui, false, opts.approval).await?;
         } else {
             return Err(CloudError::NotBootstrapped {
                 account: aws.account.clone(),
@@ -138,6 +138,14 @@ pub async fn run(
             .into());
         }
     }
+    // Stages that log need the account's API Gateway CloudWatch role: say so now
+    // rather than after CloudFormation fails them and rolls the stack back.
+    let jsons: Vec<Value> = names
+        .iter()
+        .map(|n| serde_json::to_value(&assembly.templates[n]).expect("a template is JSON"))
+        .collect();
+    let templates: Vec<(&str, &Value)> = names.iter().map(String::as_str).zip(&jsons).collect();
+    account::check_logging(aws, ui, &templates).await?;
     let uploaded = upload_assets(aws, ui, assembly, out, names).await?;
 
     let mut result = DeployResult {

@@ -16,6 +16,7 @@ mod diff;
 pub mod embedded;
 mod error;
 mod files;
+mod https;
 mod logs;
 pub mod new;
 pub(crate) mod project;

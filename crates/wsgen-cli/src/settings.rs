@@ -88,7 +88,11 @@ impl Settings {
                 json,
             },
             Command::Bootstrap(a) => Settings::Bootstrap {
-                opts: BootstrapOptions { aws: a.aws.into() },
+                opts: BootstrapOptions {
+                    aws: a.aws.into(),
+                    api_gateway_logging: a.api_gateway_logging,
+                    approval: a.require_approval.into(),
+                },
                 json,
             },
             Command::Deploy(a) => Settings::Deploy {
@@ -96,11 +100,7 @@ impl Settings {
                     project: a.project,
                     stacks: a.stacks,
                     aws: a.aws.into(),
-                    approval: match a.require_approval {
-                        ApprovalArg::Never => Approval::Never,
-                        ApprovalArg::Broadening => Approval::Broadening,
-                        ApprovalArg::AnyChange => Approval::AnyChange,
-                    },
+                    approval: a.require_approval.into(),
                     outputs_file: a.outputs_file,
                     hotswap: a.hotswap,
                     bootstrap: a.bootstrap,
@@ -237,5 +237,15 @@ fn build_profile(release: bool, debug: bool, default: BuildProfile) -> BuildProf
         (true, _) => BuildProfile::Release,
         (_, true) => BuildProfile::Dev,
         _ => default,
+    }
+}
+
+impl From<ApprovalArg> for Approval {
+    fn from(a: ApprovalArg) -> Approval {
+        match a {
+            ApprovalArg::Never => Approval::Never,
+            ApprovalArg::Broadening => Approval::Broadening,
+            ApprovalArg::AnyChange => Approval::AnyChange,
+        }
     }
 }

@@ -50,6 +50,9 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// Pause between polls of a change set or a stack's events.
     pub poll: Duration,
+    /// The configuration the clients were made from (credentials, endpoint), for
+    /// requests without an SDK client ([`super::account`]).
+    pub config: SdkConfig,
 }
 
 impl Aws {
@@ -95,6 +98,7 @@ impl Aws {
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             poll: POLL_INTERVAL,
+            config: config.clone(),
         }
     }
 
@@ -149,6 +153,36 @@ pub async fn signing_identity(
     let config = load(opts).await;
     let credentials = check_credentials(&config).await?;
     Ok((credentials, config.region().map(|r| r.to_string())))
+}
+
+/// Adds SigV4 headers for `service` in `region` to `request` (a request to `url`
+/// without a body): for the few requests wsgen makes without an SDK client.
+pub fn sign_request<B>(
+    credentials: aws_credential_types::Credentials,
+    region: &str,
+    service: &str,
+    url: &str,
+    time: SystemTime,
+    request: &mut hyper::Request<B>,
+) -> Result<(), String> {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    let identity = credentials.into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    let method = request.method().as_str().to_string();
+    let signed = SignableRequest::new(&method, url, std::iter::empty(), SignableBody::Bytes(&[]))
+        .and_then(|r| sign(r, &params))
+        .map_err(|e| e.to_string())?;
+    signed.into_parts().0.apply_to_request_http1x(request);
+    Ok(())
 }
 
 fn target_of(config: &SdkConfig) -> String {

@@ -46,6 +46,13 @@ pub enum CloudError {
         reason: String,
         help: String,
     },
+    #[error("{} to CloudWatch Logs, which needs the API Gateway CloudWatch role of account {account} in {region}, and it has none", stages_log(stages))]
+    NoLoggingRole {
+        account: String,
+        region: String,
+        /// `Stack/StageLogicalId`.
+        stages: Vec<String>,
+    },
     #[error("stack {stack} was not created by wsgen (it has no `{tag}` tag)")]
     NotOurs { stack: String, tag: String },
 }
@@ -65,8 +72,20 @@ impl CloudError {
             CloudError::Detached { stack, operation, .. } => format!(
                 "wsgen stopped following it, but {stack}'s {operation} goes on in CloudFormation: run the same wsgen command again to wait for its end, or follow it with `aws cloudformation describe-stack-events --stack-name {stack}`"
             ),
+            CloudError::NoLoggingRole { .. } => "run `wsgen bootstrap --api-gateway-logging` once for this account and region (it sets the role for every API Gateway API there, and asks first), or turn the stages' logging off (`Stage::no_access_logs()`, execution logging `Off`); nothing was deployed".into(),
             CloudError::NotOurs { .. } => "delete it with the tool that created it (or the AWS console)".into(),
             CloudError::Aws { .. } | CloudError::Declined(_) | CloudError::Toolkit(_) => return None,
         })
     }
+}
+
+/// `stage X logs` or `stages X, Y log`.
+pub(super) fn stages_log(stages: &[String]) -> String {
+    let one = stages.len() == 1;
+    format!(
+        "stage{} {} log{}",
+        if one { "" } else { "s" },
+        stages.join(", "),
+        if one { "s" } else { "" }
+    )
 }

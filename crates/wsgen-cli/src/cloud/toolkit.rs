@@ -93,8 +93,74 @@ pub async fn needed(aws: &Aws, ui: &dyn Console) -> Result<Option<String>, Cloud
 }
 
 /// The toolkit template: a versioned, encrypted, private bucket that only accepts TLS,
-/// and expires superseded asset versions.
-pub fn toolkit_template() -> Value {
+/// and expires superseded asset versions; with `api_gateway_logging`, also the role API
+/// Gateway writes stage logs with, set as the account's (see [`logging_part`]).
+pub fn toolkit_template(api_gateway_logging: bool) -> Value {
+    let mut template = bucket_template();
+    if api_gateway_logging {
+        let (resources, outputs) = logging_part();
+        for (section, part) in [("Resources", resources), ("Outputs", outputs)] {
+            if let (Some(to), Value::Object(part)) = (template[section].as_object_mut(), part) {
+                to.extend(part);
+            }
+        }
+    }
+    template
+}
+
+/// The account's API Gateway CloudWatch role (`wsgen bootstrap --api-gateway-logging`):
+/// a role API Gateway assumes to create log groups and streams and put events in this
+/// account and region only (narrower than AWS's managed
+/// AmazonAPIGatewayPushToCloudWatchLogs policy, which also reads logs, everywhere), and
+/// the `AWS::ApiGateway::Account` setting naming it. The role is retained if the stack
+/// goes: the setting outlives the stack (deleting an `AWS::ApiGateway::Account` resource
+/// changes nothing), and logging must not break with it. Resources and outputs.
+fn logging_part() -> (Value, Value) {
+    let role_arn = json!({"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]});
+    let resources = json!({
+        "ApiGatewayCloudWatchRole": {
+            "Type": types::ROLE,
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "Description": "API Gateway writes stage access and execution logs with this role (wsgen bootstrap --api-gateway-logging)",
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Effect": "Allow",
+                        "Principal": {"Service": "apigateway.amazonaws.com"},
+                        "Action": "sts:AssumeRole"
+                    }]
+                },
+                "Policies": [{
+                    "PolicyName": "PushToCloudWatchLogs",
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{
+                            "Effect": "Allow",
+                            "Action": [
+                                "logs:CreateLogGroup",
+                                "logs:CreateLogStream",
+                                "logs:DescribeLogGroups",
+                                "logs:DescribeLogStreams",
+                                "logs:PutLogEvents"
+                            ],
+                            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
+                        }]
+                    }
+                }]
+            }
+        },
+        "ApiGatewayAccount": {
+            "Type": types::API_GATEWAY_ACCOUNT,
+            "Properties": {"CloudWatchRoleArn": role_arn}
+        }
+    });
+    let outputs = json!({ super::account::ROLE_OUTPUT: {"Value": role_arn} });
+    (resources, outputs)
+}
+
+fn bucket_template() -> Value {
     let bucket_arn = json!({"Fn::GetAtt": ["AssetBucket", "Arn"]});
     let objects_arn = json!({"Fn::Join": ["", [bucket_arn, "/*"]]});
     json!({

@@ -18,38 +18,15 @@
 //! `#set`, `#foreach`) are not evaluated: such a template is refused with an error.
 
 use super::model::{select_route, HttpIntegration};
+use crate::https::client;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
-use std::sync::OnceLock;
 
 /// What the integration answered: a status and a body, as a proxy response.
 pub struct Answer {
     pub status: u16,
     pub body: String,
-}
-
-type HttpsClient = Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
-
-fn client() -> Result<&'static HttpsClient, String> {
-    static CLIENT: OnceLock<Result<HttpsClient, String>> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-                .map_err(|e| format!("no TLS roots for HTTP integrations: {e}"))?
-                .https_or_http()
-                .enable_http1()
-                .build();
-            Ok(Client::builder(TokioExecutor::new()).build(connector))
-        })
-        .as_ref()
-        .map_err(Clone::clone)
 }
 
 /// Runs an integration for `event` (the Lambda proxy event API Gateway would build:

@@ -28,3 +28,4 @@ pub const GLOBAL_TABLE: &str = "AWS::DynamoDB::GlobalTable";
 pub const BUCKET: &str = "AWS::S3::Bucket";
 pub const BUCKET_POLICY: &str = "AWS::S3::BucketPolicy";
 pub const STACK: &str = "AWS::CloudFormation::Stack";
+pub const API_GATEWAY_ACCOUNT: &str = "AWS::ApiGateway::Account";

@@ -26,6 +26,7 @@ pub use naming::logical_id;
 pub use problems::{Problem, ValidationErrors};
 pub use stage::{
     execute_api_origin, LoggingLevel, RouteSettings, Stage, DEFAULT_ACCESS_LOG_FORMAT,
+    DEFAULT_ACCESS_LOG_RETENTION,
 };
 pub use table::{
     AttributeType, Billing, GlobalSecondaryIndex, Projection, RemovalPolicy, StartingPosition,

@@ -10,8 +10,18 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-/// The access log format used when none is given: one JSON object per request.
-pub const DEFAULT_ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime","eventType":"$context.eventType","routeKey":"$context.routeKey","status":"$context.status","connectionId":"$context.connectionId","integrationLatency":"$context.integrationLatency"}"#;
+/// The access log format of every stage unless [`Stage::access_logs_with_format`] gives
+/// another: one JSON object per request (a connect, a message or a disconnect), with
+/// its request and message IDs, the client's address, the time, the event type
+/// (`CONNECT`, `MESSAGE`, `DISCONNECT`), the route, API Gateway's status and the
+/// integration's, the connection, the integration's latency in milliseconds and API
+/// Gateway's error message (a JSON string, or `null`). Message bodies are never logged.
+pub const DEFAULT_ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","messageId":"$context.messageId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime","eventType":"$context.eventType","routeKey":"$context.routeKey","status":"$context.status","integrationStatus":"$context.integration.status","connectionId":"$context.connectionId","integrationLatency":"$context.integrationLatency","error":$context.error.messageString}"#;
+
+/// How long a stage's access log group keeps its events unless
+/// [`Stage::access_logs`] says otherwise (the functions' log groups keep theirs as
+/// long).
+pub const DEFAULT_ACCESS_LOG_RETENTION: RetentionDays = RetentionDays::OneMonth;
 
 /// How much API Gateway writes to CloudWatch Logs about execution. Needs the account's
 /// API Gateway CloudWatch role (`AWS::ApiGateway::Account`), set once per region.
@@ -107,7 +117,8 @@ pub(crate) struct StageState {
     pub description: Option<String>,
     pub default_settings: RouteSettings,
     pub route_settings: BTreeMap<String, RouteSettings>,
-    /// Access logs to a log group kept this long. Default: off.
+    /// Access logs to a log group kept this long, in this format. Default: on, for
+    /// [`DEFAULT_ACCESS_LOG_RETENTION`], in [`DEFAULT_ACCESS_LOG_FORMAT`].
     pub access_logs: Option<(RetentionDays, String)>,
     pub variables: BTreeMap<String, String>,
     /// A custom domain and its ACM certificate. Default: none.
@@ -123,7 +134,10 @@ impl StageState {
             description: None,
             default_settings: RouteSettings::default(),
             route_settings: BTreeMap::new(),
-            access_logs: None,
+            access_logs: Some((
+                DEFAULT_ACCESS_LOG_RETENTION,
+                DEFAULT_ACCESS_LOG_FORMAT.into(),
+            )),
             variables: BTreeMap::new(),
             domain: None,
         }
@@ -380,15 +394,24 @@ impl Stage {
         self
     }
 
-    /// Access logs, one JSON line per request ([`DEFAULT_ACCESS_LOG_FORMAT`]), to a new
-    /// log group kept for `retention`.
+    /// Keeps the access logs (on by default: one JSON line per request in
+    /// [`DEFAULT_ACCESS_LOG_FORMAT`], in a log group of the stack) for `retention`
+    /// instead of [`DEFAULT_ACCESS_LOG_RETENTION`].
     pub fn access_logs(self, retention: RetentionDays) -> Self {
         self.access_logs_with_format(retention, DEFAULT_ACCESS_LOG_FORMAT)
     }
 
-    /// Access logs in `format` (`$context` variables).
+    /// Access logs in `format` (`$context` variables), kept for `retention`.
     pub fn access_logs_with_format(self, retention: RetentionDays, format: &str) -> Self {
         self.inner.borrow_mut().access_logs = Some((retention, format.into()));
+        self
+    }
+
+    /// No access logs. Stages log their requests by default, which needs the account's
+    /// API Gateway CloudWatch role (`wsgen bootstrap --api-gateway-logging`); a stage
+    /// without access logs and with execution logging off needs no such role.
+    pub fn no_access_logs(self) -> Self {
+        self.inner.borrow_mut().access_logs = None;
         self
     }
 
