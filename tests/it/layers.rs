@@ -23,10 +23,13 @@ const LIBRARY: &[(&str, u32)] = &[
 /// projects build with, the project, cargo and the AWS operations, each
 /// with its own error type; stack selection; the command's error, which wraps them;
 /// the terminal; the verbs in pipeline order (a verb may run the steps before it:
-/// deploy bundles, bundle synthesizes); then the command line.
+/// deploy bundles, bundle synthesizes; `wsgen dev` writes the files `connect` and
+/// `logs` read, `wsgen.out/dev/endpoints.json` and `logs.jsonl`, whose formats they
+/// own); then the command line.
 const CLI: &[(&str, u32)] = &[
     ("files", 0),
     ("embedded", 0),
+    ("https", 0),
     ("sources", 1),
     ("project", 1),
     ("cargo", 1),
@@ -36,6 +39,8 @@ const CLI: &[(&str, u32)] = &[
     ("ui", 4),
     ("synth", 5),
     ("new", 5),
+    ("connect", 5),
+    ("logs", 6),
     ("bundle", 6),
     ("bootstrap", 6),
     ("deploy", 7),

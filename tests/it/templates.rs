@@ -3,7 +3,7 @@
 
 use crate::apps;
 use crate::support::{cfn_lint, check_invariants, write_templates, Assert};
-use serde_json::json;
+use serde_json::{json, Value};
 use wsgen::cfn::Template;
 use wsgen::prelude::*;
 
@@ -58,6 +58,51 @@ fn synthesis_is_deterministic() {
         one(&apps::chat()).to_json_string(),
         one(&apps::chat()).to_json_string()
     );
+}
+
+/// Every stage logs its requests unless told not to; `no_access_logs` takes the log
+/// group and the settings out, and the retention and format can be chosen.
+#[test]
+fn stages_write_access_logs_unless_told_not_to() {
+    let app = App::at(crate::support::fixture("chat"));
+    let stack = app.stack("Logs");
+    let f = stack.rust_function("Echo", "lambdas/default");
+    let api = stack.websocket_api("EchoApi").on_default(&f);
+    let _ = api.stage("quiet").no_access_logs();
+    let _ = api.stage("loud");
+    let _ = api
+        .stage("custom")
+        .access_logs_with_format(RetentionDays::OneWeek, "$context.requestId");
+    let t = one(&app);
+    let a = Assert::new(&t);
+    a.count("AWS::ApiGatewayV2::Stage", 3)
+        .count("AWS::Logs::LogGroup", 3);
+    assert!(a.resource("EchoApiQuietStage")["Properties"]
+        .get("AccessLogSettings")
+        .is_none());
+    assert_eq!(
+        a.resource("EchoApiLoudStage")["Properties"]["AccessLogSettings"],
+        json!({"DestinationArn": {"Fn::GetAtt": ["EchoApiLoudAccessLogs", "Arn"]}, "Format": wsgen::DEFAULT_ACCESS_LOG_FORMAT})
+    );
+    assert_eq!(
+        a.resource("EchoApiLoudAccessLogs")["Properties"]["RetentionInDays"],
+        json!(wsgen::DEFAULT_ACCESS_LOG_RETENTION.days())
+    );
+    assert_eq!(
+        a.resource("EchoApiCustomStage")["Properties"]["AccessLogSettings"]["Format"],
+        "$context.requestId"
+    );
+    assert_eq!(
+        a.resource("EchoApiCustomAccessLogs")["Properties"]["RetentionInDays"],
+        7
+    );
+    // The default format is one JSON object once API Gateway fills in the variables.
+    let filled = wsgen::DEFAULT_ACCESS_LOG_FORMAT
+        .replace("$context.error.messageString", "\"Forbidden\"")
+        .replace("$context.", "");
+    let line: Value = serde_json::from_str(&filled).unwrap();
+    assert_eq!(line["error"], "Forbidden");
+    assert_eq!(line["eventType"], "eventType");
 }
 
 #[test]

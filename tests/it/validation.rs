@@ -210,8 +210,8 @@ fn dangling_references_across_stacks() {
 fn template_limit() {
     let (app, stack, f, _) = base();
     let api = stack.websocket_api("Big");
-    // 9 resources in the base app, the API, one shared integration, and a route and a
-    // permission for each of 250 routes.
+    // 10 resources in the base app (its stage's access log group among them), the API,
+    // one shared integration, and a route and a permission for each of 250 routes.
     for i in 0..250 {
         let _ = api.clone().route(&format!("r{i}"), &f);
     }
@@ -219,7 +219,7 @@ fn template_limit() {
         &app,
         "template-limit",
         "S",
-        &["511 resources", "allows 500"],
+        &["512 resources", "allows 500"],
     );
 }
 
@@ -544,6 +544,17 @@ fn stages() {
     let (app, _, _, api) = base();
     let _ = api.stage("x").throttle(-1.0, 1);
     expect(&app, "stage-throttle", "S/Api/stages/x", &["-1"]);
+    let (app, _, _, api) = base();
+    let long = format!("{{{}}}", "\"k\":\"$context.requestId\",".repeat(130));
+    let _ = api
+        .stage("x")
+        .access_logs_with_format(RetentionDays::OneDay, &long);
+    expect(
+        &app,
+        "access-log-format",
+        "S/Api/stages/x",
+        &["bytes; API Gateway takes at most 3072"],
+    );
     let (app, _, _, api) = base();
     let _ = api.stage("x").route_throttle("nope", 1.0, 1);
     let p = expect(

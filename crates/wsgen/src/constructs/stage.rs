@@ -18,6 +18,10 @@ use std::rc::Rc;
 /// Gateway's error message (a JSON string, or `null`). Message bodies are never logged.
 pub const DEFAULT_ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","messageId":"$context.messageId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime","eventType":"$context.eventType","routeKey":"$context.routeKey","status":"$context.status","integrationStatus":"$context.integration.status","connectionId":"$context.connectionId","integrationLatency":"$context.integrationLatency","error":$context.error.messageString}"#;
 
+/// The longest access log format API Gateway takes (its "access log template size"
+/// quota for WebSocket APIs, 3 KB).
+const MAX_ACCESS_LOG_FORMAT: usize = 3 * 1024;
+
 /// How long a stage's access log group keeps its events unless
 /// [`Stage::access_logs`] says otherwise (the functions' log groups keep theirs as
 /// long).
@@ -224,6 +228,19 @@ impl StageState {
             }
         }
 
+        if let Some((_, format)) = &self.access_logs {
+            if format.len() > MAX_ACCESS_LOG_FORMAT {
+                ctx.problems.add(
+                    &path,
+                    "access-log-format",
+                    format!(
+                        "the access log format is {} bytes; API Gateway takes at most {MAX_ACCESS_LOG_FORMAT} (3 KB)",
+                        format.len()
+                    ),
+                    "log fewer `$context` variables, or shorter keys",
+                );
+            }
+        }
         let access_log_settings = self.access_logs.as_ref().map(|(retention, format)| {
             let lg = format!("{base}AccessLogs");
             ctx.add(
