@@ -5,7 +5,9 @@
 //! - The sources come from the stack's resources: an `AWS::Logs::LogGroup` whose logical
 //!   ID is `{Function}LogGroup` is that function's (wsgen writes one per function);
 //!   other log groups are tagged with their logical ID less `LogGroup`; a function with
-//!   no log group of the stack's logs to `/aws/lambda/{name}`, as Lambda does.
+//!   no log group of the stack's logs to `/aws/lambda/{name}`, as Lambda does; a stage
+//!   with execution logging writes to `API-Gateway-Execution-Logs_{api-id}/{stage}`,
+//!   which API Gateway makes outside the stack (tagged `{Stage}ExecutionLogs`).
 //! - `FUNCTION` arguments choose sources by tag (`SendMessage`, case-insensitive) or
 //!   by the function's deployed name.
 //! - Without `--follow`: the events since `--since` ago, oldest first. With it: those,
@@ -465,10 +467,23 @@ async fn sources(aws: &Aws, stack: &str) -> Result<Vec<Source>, CloudError> {
         let page = page.map_err(|e| aws.error(&format!("list the resources of {stack}"), e))?;
         resources.extend(page.stack_resource_summaries().iter().cloned());
     }
-    Ok(sources_of(&resources))
+    // Stages' execution logs go to log groups API Gateway makes, outside the stack: the
+    // template says which stages have them.
+    let stages = resources
+        .iter()
+        .any(|r| r.resource_type() == Some(wsgen::cfn::types::STAGE));
+    let template = if stages {
+        stacks::deployed_template(aws, stack).await?
+    } else {
+        serde_json::Value::Null
+    };
+    Ok(sources_of(&resources, &template))
 }
 
-fn sources_of(resources: &[StackResourceSummary]) -> Vec<Source> {
+/// The log groups of `resources`, and the execution log groups of the stages
+/// `template` gives execution logging (`API-Gateway-Execution-Logs_{api-id}/{stage}`,
+/// tagged `{Stage}ExecutionLogs` after the stage's logical ID less `Stage`).
+fn sources_of(resources: &[StackResourceSummary], template: &serde_json::Value) -> Vec<Source> {
     let of_type = |ty: &str| -> BTreeMap<String, String> {
         resources
             .iter()
@@ -501,6 +516,33 @@ fn sources_of(resources: &[StackResourceSummary]) -> Vec<Source> {
                 tag: logical.clone(),
                 group: format!("/aws/lambda/{name}"),
                 function: Some(name.clone()),
+            });
+        }
+    }
+    let apis = of_type(wsgen::cfn::types::API);
+    let stages = of_type(wsgen::cfn::types::STAGE);
+    for (logical, resource) in template
+        .get("Resources")
+        .and_then(serde_json::Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let props = &resource["Properties"];
+        if resource["Type"] != wsgen::cfn::types::STAGE
+            || !crate::cloud::account::execution_logging(props)
+        {
+            continue;
+        }
+        let api = props["ApiId"]["Ref"].as_str().and_then(|a| apis.get(a));
+        let name = props["StageName"]
+            .as_str()
+            .or_else(|| stages.get(logical).map(String::as_str));
+        if let (Some(api), Some(name)) = (api, name) {
+            let base = logical.strip_suffix("Stage").unwrap_or(logical);
+            out.push(Source {
+                tag: format!("{base}ExecutionLogs"),
+                group: format!("API-Gateway-Execution-Logs_{api}/{name}"),
+                function: None,
             });
         }
     }
@@ -618,14 +660,35 @@ mod tests {
                 "Chat-access-1",
             ),
             resource("Table", "AWS::DynamoDB::Table", "Chat-Table-1"),
+            resource("ChatApi", "AWS::ApiGatewayV2::Api", "a1b2c3"),
+            resource("ChatApiProdStage", "AWS::ApiGatewayV2::Stage", "prod"),
+            resource("ChatApiDevStage", "AWS::ApiGatewayV2::Stage", "dev"),
         ];
-        let all = sources_of(&resources);
+        // The prod stage logs errors: its execution log group is API Gateway's.
+        let template = serde_json::json!({"Resources": {
+            "ChatApiProdStage": {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
+                "ApiId": {"Ref": "ChatApi"}, "StageName": "prod",
+                "DefaultRouteSettings": {"LoggingLevel": "ERROR"}
+            }},
+            "ChatApiDevStage": {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
+                "ApiId": {"Ref": "ChatApi"}, "StageName": "dev"
+            }}
+        }});
+        assert!(!sources_of(&resources, &serde_json::Value::Null)
+            .iter()
+            .any(|s| s.tag.ends_with("ExecutionLogs")));
+        let all = sources_of(&resources, &template);
         assert_eq!(
             all,
             [
                 Source {
                     tag: "ChatApiProdAccessLogs".into(),
                     group: "Chat-access-1".into(),
+                    function: None
+                },
+                Source {
+                    tag: "ChatApiProdExecutionLogs".into(),
+                    group: "API-Gateway-Execution-Logs_a1b2c3/prod".into(),
                     function: None
                 },
                 Source {
@@ -648,9 +711,9 @@ mod tests {
         let unknown = choose(&all, &["Nope".into()]).unwrap_err();
         assert_eq!(unknown.exit_code(), 2);
         assert!(
-            unknown
-                .to_string()
-                .contains("(it has: ChatApiProdAccessLogs, OnConnect, SendMessage)"),
+            unknown.to_string().contains(
+                "(it has: ChatApiProdAccessLogs, ChatApiProdExecutionLogs, OnConnect, SendMessage)"
+            ),
             "{unknown}"
         );
     }

@@ -23,14 +23,6 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// or execution logging (`ERROR`, `INFO`, data trace) by default or on a route. A level
 /// given by an intrinsic counts as logging. Sorted.
 pub fn logging_stages(template: &Value) -> Vec<String> {
-    let executes = |s: &Value| {
-        let level = match s.get("LoggingLevel") {
-            Some(Value::String(l)) => l != "OFF",
-            Some(_) => true,
-            None => false,
-        };
-        level || s.get("DataTraceEnabled") == Some(&Value::Bool(true))
-    };
     template
         .get("Resources")
         .and_then(Value::as_object)
@@ -39,16 +31,30 @@ pub fn logging_stages(template: &Value) -> Vec<String> {
         .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some(types::STAGE))
         .filter(|(_, r)| {
             let p = r.get("Properties").unwrap_or(&Value::Null);
-            p.get("AccessLogSettings").is_some()
-                || p.get("DefaultRouteSettings").is_some_and(executes)
-                || p.get("RouteSettings")
-                    .and_then(Value::as_object)
-                    .is_some_and(|m| m.values().any(executes))
+            p.get("AccessLogSettings").is_some() || execution_logging(p)
         })
         .map(|(id, _)| id.clone())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect()
+}
+
+/// Whether a stage (its `Properties`) has execution logging on, by default or on a
+/// route: a level other than `OFF` (an intrinsic counts), or data trace.
+pub fn execution_logging(stage: &Value) -> bool {
+    let executes = |s: &Value| {
+        let level = match s.get("LoggingLevel") {
+            Some(Value::String(l)) => l != "OFF",
+            Some(_) => true,
+            None => false,
+        };
+        level || s.get("DataTraceEnabled") == Some(&Value::Bool(true))
+    };
+    stage.get("DefaultRouteSettings").is_some_and(executes)
+        || stage
+            .get("RouteSettings")
+            .and_then(Value::as_object)
+            .is_some_and(|m| m.values().any(executes))
 }
 
 /// The role API Gateway writes logs with in `aws`'s region, `None` when none is set:
