@@ -259,6 +259,61 @@ pub fn table_streams() -> App {
     app
 }
 
+/// The message types of [`typed_messages`]: the chat protocol's `sendmessage`.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(crate = "wsgen::schemars")]
+pub struct SendMessage {
+    /// Routes the message (`sendmessage`).
+    pub action: String,
+    /// What the others receive.
+    pub data: String,
+    pub room: Option<String>,
+}
+
+/// `subscribe` and `unsubscribe` share one type (one model).
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(crate = "wsgen::schemars")]
+pub struct Topic {
+    pub action: String,
+    #[schemars(length(min = 1, max = 64))]
+    pub topic: String,
+    pub kind: TopicKind,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(crate = "wsgen::schemars")]
+pub enum TopicKind {
+    Prices,
+    News,
+}
+
+/// Routes with message types: API Gateway models validate their messages.
+pub fn typed_messages() -> App {
+    let app = App::at(fixture("chat"));
+    let stack = app.stack("Typed");
+    let f = stack.rust_function("Chat", "lambdas/default");
+    let api = stack
+        .websocket_api("TypedApi")
+        .on_connect(&f)
+        .on_default(&f);
+    let _ = api
+        .add_route("sendmessage")
+        .integration(&f)
+        .request::<SendMessage>();
+    for key in ["subscribe", "unsubscribe"] {
+        let _ = api
+            .add_route(key)
+            .integration(&f)
+            .request::<Topic>()
+            .two_way();
+    }
+    let _ = api.stage("live").auto_deploy(false);
+    app
+}
+
 /// Every app of the catalogue by name.
 pub fn catalogue() -> Vec<(&'static str, App)> {
     vec![
@@ -269,5 +324,6 @@ pub fn catalogue() -> Vec<(&'static str, App)> {
         ("domain-and-parameters", domain_and_parameters()),
         ("two-stacks", two_stacks()),
         ("table-streams", table_streams()),
+        ("typed-messages", typed_messages()),
     ]
 }

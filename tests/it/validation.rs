@@ -620,3 +620,90 @@ fn stream_subscriptions_need_a_stream_and_settings_lambda_takes() {
         &["10001"],
     );
 }
+
+/// A message type whose schema needs draft 6+ keywords.
+struct Conditional;
+
+impl JsonSchema for Conditional {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Conditional".into()
+    }
+
+    fn json_schema(_: &mut wsgen::schemars::SchemaGenerator) -> wsgen::schemars::Schema {
+        wsgen::schemars::json_schema!({
+            "type": "object",
+            "properties": {"tags": {"type": "array", "contains": {"const": "urgent"}}},
+            "if": {"required": ["a"]},
+            "then": {"required": ["b"]}
+        })
+    }
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(crate = "wsgen::schemars", rename = "Msg")]
+struct MsgA {
+    a: String,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(crate = "wsgen::schemars", rename = "Msg")]
+struct MsgB {
+    b: u32,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(crate = "wsgen::schemars", rename = "--")]
+struct Unnamed {
+    a: String,
+}
+
+#[test]
+fn message_types() {
+    let (app, _, f, api) = base();
+    let _ = api
+        .add_route("send")
+        .integration(&f)
+        .request::<Conditional>();
+    let p = expect(
+        &app,
+        "model-schema",
+        "S/Api/routes/send",
+        &[
+            "validation::Conditional` of route `send`",
+            "draft 4",
+            "/: `if`, /: `then`, /properties/tags: `contains`",
+        ],
+    );
+    assert!(p.fix.contains("simplify"), "{}", p.fix);
+
+    let (app, _, f, api) = base();
+    let _ = api.add_route("a").integration(&f).request::<MsgA>();
+    let _ = api.add_route("b").integration(&f).request::<MsgB>();
+    expect(
+        &app,
+        "model-name",
+        "S/Api/routes/b",
+        &["`it::validation::MsgA` and `it::validation::MsgB` both have the schema name `Msg`"],
+    );
+
+    let (app, _, f, api) = base();
+    let _ = api.add_route("c").integration(&f).request::<Unnamed>();
+    expect(
+        &app,
+        "model-name",
+        "S/Api/routes/c",
+        &["without letters or digits"],
+    );
+
+    let (app, _, f, api) = base();
+    let _ = api.add_route("$connect").integration(&f).request::<MsgA>();
+    expect(
+        &app,
+        "route-model-no-message",
+        "S/Api/routes/$connect",
+        &["carries no message"],
+    );
+}

@@ -36,10 +36,14 @@ pub mod fingerprint;
 pub mod schedule;
 
 pub use constructs::*;
+/// The JSON Schema derive a route's message type uses ([`Route::request`]): with
+/// wsgen's copy, `#[derive(JsonSchema)] #[schemars(crate = "wsgen::schemars")]`.
+pub use schemars;
 
 /// Everything an infra program needs.
 pub mod prelude {
     pub use crate::cfn::{Expr, Pseudo};
     pub use crate::constructs::*;
+    pub use schemars::JsonSchema;
     pub use std::time::Duration;
 }

@@ -394,6 +394,7 @@ fn replaces(resource_type: &str, property: &str) -> bool {
         types::API => &["ProtocolType"],
         types::ROUTE | types::INTEGRATION | types::AUTHORIZER | types::DEPLOYMENT => &["ApiId"],
         types::ROUTE_RESPONSE => &["ApiId", "RouteId"],
+        types::MODEL => &["ApiId"],
         types::INTEGRATION_RESPONSE => &["ApiId", "IntegrationId"],
         types::STAGE => &["ApiId", "StageName"],
         types::DOMAIN_NAME => &["DomainName"],

@@ -120,6 +120,8 @@ pub struct DevRoute {
     pub two_way: bool,
     /// The route's authorization (only `$connect` has one).
     pub authorization: Authorization,
+    /// The model (by name) that API Gateway validates the route's messages with.
+    pub request_model: Option<String>,
 }
 
 /// An HTTP, HTTP_PROXY or MOCK integration, as the template describes it.
@@ -466,6 +468,7 @@ pub fn read(stack: &str, template: &Template, gateway: &str) -> DevApp {
                 timeout_ms,
                 two_way,
                 authorization,
+                request_model: p.request_models.values().next().cloned(),
             },
         );
     }

@@ -33,6 +33,7 @@ impl Omit for Expr {}
 impl Omit for String {}
 impl Omit for bool {}
 impl Omit for u32 {}
+impl Omit for serde_json::Value {}
 
 pub(crate) fn omit<T: Omit>(t: &T) -> bool {
     t.omit()
@@ -102,6 +103,21 @@ props!(
         api_key_required: Option<bool>,
         operation_name: Option<String>,
         route_response_selection_expression: Option<String>,
+        /// Which of `RequestModels` validates a message (WebSocket APIs only).
+        model_selection_expression: Option<String>,
+        /// Model names by selection key.
+        request_models: BTreeMap<String, String>,
+    }
+);
+
+props!(
+    /// `AWS::ApiGatewayV2::Model`: a JSON Schema (draft 4) messages are validated with.
+    Model {
+        api_id: Expr,
+        name: String,
+        content_type: Option<String>,
+        description: Option<String>,
+        schema: serde_json::Value,
     }
 );
 
@@ -412,6 +428,8 @@ pub enum ResourceKind {
     Route(Box<Route>),
     #[serde(rename = "AWS::ApiGatewayV2::RouteResponse")]
     RouteResponse(Box<RouteResponse>),
+    #[serde(rename = "AWS::ApiGatewayV2::Model")]
+    Model(Box<Model>),
     #[serde(rename = "AWS::ApiGatewayV2::Integration")]
     Integration(Box<Integration>),
     #[serde(rename = "AWS::ApiGatewayV2::IntegrationResponse")]
@@ -451,6 +469,7 @@ impl ResourceKind {
             ResourceKind::Api(_) => types::API,
             ResourceKind::Route(_) => types::ROUTE,
             ResourceKind::RouteResponse(_) => types::ROUTE_RESPONSE,
+            ResourceKind::Model(_) => types::MODEL,
             ResourceKind::Integration(_) => types::INTEGRATION,
             ResourceKind::IntegrationResponse(_) => types::INTEGRATION_RESPONSE,
             ResourceKind::Authorizer(_) => types::AUTHORIZER,
@@ -483,6 +502,7 @@ into_kind!(
     Api,
     Route,
     RouteResponse,
+    Model,
     Integration,
     IntegrationResponse,
     Authorizer,
@@ -511,6 +531,7 @@ mod tests {
             Api::default().into(),
             Route::default().into(),
             RouteResponse::default().into(),
+            Model::default().into(),
             Integration::default().into(),
             IntegrationResponse::default().into(),
             Authorizer::default().into(),

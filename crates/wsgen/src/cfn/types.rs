@@ -13,6 +13,7 @@ pub const INTEGRATION_RESPONSE: &str = "AWS::ApiGatewayV2::IntegrationResponse";
 pub const ROUTE: &str = "AWS::ApiGatewayV2::Route";
 pub const ROUTE_RESPONSE: &str = "AWS::ApiGatewayV2::RouteResponse";
 pub const STAGE: &str = "AWS::ApiGatewayV2::Stage";
+pub const MODEL: &str = "AWS::ApiGatewayV2::Model";
 pub const FUNCTION: &str = "AWS::Lambda::Function";
 pub const PERMISSION: &str = "AWS::Lambda::Permission";
 pub const EVENT_SOURCE_MAPPING: &str = "AWS::Lambda::EventSourceMapping";

@@ -2,6 +2,7 @@
 
 use super::app::SynthCtx;
 use super::function::{execute_api_arn, FunctionState, Grant, RustFunction};
+use super::message::MessageModel;
 use super::naming::logical_id;
 use super::problems::Problems;
 use super::stage::{Stage, StageState};
@@ -61,6 +62,9 @@ pub(crate) struct RouteState {
     pub operation_name: Option<String>,
     /// Whether the integration's response is sent back to the caller. Default: false.
     pub two_way: bool,
+    /// The message type API Gateway validates the route's messages against. Default:
+    /// none (any message goes to the integration).
+    pub request: Option<MessageModel>,
 }
 
 #[derive(Clone)]
@@ -309,6 +313,7 @@ impl ApiState {
         for a in &self.authorizers {
             a.borrow().synth(ctx, &api_path, &api_id, &mut deployment);
         }
+        let models = self.synth_models(ctx, &api_path, &api_id, &mut deployment);
         let mut keys: BTreeSet<String> = BTreeSet::new();
         let mut integrations = SharedIntegrations::default();
         for route in &self.routes {
@@ -323,14 +328,13 @@ impl ApiState {
                 );
                 continue;
             }
-            route.synth(
-                ctx,
-                &path,
-                &self.id,
-                &api_id,
-                &mut integrations,
-                &mut deployment,
-            );
+            let refs = ApiRefs {
+                id: &self.id,
+                logical_id: &api_id,
+                route_selection: &self.route_selection_expression,
+                models: &models,
+            };
+            route.synth(ctx, &path, &refs, &mut integrations, &mut deployment);
         }
         let deployment_hash = deployment.hash(ctx);
         // `keys` now holds every route key, which stages check their route settings against.
@@ -355,6 +359,85 @@ impl ApiState {
                 &keys,
             );
         }
+    }
+
+    /// The models of the routes' message types, one per name (routes may share a type):
+    /// `AWS::ApiGatewayV2::Model` resources, part of the deployment. Model names by
+    /// name to logical ID. A type draft 4 cannot express, or two types of one name and
+    /// different schemas, are problems.
+    fn synth_models(
+        &self,
+        ctx: &mut SynthCtx,
+        api_path: &str,
+        api_id: &str,
+        deployment: &mut Deployment,
+    ) -> BTreeMap<String, String> {
+        let mut schemas: BTreeMap<String, (serde_json::Value, String)> = BTreeMap::new();
+        for route in &self.routes {
+            let route = route.borrow();
+            let Some(model) = &route.request else {
+                continue;
+            };
+            let path = format!("{api_path}/routes/{}", route.key);
+            if model.name.is_empty() {
+                ctx.problems.add(
+                    &path,
+                    "model-name",
+                    format!(
+                        "the message type `{}` of route `{}` has a schema name without letters or digits, and API Gateway model names are letters and digits",
+                        model.type_name, route.key
+                    ),
+                    "name its schema: #[schemars(rename = \"SendMessage\")]",
+                );
+                continue;
+            }
+            match &model.schema {
+                Err(keywords) => ctx.problems.add(
+                    &path,
+                    "model-schema",
+                    format!(
+                        "the message type `{}` of route `{}` needs JSON Schema keywords that draft 4, the dialect of API Gateway models, does not have: {}",
+                        model.type_name,
+                        route.key,
+                        keywords.join(", ")
+                    ),
+                    "simplify the type (or its #[schemars] attributes) so that its schema needs none of them",
+                ),
+                Ok(schema) => match schemas.get(&model.name) {
+                    Some((other, other_type)) if other != schema => ctx.problems.add(
+                        &path,
+                        "model-name",
+                        format!(
+                            "message types `{other_type}` and `{}` both have the schema name `{}`, with different schemas; an API's models need distinct names",
+                            model.type_name, model.name
+                        ),
+                        "rename one: #[schemars(rename = \"OtherName\")]",
+                    ),
+                    Some(_) => {}
+                    None => {
+                        schemas.insert(model.name.clone(), (schema.clone(), model.type_name.clone()));
+                    }
+                },
+            }
+        }
+        let mut ids = BTreeMap::new();
+        for (name, (schema, _)) in schemas {
+            let id = logical_id(&[&self.id, &name, "Model"]);
+            ctx.add(
+                &id,
+                &format!("{api_path}/models/{name}"),
+                Resource::new(r::Model {
+                    api_id: Expr::ref_(api_id),
+                    name: name.clone(),
+                    content_type: Some("application/json".into()),
+                    description: None,
+                    schema,
+                }),
+            );
+            deployment.resources.push(id.clone());
+            ids.insert(name, id);
+        }
+        ids
     }
 
     /// The API's own rules: selection expressions, name and description lengths, and
@@ -430,6 +513,19 @@ impl ApiState {
             }),
         );
     }
+}
+
+/// What a route's synthesis needs of its API.
+#[derive(Clone, Copy)]
+struct ApiRefs<'a> {
+    /// The API's construct id (the first part of its routes' logical ids).
+    id: &'a str,
+    /// The API's logical id.
+    logical_id: &'a str,
+    /// The API's route selection expression, which model selection reuses.
+    route_selection: &'a str,
+    /// The API's models: logical ids by model name.
+    models: &'a BTreeMap<String, String>,
 }
 
 /// What an explicit deployment captures: its resources (hashed into the deployment's
@@ -528,6 +624,19 @@ impl RouteState {
             };
             p.add(path, "authorizer-not-on-connect", format!("route `{key}` has {what}; WebSocket APIs authorize only the `$connect` route"), "move the authorization to the `$connect` route; later messages are already authorized");
         }
+        if let Some(model) = &self.request {
+            if key == "$connect" || key == "$disconnect" {
+                p.add(
+                    path,
+                    "route-model-no-message",
+                    format!(
+                        "route `{key}` has the message type `{}`, but `{key}` carries no message to validate",
+                        model.type_name
+                    ),
+                    format!("remove `.request::<..>()` from the `{key}` route"),
+                );
+            }
+        }
         if self.two_way && key == "$disconnect" {
             p.add(
                 path,
@@ -547,11 +656,16 @@ impl RouteState {
         &self,
         ctx: &mut SynthCtx,
         path: &str,
-        api: &str,
-        api_id: &str,
+        api: &ApiRefs,
         integrations: &mut SharedIntegrations,
         deployment: &mut Deployment,
     ) {
+        let ApiRefs {
+            id: api,
+            logical_id: api_id,
+            route_selection,
+            models,
+        } = *api;
         let key = self.key.as_str();
         let base = logical_id(&[api, key]);
         self.check(&mut ctx.problems, path);
@@ -583,23 +697,36 @@ impl RouteState {
             Authorization::Custom(a) => ("CUSTOM", Some(Expr::ref_(a.borrow().logical_id()))),
         };
         let route_id = format!("{base}Route");
-        ctx.add(
-            &route_id,
-            path,
-            Resource::new(r::Route {
-                api_id: Expr::ref_(api_id),
-                route_key: key.into(),
-                target: Some(Expr::concat([
-                    "integrations/".into(),
-                    Expr::ref_(&integ_id),
-                ])),
-                authorization_type: Some(authorization_type.into()),
-                authorizer_id,
-                api_key_required: self.api_key_required.then_some(true),
-                operation_name: self.operation_name.clone(),
-                route_response_selection_expression: self.two_way.then(|| "$default".into()),
-            }),
-        );
+        // The route's message type validates every message: the selection expression
+        // is the API's route selection expression, whose values have no model of their
+        // own, so `$default`'s model applies to all.
+        let model = self
+            .request
+            .as_ref()
+            .and_then(|m| Some((m.name.clone(), models.get(&m.name)?.clone())));
+        let mut route = Resource::new(r::Route {
+            api_id: Expr::ref_(api_id),
+            route_key: key.into(),
+            target: Some(Expr::concat([
+                "integrations/".into(),
+                Expr::ref_(&integ_id),
+            ])),
+            authorization_type: Some(authorization_type.into()),
+            authorizer_id,
+            api_key_required: self.api_key_required.then_some(true),
+            operation_name: self.operation_name.clone(),
+            route_response_selection_expression: self.two_way.then(|| "$default".into()),
+            model_selection_expression: model.as_ref().map(|_| route_selection.to_string()),
+            request_models: model
+                .iter()
+                .map(|(name, _)| ("$default".to_string(), name.clone()))
+                .collect(),
+        });
+        if let Some((_, model_id)) = &model {
+            // Models are named, not referenced: the route must come after its model.
+            route = route.depends_on([model_id.clone()]);
+        }
+        ctx.add(&route_id, path, route);
         deployment.resources.push(route_id.clone());
         deployment.routes.push(route_id.clone());
         if self.two_way {
@@ -876,6 +1003,7 @@ impl WebSocketApi {
             api_key_required: false,
             operation_name: None,
             two_way: false,
+            request: None,
         }));
         self.inner.borrow_mut().routes.push(state.clone());
         Route { inner: state }
@@ -963,6 +1091,15 @@ impl Route {
     /// The route's operation name.
     pub fn operation_name(self, name: &str) -> Self {
         self.inner.borrow_mut().operation_name = Some(name.into());
+        self
+    }
+
+    /// The route's message type: API Gateway validates every message of the route
+    /// against `T`'s JSON Schema (an `AWS::ApiGatewayV2::Model`, draft 4) and answers one
+    /// that does not match without invoking the integration. `T` derives
+    /// `schemars::JsonSchema`, and serde's traits for the handlers that read it.
+    pub fn request<T: schemars::JsonSchema>(self) -> Self {
+        self.inner.borrow_mut().request = Some(MessageModel::of::<T>());
         self
     }
 

@@ -7,6 +7,7 @@
 mod api;
 mod app;
 mod function;
+mod message;
 pub(crate) mod naming;
 mod problems;
 mod stage;
@@ -22,6 +23,7 @@ pub use function::{
     asset_bucket_name, Architecture, RetentionDays, RustFunction, Schedule, ASSET_BUCKET,
     RESERVED_ENV,
 };
+pub use message::{to_draft4, MessageModel, DRAFT_4};
 pub use naming::logical_id;
 pub use problems::{Problem, ValidationErrors};
 pub use stage::{
