@@ -328,51 +328,58 @@ async fn dev_logs(opts: &LogsOptions, ui: &Ui, path: &std::path::Path) -> Result
     if let Ok(text) = std::fs::read_to_string(&previous) {
         text.lines().for_each(&mut show);
     }
-    // Up to the last whole line read: following goes on from there, so a line written
-    // meanwhile is neither lost nor shown twice.
-    let text = std::fs::read(path).unwrap_or_default();
-    let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    String::from_utf8_lossy(&text[..whole])
-        .lines()
-        .for_each(&mut show);
-    if !opts.follow {
-        return Ok(());
-    }
-    // Follow: read what was appended since (from the start again when the file was
-    // moved aside and begun anew); only whole lines.
-    let mut offset = whole as u64;
-    let mut partial = String::new();
+    // The file's whole lines, then (following) those appended since: a line written
+    // meanwhile is neither lost nor shown twice, and a line is decoded only once whole.
+    let mut tail = Tail::default();
     loop {
+        for line in tail.read(path) {
+            show(&line);
+        }
+        if !opts.follow {
+            return Ok(());
+        }
         tokio::time::sleep(DEV_FOLLOW_EVERY).await;
-        let Ok(len) = std::fs::metadata(path).map(|m| m.len()) else {
-            continue;
-        };
-        if len < offset {
-            offset = 0;
-            partial.clear();
-        }
-        if len == offset {
-            continue;
-        }
-        let Ok(bytes) = read_from(path, offset) else {
-            continue;
-        };
-        offset += bytes.len() as u64;
-        partial.push_str(&String::from_utf8_lossy(&bytes));
-        while let Some(end) = partial.find('\n') {
-            let line: String = partial.drain(..=end).collect();
-            show(line.trim_end());
-        }
     }
 }
 
-fn read_from(path: &std::path::Path, offset: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::{Read, Seek};
-    let mut f = std::fs::File::open(path)?;
-    f.seek(std::io::SeekFrom::Start(offset))?;
-    let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes)?;
-    Ok(bytes)
+/// Reads a file that grows by whole lines: what was appended since the last read, from
+/// the start again when the file was moved aside and begun anew.
+#[derive(Default)]
+struct Tail {
+    /// How much of the file has been read (`partial` included).
+    offset: u64,
+    /// The start of a line not yet ended.
+    partial: Vec<u8>,
+}
+
+impl Tail {
+    /// The lines ended since the last read (none when the file cannot be read).
+    fn read(&mut self, path: &std::path::Path) -> Vec<String> {
+        use std::io::{Read, Seek};
+        let Ok(mut file) = std::fs::File::open(path) else {
+            return Vec::new();
+        };
+        let len = file.metadata().map_or(0, |m| m.len());
+        if len < self.offset {
+            *self = Tail::default();
+        }
+        if file.seek(std::io::SeekFrom::Start(self.offset)).is_err() {
+            return Vec::new();
+        }
+        match file.read_to_end(&mut self.partial) {
+            Ok(n) => self.offset += n as u64,
+            Err(_) => return Vec::new(),
+        }
+        let Some(last) = self.partial.iter().rposition(|&b| b == b'\n') else {
+            return Vec::new();
+        };
+        let rest = self.partial.split_off(last + 1);
+        let whole = std::mem::replace(&mut self.partial, rest);
+        String::from_utf8_lossy(&whole)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
 }
 
 /// A filter pattern as `wsgen dev`'s logs apply it: terms (words, or "quoted phrases")
@@ -733,6 +740,36 @@ mod tests {
                 2
             );
         }
+    }
+
+    #[test]
+    fn a_tail_gives_each_whole_line_once_and_starts_over_on_a_new_file() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs.jsonl");
+        let append = |text: &[u8]| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .unwrap()
+                .write_all(text)
+                .unwrap()
+        };
+        let mut tail = Tail::default();
+        assert!(tail.read(&path).is_empty(), "no file yet");
+        append(b"one\ntw");
+        assert_eq!(tail.read(&path), ["one"]);
+        // A character split across two reads is decoded whole.
+        append("o \u{e9}".as_bytes().split_at(4).0);
+        assert!(tail.read(&path).is_empty());
+        append(&"o \u{e9}\nthree\n".as_bytes()[4..]);
+        assert_eq!(tail.read(&path), ["two \u{e9}", "three"]);
+        assert!(tail.read(&path).is_empty());
+        // Moved aside and begun anew.
+        std::fs::remove_file(&path).unwrap();
+        append(b"new\n");
+        assert_eq!(tail.read(&path), ["new"]);
     }
 
     #[test]
