@@ -140,6 +140,7 @@ pub async fn run(
     }
     // Stages that log need the account's API Gateway CloudWatch role: say so now
     // rather than after CloudFormation fails them and rolls the stack back.
+    // Each template as JSON, made once: the check below and each stack's deploy use it.
     let jsons: Vec<Value> = names
         .iter()
         .map(|n| serde_json::to_value(&assembly.templates[n]).expect("a template is JSON"))
@@ -154,16 +155,15 @@ pub async fn run(
         uploaded,
         stacks: BTreeMap::new(),
     };
-    for name in names {
+    for (name, json) in names.iter().zip(&jsons) {
         let template = &assembly.templates[name];
-        let json: Value = serde_json::to_value(template).expect("a template is JSON");
         let (mut outcome, stack) = if opts.hotswap {
-            match hotswap(aws, ui, name, template, &json).await? {
+            match hotswap(aws, ui, name, template, json).await? {
                 Some(done) => done,
-                None => deploy_one(aws, ui, opts, assembly, name, &json).await?,
+                None => deploy_one(aws, ui, opts, assembly, name, json).await?,
             }
         } else {
-            deploy_one(aws, ui, opts, assembly, name, &json).await?
+            deploy_one(aws, ui, opts, assembly, name, json).await?
         };
         let restored = match outcome {
             Outcome::Unchanged | Outcome::Updated => {

@@ -1,7 +1,8 @@
 //! The AWS side: the SDK clients and their errors (`aws`), CloudFormation stack
-//! operations and change sets (`stacks`), template differences (`changes`) and the
-//! toolkit stack (`toolkit`), the account's API Gateway logging role (`account`). The verbs (bootstrap, deploy, diff, destroy) drive them;
-//! what they show and ask goes through [`Console`], which the command line implements.
+//! operations and change sets (`stacks`), template differences (`changes`), the
+//! toolkit stack (`toolkit`) and the account's API Gateway logging role (`account`).
+//! The verbs (bootstrap, deploy, diff, destroy) drive them; what they show and ask
+//! goes through [`Console`], which the command line implements.
 
 pub mod account;
 pub mod aws;
