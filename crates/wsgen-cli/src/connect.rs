@@ -826,16 +826,9 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
             let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
             let config = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
-                .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-                .unwrap_or_else(|_| {
-                    rustls::ClientConfig::builder_with_provider(Arc::new(
-                        rustls::crypto::aws_lc_rs::default_provider(),
-                    ))
-                    .with_protocol_versions(&[&rustls::version::TLS12])
-                    .expect("TLS 1.2 is supported")
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-                });
+                .expect("aws-lc-rs's default provider has suites for TLS 1.2 and 1.3")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
             Arc::new(config)
         })
         .clone()
