@@ -7,14 +7,20 @@ their data plane at ws://127.0.0.1:PORT/_aws/execute-api/{apiId}/{stage} with
 Written for ministack 1.5.33 (MINISTACK_VERSION below); it refuses to start on another
 version, since it reaches into ministack's modules.
 
-Why this file exists: ministack's CloudFormation has no handlers for two resource types
+Why this file exists: ministack's CloudFormation has no handlers for three resource types
 that wsgen's templates use, and answers "Unrecognized resource types" for them:
 
-- AWS::ApiGatewayV2::RouteResponse (a two-way route's response), and
-- AWS::ApiGatewayV2::Deployment (an explicit deployment, for stages without AutoDeploy).
+- AWS::ApiGatewayV2::RouteResponse (a two-way route's response),
+- AWS::ApiGatewayV2::Deployment (an explicit deployment, for stages without AutoDeploy),
+- AWS::ApiGatewayV2::Model (a message type's JSON Schema, which a route's RequestModels
+  name).
 
-Its API Gateway v2 service already implements both operations (CreateRouteResponse,
-CreateDeployment and the rest), so the handlers registered here call them. wsgen's
+Its API Gateway v2 service already implements the first two (CreateRouteResponse,
+CreateDeployment and the rest), so the handlers registered here call them. It has no
+models at all (no CreateModel, and its routes do not validate messages): the Model handler
+checks the properties CloudFormation requires (ApiId, Name, a JSON object Schema) and
+keeps the model in this process, so a template with models deploys, updates and deletes;
+message validation itself is tested against `wsgen dev`. wsgen's
 templates stay exactly what AWS gets: the gap is filled in the engine, never in wsgen.
 One more difference is handled below: ministack's `Ref` of a Route is "{apiId}/{routeId}"
 where AWS's is the route id alone, so a RouteResponse's RouteId is cut at the slash.
@@ -32,6 +38,7 @@ The process also:
 
 usage: ministack_server.py PORT
 """
+import itertools
 import json
 import os
 import shutil
@@ -174,12 +181,50 @@ def _deployment_delete(physical_id, props):
         raise ValueError(f"AWS::ApiGatewayV2::Deployment {physical_id} delete failed: {body!r}")
 
 
+_models = {}
+_model_ids = itertools.count(1)
+
+
+def _model_create(logical_id, props, stack_name):
+    api_id, name, schema = props.get("ApiId"), props.get("Name"), props.get("Schema")
+    if not api_id or not name or not isinstance(schema, dict):
+        raise ValueError(
+            f"AWS::ApiGatewayV2::Model {logical_id} create failed: ApiId, Name and a Schema "
+            f"object are required (got {sorted(props)})"
+        )
+    for other in _models.values():
+        if other["ApiId"] == api_id and other["Name"] == name:
+            raise ValueError(f"AWS::ApiGatewayV2::Model {logical_id}: API {api_id} has a model {name} already")
+    model_id = f"m{next(_model_ids):06d}"
+    _models[model_id] = dict(props)
+    return model_id, {"ModelId": model_id}
+
+
+def _model_update(physical_id, old_props, new_props, stack_name, logical_id=None):
+    """A new API or name is a new model (AWS replaces it); a new schema is in place."""
+    if any(old_props.get(k) != new_props.get(k) for k in ("ApiId", "Name")):
+        _models.pop(physical_id, None)
+        return _model_create(logical_id or physical_id, new_props, stack_name)
+    _models[physical_id] = dict(new_props)
+    return physical_id, {"ModelId": physical_id}
+
+
+def _model_delete(physical_id, props):
+    _models.pop(physical_id, None)
+
+
 for resource_type, handlers in {
     "AWS::ApiGatewayV2::RouteResponse": {
         "create": _route_response_create,
         "update": _route_response_update,
         "update_with_logical_id": True,
         "delete": _route_response_delete,
+    },
+    "AWS::ApiGatewayV2::Model": {
+        "create": _model_create,
+        "update": _model_update,
+        "update_with_logical_id": True,
+        "delete": _model_delete,
     },
     "AWS::ApiGatewayV2::Deployment": {
         "create": _deployment_create,

@@ -65,10 +65,18 @@ impl Project {
         for file in ["infra/Cargo.toml", "Cargo.lock"] {
             let text = std::fs::read_to_string(dir.join(file)).unwrap();
             assert!(text.contains(&package), "{file} names {package}");
-            let text = text.replace(&package, &renamed).replace(
-                "path = \"../../../../crates/wsgen\"",
-                &format!("path = \"{library}\""),
-            );
+            let lambdas = repo().join("lambdas");
+            let lambdas = lambdas.to_str().unwrap().replace('\\', "/");
+            let text = text
+                .replace(&package, &renamed)
+                .replace(
+                    "path = \"../../../../crates/wsgen\"",
+                    &format!("path = \"{library}\""),
+                )
+                .replace(
+                    "path = \"../../../../lambdas/",
+                    &format!("path = \"{lambdas}/"),
+                );
             std::fs::write(dir.join(file), text).unwrap();
         }
         // The chat fixture's app is the chat blueprint's, included by a relative path
@@ -250,6 +258,13 @@ fn synth_chat_writes_the_assembly_and_prints_yaml() {
     let manifest = p.read("wsgen.out/manifest.json");
     insta::assert_snapshot!("synth-chat-template", template);
     insta::assert_snapshot!("synth-chat-manifest", manifest);
+    // The stack's AsyncAPI document, beside its template, parses.
+    let document = p.read("wsgen.out/Chat.asyncapi.yaml");
+    let parsed = crate::asyncapi::parse(&p.path("wsgen.out/Chat.asyncapi.yaml"));
+    assert_eq!(
+        parsed["operations"]["sendmessage"]["messages"][0],
+        "SendMessage"
+    );
 
     // Both forms pass cfn-lint.
     p.write("Chat.template.yaml", &first.stdout);
@@ -269,6 +284,7 @@ fn synth_chat_writes_the_assembly_and_prints_yaml() {
     assert_eq!(second.stderr, first.stderr);
     assert_eq!(p.read("wsgen.out/Chat.template.json"), template);
     assert_eq!(p.read("wsgen.out/manifest.json"), manifest);
+    assert_eq!(p.read("wsgen.out/Chat.asyncapi.yaml"), document);
     assert!(!p.path("wsgen.out").read_dir().unwrap().any(|e| e
         .unwrap()
         .file_name()
@@ -332,6 +348,11 @@ fn synth_multiple_stacks() {
     assert!(
         p.path("cdk-like.out/Realtime.template.json").is_file(),
         "wsgen.toml's `out` is used"
+    );
+    assert!(
+        p.path("cdk-like.out/Realtime.asyncapi.yaml").is_file()
+            && !p.path("cdk-like.out/Ops.asyncapi.yaml").exists(),
+        "a document for the stack with a WebSocket API only"
     );
     let one = p.wsgen(&["synth", "Realtime", "--quiet"]);
     assert_eq!(one.code, 0);

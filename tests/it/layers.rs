@@ -21,7 +21,7 @@ const LIBRARY: &[(&str, u32)] = &[
 
 /// The command, lowest first: files and what the binary embeds; the library sources
 /// projects build with, the project, cargo and the AWS operations, each
-/// with its own error type; stack selection; the command's error, which wraps them;
+/// with its own error type; stack selection and the AsyncAPI document of a template; the command's error, which wraps them;
 /// the terminal; the verbs in pipeline order (a verb may run the steps before it:
 /// deploy bundles, bundle synthesizes; `wsgen dev` writes the files `connect` and
 /// `logs` read, `wsgen.out/dev/endpoints.json` and `logs.jsonl`, whose formats they
@@ -35,6 +35,7 @@ const CLI: &[(&str, u32)] = &[
     ("cargo", 1),
     ("cloud", 1),
     ("select", 2),
+    ("asyncapi", 2),
     ("error", 3),
     ("ui", 4),
     ("synth", 5),

@@ -1,6 +1,7 @@
 //! The integration tests: one binary (so it links once) with a module per area.
 
 mod apps;
+mod asyncapi;
 mod cli;
 mod deploy;
 mod deployed;

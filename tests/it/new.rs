@@ -383,6 +383,7 @@ async fn exercise(blueprint: &str, dev: &Dev) {
             let (mut a, mut b) = (connect(&url).await, connect(&url).await);
             send(&mut a, r#"{"action":"sendmessage","data":"hello"}"#).await;
             assert_eq!(receive(&mut b).await, "hello");
+            refused_by_the_model(dev, &mut a).await;
             send(&mut a, r#"{"action":"dance"}"#).await;
             assert!(receive(&mut a).await.contains("sendmessage"));
             if blueprint == "auth-chat" {
@@ -422,6 +423,44 @@ async fn exercise(blueprint: &str, dev: &Dev) {
         }
         other => panic!("no protocol check for blueprint {other}"),
     }
+}
+
+/// The chat blueprints' `sendmessage` route has the `SendMessage` model: a message
+/// without `data` gets API Gateway's "Invalid request body" frame, the handler is not
+/// invoked (the request's log line is the refusal, with the reason) and the socket stays
+/// open (the caller goes on using it).
+async fn refused_by_the_model(dev: &Dev, a: &mut Socket) {
+    send(a, r#"{"action":"sendmessage"}"#).await;
+    let frame = json(&receive(a).await);
+    assert_eq!(frame["message"], "Invalid request body", "{frame}");
+    assert!(
+        frame["connectionId"].is_string() && frame["requestId"].is_string(),
+        "{frame}"
+    );
+    // The log line follows the frame.
+    let mut refusal = None;
+    for _ in 0..100 {
+        refusal = dev
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(r#""type":"request""#))
+            .map(|l| json(l))
+            .find(|l| l["status"] == 400);
+        if refusal.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let refusal =
+        refusal.unwrap_or_else(|| panic!("no 400 request line: {:?}", dev.log.lock().unwrap()));
+    assert_eq!(refusal["route"], "sendmessage", "{refusal}");
+    let detail = refusal["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("model SendMessage") && detail.contains(r#""data" is a required property"#),
+        "{detail}"
+    );
 }
 
 /// auth-chat's `sendmessage` is throttled at 10 a second with bursts of 5 (one bucket

@@ -4,6 +4,7 @@
 //! library; results and errors are rendered once, here.
 
 mod args;
+pub mod asyncapi;
 pub mod bootstrap;
 mod bundle;
 mod cargo;

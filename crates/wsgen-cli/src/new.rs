@@ -48,14 +48,21 @@ pub struct Blueprint {
     pub description: String,
     /// Crates of `lambdas/` the project gets.
     pub handlers: Vec<String>,
+    /// The crate of `lambdas/` with the app's message types, shared by the infra crate
+    /// (which depends on it with its `schema` feature) and the handlers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<String>,
     /// The app's route keys, which the project's infra test expects.
     pub routes: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct BlueprintToml {
     description: String,
     handlers: Vec<String>,
+    #[serde(default)]
+    messages: Option<String>,
     routes: Vec<String>,
 }
 
@@ -80,6 +87,7 @@ pub fn blueprints() -> Result<Vec<Blueprint>, CliError> {
             name: name.to_string(),
             description: b.description,
             handlers: b.handlers,
+            messages: b.messages,
             routes: b.routes,
         });
     }
@@ -161,8 +169,13 @@ fn render(
     let library = embedded::get(&format!("blueprints/{LIBRARY_TEXT}"))
         .map(|f| String::from_utf8_lossy(f.bytes).into_owned())
         .unwrap_or_default();
+    // The infra crate's dependency on the message types, with their schemas.
+    let infra_dependencies = blueprint.messages.as_ref().map_or(String::new(), |m| {
+        format!("{m} = {{ path = \"../lambdas/{m}\", features = [\"schema\"] }}\n")
+    });
     let substitute = |text: &str| {
         text.replace("{{library}}", library.trim_end())
+            .replace("{{infra_dependencies}}\n", &infra_dependencies)
             .replace("{{patch}}", patch.trim_end())
             .replace("{{name}}", name)
             .replace("{{Name}}", &camel(name))
@@ -188,7 +201,7 @@ fn render(
             );
         }
     }
-    for handler in &blueprint.handlers {
+    for handler in blueprint.handlers.iter().chain(&blueprint.messages) {
         let mut found = false;
         for file in embedded::under(&format!("lambdas/{handler}/")) {
             found = true;

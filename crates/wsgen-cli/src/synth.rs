@@ -6,7 +6,7 @@
 //! it was. The infra binary is rebuilt only when its sources (or local dependencies,
 //! or lockfile) change: an unchanged project does not start cargo at all.
 
-use super::{cargo, CliError, Project, Ui};
+use super::{asyncapi, cargo, CliError, Project, Ui};
 use crate::cargo::BuildError;
 use crate::project::ProjectError;
 use serde::{Deserialize, Serialize};
@@ -138,19 +138,26 @@ pub fn synth(opts: &SynthOptions, ui: &Ui) -> Result<SynthResult, CliError> {
             .into());
         }
     }
-    install(&staging.0, &out, &assembly.manifest)?;
+    let documents = write_documents(&assembly, &staging.0)?;
+    install(&staging.0, &out, &assembly.manifest, &documents)?;
 
     for (name, entry) in &assembly.manifest.stacks {
         let t = &assembly.templates[name];
         let n = |count: usize, what: &str| {
             format!("{count} {what}{}", if count == 1 { "" } else { "s" })
         };
+        let document = asyncapi::file_name(name);
         ui.done(&format!(
-            "{name}: {}, {}, {} -> {}",
+            "{name}: {}, {}, {} -> {}{}",
             n(t.resources.len(), "resource"),
             n(t.outputs.len(), "output"),
             n(entry.assets.len(), "asset"),
             display(&cwd, &out.join(&entry.template_file)),
+            if documents.contains(&document) {
+                format!(" and {document}")
+            } else {
+                String::new()
+            },
         ));
     }
     let selected: Vec<&String> = if opts.stacks.is_empty() {
@@ -226,9 +233,31 @@ fn keep_bundles(assembly: &mut CloudAssembly, out: &Path) -> bool {
     kept
 }
 
-/// Moves a complete assembly from `staging` into `out`: templates first, the manifest
-/// last, and templates of stacks that are gone removed.
-fn install(staging: &Path, out: &Path, manifest: &Manifest) -> Result<(), CliError> {
+/// Writes the AsyncAPI document of each stack with a WebSocket API into `staging`;
+/// returns their file names.
+fn write_documents(assembly: &CloudAssembly, staging: &Path) -> Result<Vec<String>, CliError> {
+    let mut written = Vec::new();
+    for (stack, template) in &assembly.templates {
+        let Some(doc) = asyncapi::document(stack, template) else {
+            continue;
+        };
+        let name = asyncapi::file_name(stack);
+        let path = staging.join(&name);
+        let yaml = serde_saphyr::to_string(&doc).expect("JSON values serialize to YAML");
+        std::fs::write(&path, yaml).map_err(CliError::io("cannot write", &path))?;
+        written.push(name);
+    }
+    Ok(written)
+}
+
+/// Moves a complete assembly from `staging` into `out`: templates and AsyncAPI
+/// `documents` first, the manifest last, and the files of stacks that are gone removed.
+fn install(
+    staging: &Path,
+    out: &Path,
+    manifest: &Manifest,
+    documents: &[String],
+) -> Result<(), CliError> {
     let old: Option<Manifest> = std::fs::read_to_string(out.join(MANIFEST_FILE))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
@@ -239,16 +268,24 @@ fn install(staging: &Path, out: &Path, manifest: &Manifest) -> Result<(), CliErr
         );
         std::fs::rename(&from, &to).map_err(CliError::io("cannot write", &to))?;
     }
+    for name in documents {
+        let to = out.join(name);
+        std::fs::rename(staging.join(name), &to).map_err(CliError::io("cannot write", &to))?;
+    }
     let to = out.join(MANIFEST_FILE);
     std::fs::rename(staging.join(MANIFEST_FILE), &to).map_err(CliError::io("cannot write", &to))?;
     if let Some(old) = old {
-        for entry in old.stacks.values() {
+        for (stack, entry) in &old.stacks {
             if !manifest
                 .stacks
                 .values()
                 .any(|e| e.template_file == entry.template_file)
             {
                 let _ = std::fs::remove_file(out.join(&entry.template_file));
+            }
+            let document = asyncapi::file_name(stack);
+            if !documents.contains(&document) {
+                let _ = std::fs::remove_file(out.join(document));
             }
         }
     }

@@ -1,31 +1,25 @@
 //! The chat protocol of the AWS sample chat app: a client sends
-//! `{"action":"sendmessage","data":"hello"}` and every other connection in the
-//! connections table (`TABLE_NAME`) receives `hello` (non-string `data` is sent as
-//! JSON). Connections that are gone are removed from the table.
+//! `{"action":"sendmessage","data":"hello"}` (`chat_protocol::SendMessage`, which API
+//! Gateway validates before this runs) and every other connection in the connections
+//! table (`TABLE_NAME`) receives `hello` (non-string `data` is sent as JSON).
+//! Connections that are gone are removed from the table.
 
-use serde::Deserialize;
+use chat_protocol::SendMessage;
 use wsgen_handler::{broadcast, Context, Router, WsResponse};
 
 /// How many posts are in flight at once.
 pub const CONCURRENCY: usize = 32;
 
-#[derive(Deserialize)]
-struct Message {
-    data: serde_json::Value,
-}
-
 pub fn router(ctx: Context) -> Router<Context> {
     Router::new(ctx).on_default(|req, ctx| async move {
-        let Ok(message) = req.json::<Message>() else {
+        // Only reached unchecked where the route has no model (an app of your own).
+        let Ok(message) = req.json::<SendMessage>() else {
             return Ok(WsResponse::error(
                 400,
                 r#"send {"action":"sendmessage","data":"your message"}"#,
             ));
         };
-        let data = match message.data {
-            serde_json::Value::String(s) => s,
-            other => other.to_string(),
-        };
+        let data = message.text();
         let store = ctx.store()?;
         let others = store
             .list()

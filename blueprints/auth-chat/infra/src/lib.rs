@@ -5,6 +5,7 @@
 //! Make a token and its digest, then put `name=digest` pairs in `TOKENS`:
 //! `t=$(openssl rand -hex 32); echo "$t"; printf %s "$t" | sha256sum`.
 
+use chat_protocol::{SendMessage, SEND_MESSAGE};
 use wsgen::prelude::*;
 
 /// `user=sha256(token)` pairs, comma-separated. This one is for the token `demo-token`:
@@ -26,7 +27,7 @@ pub fn build(app: &App, name: &str) {
     let send = function("SendMessage", "lambdas/sendmessage");
     let default = stack
         .rust_function("Default", "lambdas/default")
-        .env("ACTIONS", "sendmessage");
+        .env("ACTIONS", SEND_MESSAGE);
     let auth = stack
         .rust_function("Authorizer", "lambdas/authorizer")
         .env("TOKEN_SHA256", TOKENS);
@@ -35,8 +36,13 @@ pub fn build(app: &App, name: &str) {
     table.grant_read_write(&send);
     let api = stack
         .websocket_api("ChatApi")
-        .on_disconnect(&disconnect)
-        .route("sendmessage", &send);
+        .on_disconnect(&disconnect);
+    // API Gateway refuses a message that is not a `SendMessage` (say, without `data`)
+    // before it costs an invocation.
+    let _ = api
+        .add_route(SEND_MESSAGE)
+        .integration(&send)
+        .request::<SendMessage>();
     let authorizer = api
         .lambda_authorizer("TokenAuth", &auth)
         .identity_source(IdentitySource::query("token"));

@@ -5,6 +5,7 @@
 //! This file is the one definition of the chat app: `wsgen new --blueprint chat` copies
 //! it, and wsgen's own tests and benchmarks build the same app from it.
 
+use chat_protocol::{SendMessage, SEND_MESSAGE};
 use wsgen::prelude::*;
 
 /// The app as stack `name`, with handler crate paths relative to `app`'s project
@@ -26,15 +27,20 @@ pub fn build(app: &App, name: &str) {
     let send = function("SendMessage", "lambdas/sendmessage").memory(256);
     let default = stack
         .rust_function("Default", "lambdas/default")
-        .env("ACTIONS", "sendmessage");
+        .env("ACTIONS", SEND_MESSAGE);
     table.grant_write(&connect);
     table.grant_write(&disconnect);
     table.grant_read_write(&send);
     let api = stack
         .websocket_api("ChatApi")
         .on_connect(&connect)
-        .on_disconnect(&disconnect)
-        .route("sendmessage", &send);
+        .on_disconnect(&disconnect);
+    // API Gateway refuses a message that is not a `SendMessage` (say, without `data`)
+    // before it costs an invocation.
+    let _ = api
+        .add_route(SEND_MESSAGE)
+        .integration(&send)
+        .request::<SendMessage>();
     let _ = api.add_route("$default").integration(&default).two_way();
     // Every message fans out to every connection: a rate limit bounds the bill.
     let live = api.stage("live").throttle(100.0, 50);

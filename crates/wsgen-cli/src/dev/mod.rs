@@ -10,6 +10,7 @@ mod http;
 pub mod iam;
 pub mod integration;
 pub mod lambda;
+pub mod messages;
 pub mod model;
 mod schedules;
 pub mod streams;
@@ -199,7 +200,7 @@ fn load(opts: &DevOptions, built: &Built, domain: &str) -> Result<Loaded, CliErr
     };
     let mut every_stage = std::collections::BTreeSet::new();
     for (stack, template) in &built.assembly.templates {
-        let app = model::read(stack, template, domain);
+        let app = model::read(stack, template, domain)?;
         for (id, f) in app.functions {
             let key = template.code_key(&id).unwrap_or_default();
             let Some(exe) = built.executables.get(key.trim_end_matches(".zip")) else {
@@ -289,23 +290,6 @@ async fn serve(
     let addr = listener.local_addr().map_err(listen)?;
     let domain = addr.to_string();
     let loaded = load(opts, &built, &domain)?;
-    let unchecked: std::collections::BTreeSet<String> = loaded
-        .stages
-        .values()
-        .flat_map(|s| {
-            s.api
-                .routes
-                .values()
-                .filter(|r| r.request_model.is_some())
-                .map(|r| format!("{}/{}", s.api.logical_id, r.key))
-        })
-        .collect();
-    if !unchecked.is_empty() {
-        ui.warn(&format!(
-            "wsgen dev does not validate messages against their route's model yet (API Gateway answers one that does not match without invoking the integration): messages of {} reach their integrations unchecked",
-            unchecked.into_iter().collect::<Vec<_>>().join(", ")
-        ));
-    }
 
     let mut env = vec![
         ("AWS_ACCESS_KEY_ID".to_string(), "local".to_string()),

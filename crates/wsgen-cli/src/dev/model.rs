@@ -10,6 +10,9 @@ use wsgen::cfn::resources::{self, ResourceKind};
 use wsgen::cfn::{Expr, Pseudo, Resolve, Resource, Template};
 use wsgen::schedule::Expression;
 
+use super::messages::{Model, RouteModels};
+use crate::error::DevError;
+
 /// The region the local app pretends to run in.
 pub const LOCAL_REGION: &str = "us-east-1";
 /// The account the local app pretends to run in.
@@ -120,8 +123,9 @@ pub struct DevRoute {
     pub two_way: bool,
     /// The route's authorization (only `$connect` has one).
     pub authorization: Authorization,
-    /// The model (by name) that API Gateway validates the route's messages with.
-    pub request_model: Option<String>,
+    /// The models API Gateway validates the route's messages with, when the route has
+    /// a model selection expression.
+    pub models: Option<RouteModels>,
 }
 
 /// An HTTP, HTTP_PROXY or MOCK integration, as the template describes it.
@@ -331,8 +335,9 @@ fn of_kind<'a, T: 'a>(
         .filter_map(move |(id, r)| Some((id, pick(&r.kind)?)))
 }
 
-/// Reads the app from a stack's template. `gateway` is `127.0.0.1:PORT`.
-pub fn read(stack: &str, template: &Template, gateway: &str) -> DevApp {
+/// Reads the app from a stack's template. `gateway` is `127.0.0.1:PORT`. Fails only
+/// for a message model whose schema cannot be compiled.
+pub fn read(stack: &str, template: &Template, gateway: &str) -> Result<DevApp, DevError> {
     use ResourceKind as K;
     let r = Resolver {
         stack,
@@ -391,6 +396,21 @@ pub fn read(stack: &str, template: &Template, gateway: &str) -> DevApp {
     .filter(|(_, p)| p.integration_response_key == "$default")
     .filter_map(|(_, p)| Some((ref_of(&p.integration_id)?, &p.response_templates)))
     .collect();
+    // Models by API and name, compiled once however many routes use them.
+    let mut models: BTreeMap<(&str, &str), Model> = BTreeMap::new();
+    for (id, p) in of_kind(template, |k| match k {
+        K::Model(p) => Some(p.as_ref()),
+        _ => None,
+    }) {
+        let Some(api) = ref_of(&p.api_id) else {
+            continue;
+        };
+        let model = Model::compile(&p.name, &p.schema).map_err(|e| DevError::Model {
+            model: format!("{stack}/{id}"),
+            message: e.message,
+        })?;
+        models.insert((api, p.name.as_str()), model);
+    }
     let with_response: Vec<&str> = of_kind(template, |k| match k {
         K::RouteResponse(p) => Some(p.as_ref()),
         _ => None,
@@ -468,7 +488,7 @@ pub fn read(stack: &str, template: &Template, gateway: &str) -> DevApp {
                 timeout_ms,
                 two_way,
                 authorization,
-                request_model: p.request_models.values().next().cloned(),
+                models: route_models(stack, id, p, &models)?,
             },
         );
     }
@@ -588,13 +608,45 @@ pub fn read(stack: &str, template: &Template, gateway: &str) -> DevApp {
         })
     })
     .collect();
-    DevApp {
+    Ok(DevApp {
         apis,
         functions,
         tables,
         schedules,
         subscriptions,
+    })
+}
+
+/// A route's request validation: only with a model selection expression, as on API
+/// Gateway, from its `RequestModels` (model names by selection key).
+fn route_models(
+    stack: &str,
+    id: &str,
+    route: &resources::Route,
+    models: &BTreeMap<(&str, &str), Model>,
+) -> Result<Option<RouteModels>, DevError> {
+    let (Some(expression), Some(api)) = (&route.model_selection_expression, ref_of(&route.api_id))
+    else {
+        return Ok(None);
+    };
+    if route.request_models.is_empty() {
+        return Ok(None);
     }
+    let by_key = route
+        .request_models
+        .iter()
+        .map(|(key, name)| match models.get(&(api, name.as_str())) {
+            Some(model) => Ok((key.clone(), model.clone())),
+            None => Err(DevError::Model {
+                model: format!("{stack}/{id}"),
+                message: format!("the route names model `{name}`, which API {api} does not have"),
+            }),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Some(RouteModels {
+        expression: expression.clone(),
+        models: by_key,
+    }))
 }
 
 /// Evaluates a route selection expression (`$request.body.action`, `${request.body.a.b}`,
@@ -665,7 +717,7 @@ mod tests {
                 "ARN": {"Fn::GetAtt": ["T", "Arn"]}
             }}}}
         }));
-        let app = read("Chat", &t, "127.0.0.1:4000");
+        let app = read("Chat", &t, "127.0.0.1:4000").expect("the app");
         let f = &app.functions["F"];
         assert_eq!(f.env["TABLE_NAME"], "Chat-T");
         assert_eq!(f.env["CALLBACK_URL"], "http://127.0.0.1:4000/live");
@@ -694,7 +746,7 @@ mod tests {
                 "DefaultRouteSettings": {"ThrottlingRateLimit": 5.0}
             }}
         }));
-        let app = read("Chat", &t, "127.0.0.1:4000");
+        let app = read("Chat", &t, "127.0.0.1:4000").expect("the app");
         let api = &app.apis["Api"];
         let limit =
             |stage: &str, route: &str| api.throttle(stage, route).map(|t| (t.rate, t.burst));
@@ -721,7 +773,7 @@ mod tests {
             "Off": {"Type": "AWS::Events::Rule", "Properties": {"ScheduleExpression": "rate(1 minute)", "State": "DISABLED",
                 "Targets": [{"Arn": {"Fn::GetAtt": ["F", "Arn"]}, "Id": "F"}]}}
         }));
-        let app = read("S", &t, "127.0.0.1:4000");
+        let app = read("S", &t, "127.0.0.1:4000").expect("the app");
         let by_rule: BTreeMap<&str, &DevSchedule> =
             app.schedules.iter().map(|s| (s.rule.as_str(), s)).collect();
         assert_eq!(

@@ -42,6 +42,10 @@ pub enum DevError {
         path: PathBuf,
         source: notify::Error,
     },
+    /// A message model that cannot be used: its schema does not compile as JSON Schema
+    /// draft 4, or a route names a model the API does not have.
+    #[error("{model}: {message}")]
+    Model { model: String, message: String },
     /// The async runtime, the gateway's server or a rebuild's task failed.
     #[error("{what} failed: {message}")]
     Runtime { what: &'static str, message: String },
@@ -51,7 +55,7 @@ impl DevError {
     /// 2 when the app or the options ask for what cannot be served, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            DevError::NoStage { .. } | DevError::StageConflict { .. } => 2,
+            DevError::NoStage { .. } | DevError::StageConflict { .. } | DevError::Model { .. } => 2,
             _ => 1,
         }
     }
@@ -74,6 +78,7 @@ impl DevError {
                 "move the file away to start with empty tables (wsgen deletes nothing)".into()
             }
             DevError::Watch { .. } => "run with --no-watch".into(),
+            DevError::Model { .. } => "fix the message type's schema (API Gateway would refuse it too), or run `wsgen synth` to see the template".into(),
             DevError::DynamoDb { .. } | DevError::Runtime { .. } => return None,
         })
     }

@@ -17,6 +17,7 @@ use session::*;
 use throttle::Throttles;
 
 use super::lambda::{LambdaService, Logs};
+use super::messages::INVALID_BODY;
 use super::model::{
     select_route, Authorization, DevApi, DevAuthorizer, DevRoute, DEFAULT_INTEGRATION_TIMEOUT_MS,
     LOCAL_ACCOUNT, LOCAL_REGION,

@@ -218,6 +218,13 @@ pub(super) fn spawn_message(
         );
         return;
     }
+    // API Gateway validates a message against its route's model before the
+    // integration, and answers one that does not match itself; the connection stays.
+    if let Some(Err(why)) = route.models.as_ref().map(|m| m.check(&body, binary)) {
+        let _ = outbox.send(error_frame(INVALID_BODY, id, &request_id));
+        gw.log(&route.key, id, 400, started.elapsed(), &why);
+        return;
+    }
     let (gw, id) = (gw.clone(), id.to_string());
     let in_flight = InFlight::new(&gw);
     tokio::spawn(async move {

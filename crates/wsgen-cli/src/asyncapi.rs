@@ -1,0 +1,455 @@
+//! The AsyncAPI 3.0 document of a stack: what a client of its WebSocket APIs needs to
+//! know, written by `wsgen synth` beside the template as `<Stack>.asyncapi.yaml`.
+//!
+//! It is read from the synthesized template (as `wsgen dev` reads it), so it describes
+//! exactly what would be deployed:
+//! - a server per stage (`wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`, the
+//!   two variables known once deployed; `wsgen dev` serves the same paths on
+//!   `ws://127.0.0.1:PORT`);
+//! - a channel per API, with `$connect`'s query and header parameters (its
+//!   authorizer's identity sources) as the WebSocket binding;
+//! - an operation per route key (`$connect` and `$disconnect` are not messages), the
+//!   API receiving the client's message, with a reply for two-way routes;
+//! - a message per model (a route's message type) with its JSON Schema, and for routes
+//!   without one, what the route selection expression requires of the message.
+//!
+//! The models' schemas are draft 4 (API Gateway's dialect); the document carries them
+//! in the AsyncAPI schema format (draft 7's superset): numeric exclusive bounds become
+//! numbers again, and references point into the document.
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use wsgen::cfn::resources::{self, ResourceKind};
+use wsgen::cfn::{Expr, Template};
+
+/// The AsyncAPI version of the documents.
+pub const ASYNCAPI_VERSION: &str = "3.0.0";
+
+/// The document's file name in the assembly directory.
+pub fn file_name(stack: &str) -> String {
+    format!("{stack}.asyncapi.yaml")
+}
+
+/// The WebSocket binding's version (AsyncAPI's bindings repository).
+const WS_BINDING_VERSION: &str = "0.1.0";
+
+/// A WebSocket API of the template, as the document needs it.
+struct Api<'a> {
+    id: &'a str,
+    props: &'a resources::Api,
+    stages: Vec<&'a str>,
+    routes: Vec<(&'a str, &'a resources::Route)>,
+}
+
+fn reference(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Ref(id) => Some(id.as_str()),
+        Expr::GetAtt(id, _) => Some(id.as_str()),
+        _ => None,
+    }
+}
+
+/// A key AsyncAPI accepts for a component, operation, channel or server
+/// (`^[A-Za-z0-9.\-_]+$`): other characters become `_` (`$default` is `_default`).
+fn key(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The document, or `None` when the stack has no WebSocket API.
+pub fn document(stack: &str, template: &Template) -> Option<Value> {
+    let mut apis: Vec<Api> = template
+        .resources
+        .iter()
+        .filter_map(|(id, r)| match &r.kind {
+            ResourceKind::Api(p) if p.protocol_type == "WEBSOCKET" => Some(Api {
+                id,
+                props: p,
+                stages: Vec::new(),
+                routes: Vec::new(),
+            }),
+            _ => None,
+        })
+        .collect();
+    if apis.is_empty() {
+        return None;
+    }
+    let mut models: BTreeMap<(&str, &str), &resources::Model> = BTreeMap::new();
+    for r in template.resources.values() {
+        match &r.kind {
+            ResourceKind::Stage(p) => {
+                if let Some(api) = apis.iter_mut().find(|a| reference(&p.api_id) == Some(a.id)) {
+                    api.stages.push(&p.stage_name);
+                }
+            }
+            ResourceKind::Model(p) => {
+                if let Some(api) = reference(&p.api_id) {
+                    models.insert((api, p.name.as_str()), p);
+                }
+            }
+            _ => {}
+        }
+    }
+    for (id, r) in &template.resources {
+        if let ResourceKind::Route(p) = &r.kind {
+            if let Some(api) = apis.iter_mut().find(|a| reference(&p.api_id) == Some(a.id)) {
+                api.routes.push((id, p));
+            }
+        }
+    }
+    let two_way: Vec<&str> = template
+        .resources
+        .values()
+        .filter_map(|r| match &r.kind {
+            ResourceKind::RouteResponse(p) => reference(&p.route_id),
+            _ => None,
+        })
+        .collect();
+
+    let one_api = apis.len() == 1;
+    let scoped = |api: &str, name: &str| {
+        if one_api {
+            key(name)
+        } else {
+            format!("{}.{}", key(api), key(name))
+        }
+    };
+    let (mut servers, mut channels, mut operations) = (Map::new(), Map::new(), Map::new());
+    let (mut messages, mut schemas) = (Map::new(), Map::new());
+    for api in &mut apis {
+        api.stages.sort();
+        api.routes.sort_by_key(|(_, r)| r.route_key.as_str());
+        let mut channel_servers = Vec::new();
+        for stage in &api.stages {
+            let deployed = scoped(api.id, stage);
+            servers.insert(
+                deployed.clone(),
+                json!({
+                    "host": "{apiId}.execute-api.{region}.amazonaws.com",
+                    "pathname": format!("/{stage}"),
+                    "protocol": "wss",
+                    "title": format!("{} stage {stage}", api.id),
+                    "variables": {
+                        "apiId": {"description": format!("The ID of API {} once deployed (`wsgen deploy` prints the stage's URL)", api.id)},
+                        "region": {"description": "The region the stack is deployed in"},
+                    },
+                }),
+            );
+            channel_servers.push(json!({"$ref": format!("#/servers/{deployed}")}));
+        }
+        let selection = api
+            .props
+            .route_selection_expression
+            .as_deref()
+            .unwrap_or("$request.body.action");
+        let channel = key(api.id);
+        let channel_ref = json!({"$ref": format!("#/channels/{channel}")});
+        let mut channel_messages = Map::new();
+        let mut description = match &api.props.description {
+            Some(d) => format!("{d}\n\n"),
+            None => String::new(),
+        };
+        description.push_str(&format!(
+            "API Gateway routes each message by `{selection}`; a message no route matches goes to `$default`, or is refused when there is none."
+        ));
+        let mut binding = Map::new();
+        for (id, route) in &api.routes {
+            let route_key = route.route_key.as_str();
+            if route_key == "$connect" {
+                connect_binding(template, route, &mut binding, &mut description);
+                continue;
+            }
+            if route_key == "$disconnect" {
+                continue;
+            }
+            let mut refs = Vec::new();
+            let names: Vec<&str> = if route.model_selection_expression.is_some() {
+                route.request_models.values().map(String::as_str).collect()
+            } else {
+                Vec::new()
+            };
+            for name in &names {
+                let component = scoped(api.id, name);
+                if !messages.contains_key(&component) {
+                    let Some(model) = models.get(&(api.id, *name)) else {
+                        continue;
+                    };
+                    schemas.insert(
+                        component.clone(),
+                        schema(&model.schema, &format!("#/components/schemas/{component}")),
+                    );
+                    let mut message = json!({
+                        "name": name,
+                        "contentType": "application/json",
+                        "payload": {"$ref": format!("#/components/schemas/{component}")},
+                    });
+                    if let Some(d) = &model.description {
+                        message["summary"] = json!(d);
+                    }
+                    messages.insert(component.clone(), message);
+                }
+                channel_messages.insert(
+                    component.clone(),
+                    json!({"$ref": format!("#/components/messages/{component}")}),
+                );
+                refs.push(json!({"$ref": format!("#/channels/{channel}/messages/{component}")}));
+            }
+            if refs.is_empty() {
+                let component = scoped(api.id, &format!("{route_key}.message"));
+                messages.insert(component.clone(), untyped_message(route_key, selection));
+                channel_messages.insert(
+                    component.clone(),
+                    json!({"$ref": format!("#/components/messages/{component}")}),
+                );
+                refs.push(json!({"$ref": format!("#/channels/{channel}/messages/{component}")}));
+            }
+            let mut operation = json!({
+                "action": "receive",
+                "channel": channel_ref,
+                "title": route_key,
+                "summary": if names.is_empty() {
+                    format!("Route `{route_key}`: its messages are not validated")
+                } else {
+                    format!("Route `{route_key}`: API Gateway refuses a message that does not match its model (\"Invalid request body\") without invoking the integration")
+                },
+                "messages": refs,
+            });
+            if two_way.contains(id) {
+                operation["reply"] = json!({"channel": channel_ref});
+                operation["description"] =
+                    json!("Two-way: the integration's response is sent back to the client.");
+            }
+            operations.insert(scoped(api.id, route_key), operation);
+        }
+        if !binding.is_empty() {
+            binding.insert("method".into(), json!("GET"));
+            binding.insert("bindingVersion".into(), json!(WS_BINDING_VERSION));
+        }
+        let mut channel_doc = json!({
+            "address": "/",
+            "title": match &api.props.name {
+                Expr::Str(s) => s.clone(),
+                _ => api.id.to_string(),
+            },
+            "description": description,
+            "servers": channel_servers,
+            "messages": channel_messages,
+        });
+        if !binding.is_empty() {
+            channel_doc["bindings"] = json!({"ws": binding});
+        }
+        channels.insert(channel, channel_doc);
+    }
+
+    let contract = json!({"channels": channels, "operations": operations, "components": {"messages": messages, "schemas": schemas}});
+    let digest = Sha256::digest(contract.to_string().as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let mut info = json!({
+        "title": stack,
+        // Not a release number: the contract's fingerprint, which changes with any
+        // route, message or schema.
+        "version": format!("0.0.0+{hex}"),
+    });
+    if let Some(d) = &template.description {
+        info["description"] = json!(d);
+    }
+    let mut doc = json!({
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": info,
+        "defaultContentType": "application/json",
+        "servers": servers,
+    });
+    if let Value::Object(c) = contract {
+        doc.as_object_mut().expect("an object").extend(c);
+    }
+    Some(doc)
+}
+
+/// `$connect`'s parameters (its authorizer's identity sources) as the channel's WebSocket
+/// binding, and its authorization in the channel's description.
+fn connect_binding(
+    template: &Template,
+    route: &resources::Route,
+    binding: &mut Map<String, Value>,
+    description: &mut String,
+) {
+    match route.authorization_type.as_deref() {
+        Some("AWS_IAM") => description.push_str(
+            "\n\nConnecting needs IAM authorization: the handshake is signed with SigV4 (`wsgen connect --sign`).",
+        ),
+        Some("CUSTOM") => {
+            let authorizer = route
+                .authorizer_id
+                .as_ref()
+                .and_then(reference)
+                .and_then(|id| template.resources.get(id))
+                .map(|r| &r.kind);
+            if let Some(ResourceKind::Authorizer(a)) = authorizer {
+                let (mut query, mut headers) = (Vec::new(), Vec::new());
+                for source in &a.identity_source {
+                    if let Some(q) = source.strip_prefix("route.request.querystring.") {
+                        query.push(q.to_string());
+                    } else if let Some(h) = source.strip_prefix("route.request.header.") {
+                        headers.push(h.to_string());
+                    }
+                }
+                for (name, list) in [("query", query), ("headers", headers)] {
+                    if !list.is_empty() {
+                        let properties: Map<String, Value> = list
+                            .iter()
+                            .map(|p| (p.clone(), json!({"type": "string"})))
+                            .collect();
+                        binding.insert(
+                            name.into(),
+                            json!({"type": "object", "properties": properties, "required": list}),
+                        );
+                    }
+                }
+                description.push_str(&format!(
+                    "\n\nConnecting is authorized by Lambda authorizer {}: a handshake without its identity sources is refused with 401, a denied one with 403.",
+                    a.name
+                ));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The message of a route without a model: what the route selection expression
+/// requires of it (`{"action": "<route key>"}` for `$request.body.action`).
+fn untyped_message(route_key: &str, selection: &str) -> Value {
+    let path = selection
+        .strip_prefix("${")
+        .and_then(|s| s.strip_suffix('}'))
+        .or_else(|| selection.strip_prefix('$'))
+        .and_then(|s| s.strip_prefix("request.body."));
+    let payload = match path {
+        Some(path) if route_key != "$default" && !path.is_empty() => {
+            // `a.b` requires {"a": {"b": key}}.
+            let mut schema = json!({"const": route_key});
+            for part in path.rsplit('.') {
+                schema =
+                    json!({"type": "object", "properties": {part: schema}, "required": [part]});
+            }
+            schema
+        }
+        _ => json!({}),
+    };
+    json!({
+        "name": route_key,
+        "summary": if route_key == "$default" {
+            "Any message no other route takes".to_string()
+        } else {
+            format!("A message routed to `{route_key}`")
+        },
+        "payload": payload,
+    })
+}
+
+/// A model's draft 4 schema in the AsyncAPI schema format: without `$schema`, numeric
+/// exclusive bounds, and `#/definitions/...` references pointing at `at` (where the
+/// schema sits in the document).
+fn schema(draft4: &Value, at: &str) -> Value {
+    let Value::Object(o) = draft4 else {
+        return draft4.clone();
+    };
+    let mut out = Map::new();
+    for (k, v) in o {
+        let v = match k.as_str() {
+            "$schema" => continue,
+            "$ref" => match v.as_str().and_then(|r| r.strip_prefix('#')) {
+                Some(pointer) => json!(format!("{at}{pointer}")),
+                None => v.clone(),
+            },
+            // Maps of schemas.
+            "properties" | "patternProperties" | "definitions" | "dependencies" => match v {
+                Value::Object(m) => Value::Object(
+                    m.iter()
+                        .map(|(name, s)| (name.clone(), schema(s, at)))
+                        .collect(),
+                ),
+                other => other.clone(),
+            },
+            // A schema, or a list of them.
+            "items"
+            | "additionalItems"
+            | "additionalProperties"
+            | "not"
+            | "allOf"
+            | "anyOf"
+            | "oneOf" => match v {
+                Value::Array(list) => list.iter().map(|s| schema(s, at)).collect(),
+                other => schema(other, at),
+            },
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    for (flag, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
+        if let Some(Value::Bool(exclusive)) = out.get(flag).cloned() {
+            out.remove(flag);
+            if exclusive {
+                if let Some(n) = out.remove(bound) {
+                    out.insert(flag.into(), n);
+                }
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draft_4_schemas_become_asyncapi_schemas() {
+        let draft4 = json!({
+            "$schema": "http://json-schema.org/draft-04/schema#",
+            "type": "object",
+            "properties": {
+                "n": {"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 9, "exclusiveMaximum": false},
+                "next": {"$ref": "#/definitions/Node"},
+                "minimum": {"type": "string"}
+            },
+            "definitions": {"Node": {"type": "array", "items": {"$ref": "#/definitions/Node"}}}
+        });
+        assert_eq!(
+            schema(&draft4, "#/components/schemas/Tree"),
+            json!({
+                "type": "object",
+                "properties": {
+                    "n": {"type": "number", "exclusiveMinimum": 0, "maximum": 9},
+                    "next": {"$ref": "#/components/schemas/Tree/definitions/Node"},
+                    "minimum": {"type": "string"}
+                },
+                "definitions": {"Node": {"type": "array", "items": {"$ref": "#/components/schemas/Tree/definitions/Node"}}}
+            })
+        );
+    }
+
+    #[test]
+    fn untyped_routes_require_their_route_key() {
+        assert_eq!(
+            untyped_message("join", "${request.body.meta.action}")["payload"],
+            json!({"type": "object", "required": ["meta"], "properties": {"meta": {
+                "type": "object", "required": ["action"], "properties": {"action": {"const": "join"}}}}})
+        );
+        assert_eq!(
+            untyped_message("$default", "$request.body.action")["payload"],
+            json!({})
+        );
+        assert_eq!(key("$default"), "_default");
+    }
+}
