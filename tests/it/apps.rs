@@ -290,7 +290,18 @@ pub enum TopicKind {
     News,
 }
 
-/// Routes with message types: API Gateway models validate their messages.
+/// The reply of `subscribe` and `unsubscribe`.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(crate = "wsgen::schemars")]
+pub struct Subscription {
+    pub topic: String,
+    /// Whether the connection now gets the topic's messages.
+    pub subscribed: bool,
+}
+
+/// Routes with message types: API Gateway models validate their messages, and the
+/// subscriptions' replies are typed.
 pub fn typed_messages() -> App {
     let app = App::at(fixture("chat"));
     let stack = app.stack("Typed");
@@ -308,7 +319,7 @@ pub fn typed_messages() -> App {
             .add_route(key)
             .integration(&f)
             .request::<Topic>()
-            .two_way();
+            .response::<Subscription>();
     }
     let _ = api.stage("live").auto_deploy(false);
     app

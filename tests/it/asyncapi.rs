@@ -1,6 +1,6 @@
 //! The AsyncAPI documents `wsgen synth` writes: snapshots of the catalogue's, each
 //! parsed by the AsyncAPI project's own parser (`@asyncapi/parser`, run by
-//! tests/asyncapi/parse.mjs), and what a client reads in the chat app's.
+//! tests/node/parse-asyncapi.mjs), and what a client reads in the chat app's.
 
 use crate::apps;
 use crate::support::repo;
@@ -8,12 +8,12 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-/// The parser's findings on a document file (see tests/asyncapi/parse.mjs).
+/// The parser's findings on a document file (see tests/node/parse-asyncapi.mjs).
 pub fn parse(file: &Path) -> Value {
-    let script = repo().join("tests/asyncapi/parse.mjs");
+    let script = repo().join("tests/node/parse-asyncapi.mjs");
     assert!(
-        repo().join("tests/asyncapi/node_modules/@asyncapi/parser").is_dir(),
-        "the AsyncAPI parser is not installed: run `bash .ci/run` once, or `npm ci --prefix tests/asyncapi`"
+        repo().join("tests/node/node_modules/@asyncapi/parser").is_dir(),
+        "the AsyncAPI parser is not installed: run `bash .ci/run` once, or `npm ci --prefix tests/node`"
     );
     let out = Command::new("node")
         .arg(&script)

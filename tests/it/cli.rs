@@ -297,6 +297,37 @@ fn synth_chat_writes_the_assembly_and_prints_yaml() {
     assert_eq!(json.stdout, template);
 }
 
+/// `wsgen client`: the chat app's module on stdout (TypeScript by default), or written
+/// to a file whole; `--json`; a stack without a WebSocket API is refused with exit 2.
+#[test]
+fn client_generates_the_module() {
+    let p = Project::new("chat", "client");
+    let ts = p.wsgen(&["client"]);
+    assert_eq!(ts.code, 0, "{}", ts.stderr);
+    assert!(
+        ts.stdout.contains("export class ChatApiClient {"),
+        "{}",
+        ts.stdout
+    );
+    assert!(ts
+        .stdout
+        .contains("sendmessage(message: Omit<ChatApiSendMessage, \"action\">): void"));
+    let js = p.wsgen(&["client", "--lang", "js", "--out", "web/client.js"]);
+    assert_eq!((js.code, js.stdout.as_str()), (0, ""), "{}", js.stderr);
+    insta::assert_snapshot!("client-out", js.snapshot());
+    let written = p.read("web/client.js");
+    assert!(written.contains("@param {Omit<ChatApiSendMessage, \"action\">} message"));
+    let json = p.wsgen(&["client", "--json", "-q"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        (v["stack"].as_str(), v["module"].as_str()),
+        (Some("Chat"), Some(ts.stdout.as_str()))
+    );
+    let unknown = p.wsgen(&["client", "Nope"]);
+    insta::assert_snapshot!("client-unknown-stack", unknown.snapshot());
+    assert_eq!(unknown.code, 2);
+}
+
 #[test]
 fn synth_rebuilds_when_the_infra_changes() {
     let p = Project::new("chat", "rebuild");
@@ -600,6 +631,7 @@ fn every_command_has_help() {
         "completions",
         "connect",
         "logs",
+        "client",
     ] {
         let help = p.wsgen(&[command, "--help"]);
         assert_eq!(help.code, 0, "{}", help.stderr);

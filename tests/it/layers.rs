@@ -42,6 +42,7 @@ const CLI: &[(&str, u32)] = &[
     ("new", 5),
     ("connect", 5),
     ("logs", 6),
+    ("client", 6),
     ("bundle", 6),
     ("bootstrap", 6),
     ("deploy", 7),

@@ -3,6 +3,7 @@
 mod apps;
 mod asyncapi;
 mod cli;
+mod client;
 mod deploy;
 mod deployed;
 mod dev;

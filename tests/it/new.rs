@@ -817,6 +817,36 @@ fn the_chat_page_works_in_headless_chromium() {
         browser.wait_for(&b, &shown("")).await;
         browser.wait_for(&a, &shown("mine")).await;
     });
+    // The page's module came from the files beside it, which are all wsgen dev serves.
+    let (head, body) = http_get(&dev.address, "/chat-client.js");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/javascript"),
+        "{head}"
+    );
+    assert!(body.contains("export class ChatApiClient"), "{body}");
+    for path in ["/index.html", "/.cargo", "/..%2Fwsgen.toml", "/nothing.js"] {
+        let (head, _) = http_get(&dev.address, path);
+        assert!(!head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+    }
+}
+
+/// A plain HTTP GET: the response's head and body.
+fn http_get(address: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(address).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    let _ = s.read_to_string(&mut response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (head.to_string(), body.to_string())
 }
 
 /// The installed binary is self-contained: wsgen installed from a copy of this source

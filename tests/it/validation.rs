@@ -706,4 +706,41 @@ fn message_types() {
         "S/Api/routes/$connect",
         &["carries no message"],
     );
+    let (app, _, f, api) = base();
+    let _ = api
+        .add_route("$disconnect")
+        .integration(&f)
+        .response::<MsgA>();
+    expect(
+        &app,
+        "route-model-no-message",
+        "S/Api/routes/$disconnect",
+        &["sends no response"],
+    );
+
+    // A response type makes the route two-way, with the type's model on its route
+    // response; a type used for requests and responses is one model.
+    let (app, _, f, api) = base();
+    let _ = api
+        .add_route("ask")
+        .integration(&f)
+        .request::<MsgA>()
+        .response::<MsgA>();
+    let assembly = app.assemble().unwrap_or_else(|e| panic!("{e}"));
+    let t = serde_json::to_value(assembly.templates.values().next().unwrap()).unwrap();
+    let resources = t["Resources"].as_object().unwrap();
+    let of_type = |ty: &str| -> Vec<&serde_json::Value> {
+        resources.values().filter(|r| r["Type"] == ty).collect()
+    };
+    assert_eq!(of_type("AWS::ApiGatewayV2::Model").len(), 1);
+    let rr = of_type("AWS::ApiGatewayV2::RouteResponse");
+    assert_eq!(rr.len(), 1);
+    assert_eq!(
+        rr[0]["Properties"]["ModelSelectionExpression"],
+        "\\$default"
+    );
+    assert_eq!(
+        rr[0]["Properties"]["ResponseModels"]["$default"],
+        of_type("AWS::ApiGatewayV2::Model")[0]["Properties"]["Name"]
+    );
 }

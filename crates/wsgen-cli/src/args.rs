@@ -49,6 +49,9 @@ pub(crate) enum Command {
     /// Show a deployed stack's logs (its functions', its stages' access logs),
     /// interleaved by time; --follow for new ones as they come.
     Logs(LogsArgs),
+    /// Generate a typed client module for a stack's WebSocket APIs from the app's message
+    /// types (TypeScript, or JavaScript with JSDoc types for a page without a build).
+    Client(ClientArgs),
     /// Print a completion script for a shell (e.g. `wsgen completions bash >
     /// ~/.local/share/bash-completion/completions/wsgen`).
     Completions {
@@ -189,6 +192,31 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
         return Err(format!("`{s}` has no parameter name: write `name=value`"));
     }
     Ok((name.to_string(), value.to_string()))
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ClientArgs {
+    /// The stack. Default: the only one with a WebSocket API.
+    pub(crate) stack: Option<String>,
+    /// The module's language.
+    #[arg(long, value_enum, default_value = "ts")]
+    pub(crate) lang: LangArg,
+    /// Write the module to this file (whole, or not at all). Default: stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// The project directory (holding wsgen.toml). Default: the nearest one at or above
+    /// the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+}
+
+/// `--lang`'s values.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum LangArg {
+    /// TypeScript.
+    Ts,
+    /// An ES module with JSDoc types (TypeScript checks it with checkJs).
+    Js,
 }
 
 #[derive(Args, Debug)]

@@ -34,20 +34,118 @@ pub fn file_name(stack: &str) -> String {
 /// The WebSocket binding's version (AsyncAPI's bindings repository).
 const WS_BINDING_VERSION: &str = "0.1.0";
 
-/// A WebSocket API of the template, as the document needs it.
-struct Api<'a> {
-    id: &'a str,
-    props: &'a resources::Api,
-    stages: Vec<&'a str>,
-    routes: Vec<(&'a str, &'a resources::Route)>,
+/// A WebSocket API of a template with what describes its messages (the AsyncAPI
+/// document and `wsgen client` read it).
+pub struct WebSocketApi<'a> {
+    /// Its logical id.
+    pub id: &'a str,
+    pub props: &'a resources::Api,
+    /// Its stages' names, sorted.
+    pub stages: Vec<&'a str>,
+    /// By route key: the route's logical id and properties.
+    pub routes: BTreeMap<&'a str, (&'a str, &'a resources::Route)>,
+    /// Its models by name.
+    pub models: BTreeMap<&'a str, &'a resources::Model>,
+    /// The route responses of its two-way routes, by the route's logical id.
+    pub responses: BTreeMap<&'a str, &'a resources::RouteResponse>,
+}
+
+impl WebSocketApi<'_> {
+    /// The route selection expression (API Gateway's default when the template has none).
+    pub fn selection(&self) -> &str {
+        self.props
+            .route_selection_expression
+            .as_deref()
+            .unwrap_or("$request.body.action")
+    }
+
+    /// The models a route's messages are validated with (none without a model
+    /// selection expression, as on API Gateway).
+    pub fn route_models(&self, route: &resources::Route) -> Vec<&resources::Model> {
+        if route.model_selection_expression.is_none() {
+            return Vec::new();
+        }
+        route
+            .request_models
+            .values()
+            .filter_map(|name| self.models.get(name.as_str()).copied())
+            .collect()
+    }
+
+    /// Whether the route (by logical id) sends the integration's response back.
+    pub fn two_way(&self, route_id: &str) -> bool {
+        self.responses.contains_key(route_id)
+    }
+
+    /// The model of a two-way route's response (by the route's logical id).
+    pub fn response_model(&self, route_id: &str) -> Option<&resources::Model> {
+        let response = self.responses.get(route_id)?;
+        response.model_selection_expression.as_ref()?;
+        let name = response.response_models.get("$default")?;
+        self.models.get(name.as_str()).copied()
+    }
 }
 
 fn reference(e: &Expr) -> Option<&str> {
     match e {
-        Expr::Ref(id) => Some(id.as_str()),
-        Expr::GetAtt(id, _) => Some(id.as_str()),
+        Expr::Ref(id) | Expr::GetAtt(id, _) => Some(id.as_str()),
         _ => None,
     }
+}
+
+/// The template's WebSocket APIs, in logical id order.
+pub fn websocket_apis(template: &Template) -> Vec<WebSocketApi<'_>> {
+    let mut apis: Vec<WebSocketApi> = template
+        .resources
+        .iter()
+        .filter_map(|(id, r)| match &r.kind {
+            ResourceKind::Api(p) if p.protocol_type == "WEBSOCKET" => Some(WebSocketApi {
+                id,
+                props: p,
+                stages: Vec::new(),
+                routes: BTreeMap::new(),
+                models: BTreeMap::new(),
+                responses: BTreeMap::new(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let responses: BTreeMap<&str, &resources::RouteResponse> = template
+        .resources
+        .values()
+        .filter_map(|r| match &r.kind {
+            ResourceKind::RouteResponse(p) => Some((reference(&p.route_id)?, p.as_ref())),
+            _ => None,
+        })
+        .collect();
+    for (id, r) in &template.resources {
+        let (api, kind) = match &r.kind {
+            ResourceKind::Stage(p) => (&p.api_id, &r.kind),
+            ResourceKind::Model(p) => (&p.api_id, &r.kind),
+            ResourceKind::Route(p) => (&p.api_id, &r.kind),
+            _ => continue,
+        };
+        let Some(api) = apis.iter_mut().find(|a| reference(api) == Some(a.id)) else {
+            continue;
+        };
+        match kind {
+            ResourceKind::Stage(p) => api.stages.push(&p.stage_name),
+            ResourceKind::Model(p) => {
+                api.models.insert(&p.name, p);
+            }
+            ResourceKind::Route(p) => {
+                api.routes.insert(&p.route_key, (id, p));
+                if let Some(response) = responses.get(id.as_str()) {
+                    api.responses.insert(id, response);
+                }
+            }
+            _ => {}
+        }
+    }
+    for api in &mut apis {
+        api.stages.sort();
+    }
+    apis
 }
 
 /// A key AsyncAPI accepts for a component, operation, channel or server
@@ -66,54 +164,10 @@ fn key(name: &str) -> String {
 
 /// The document, or `None` when the stack has no WebSocket API.
 pub fn document(stack: &str, template: &Template) -> Option<Value> {
-    let mut apis: Vec<Api> = template
-        .resources
-        .iter()
-        .filter_map(|(id, r)| match &r.kind {
-            ResourceKind::Api(p) if p.protocol_type == "WEBSOCKET" => Some(Api {
-                id,
-                props: p,
-                stages: Vec::new(),
-                routes: Vec::new(),
-            }),
-            _ => None,
-        })
-        .collect();
+    let apis = websocket_apis(template);
     if apis.is_empty() {
         return None;
     }
-    let mut models: BTreeMap<(&str, &str), &resources::Model> = BTreeMap::new();
-    for r in template.resources.values() {
-        match &r.kind {
-            ResourceKind::Stage(p) => {
-                if let Some(api) = apis.iter_mut().find(|a| reference(&p.api_id) == Some(a.id)) {
-                    api.stages.push(&p.stage_name);
-                }
-            }
-            ResourceKind::Model(p) => {
-                if let Some(api) = reference(&p.api_id) {
-                    models.insert((api, p.name.as_str()), p);
-                }
-            }
-            _ => {}
-        }
-    }
-    for (id, r) in &template.resources {
-        if let ResourceKind::Route(p) = &r.kind {
-            if let Some(api) = apis.iter_mut().find(|a| reference(&p.api_id) == Some(a.id)) {
-                api.routes.push((id, p));
-            }
-        }
-    }
-    let two_way: Vec<&str> = template
-        .resources
-        .values()
-        .filter_map(|r| match &r.kind {
-            ResourceKind::RouteResponse(p) => reference(&p.route_id),
-            _ => None,
-        })
-        .collect();
-
     let one_api = apis.len() == 1;
     let scoped = |api: &str, name: &str| {
         if one_api {
@@ -124,9 +178,7 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
     };
     let (mut servers, mut channels, mut operations) = (Map::new(), Map::new(), Map::new());
     let (mut messages, mut schemas) = (Map::new(), Map::new());
-    for api in &mut apis {
-        api.stages.sort();
-        api.routes.sort_by_key(|(_, r)| r.route_key.as_str());
+    for api in &apis {
         let mut channel_servers = Vec::new();
         for stage in &api.stages {
             let deployed = scoped(api.id, stage);
@@ -145,11 +197,7 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
             );
             channel_servers.push(json!({"$ref": format!("#/servers/{deployed}")}));
         }
-        let selection = api
-            .props
-            .route_selection_expression
-            .as_deref()
-            .unwrap_or("$request.body.action");
+        let selection = api.selection();
         let channel = key(api.id);
         let channel_ref = json!({"$ref": format!("#/channels/{channel}")});
         let mut channel_messages = Map::new();
@@ -161,8 +209,8 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
             "API Gateway routes each message by `{selection}`; a message no route matches goes to `$default`, or is refused when there is none."
         ));
         let mut binding = Map::new();
-        for (id, route) in &api.routes {
-            let route_key = route.route_key.as_str();
+        for (route_key, (id, route)) in &api.routes {
+            let route_key = *route_key;
             if route_key == "$connect" {
                 connect_binding(template, route, &mut binding, &mut description);
                 continue;
@@ -171,23 +219,16 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
                 continue;
             }
             let mut refs = Vec::new();
-            let names: Vec<&str> = if route.model_selection_expression.is_some() {
-                route.request_models.values().map(String::as_str).collect()
-            } else {
-                Vec::new()
-            };
-            for name in &names {
-                let component = scoped(api.id, name);
+            let models = api.route_models(route);
+            let mut add = |model: &resources::Model| {
+                let component = scoped(api.id, &model.name);
                 if !messages.contains_key(&component) {
-                    let Some(model) = models.get(&(api.id, *name)) else {
-                        continue;
-                    };
                     schemas.insert(
                         component.clone(),
                         schema(&model.schema, &format!("#/components/schemas/{component}")),
                     );
                     let mut message = json!({
-                        "name": name,
+                        "name": model.name,
                         "contentType": "application/json",
                         "payload": {"$ref": format!("#/components/schemas/{component}")},
                     });
@@ -200,8 +241,12 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
                     component.clone(),
                     json!({"$ref": format!("#/components/messages/{component}")}),
                 );
-                refs.push(json!({"$ref": format!("#/channels/{channel}/messages/{component}")}));
+                json!({"$ref": format!("#/channels/{channel}/messages/{component}")})
+            };
+            for model in &models {
+                refs.push(add(model));
             }
+            let reply = api.response_model(id).map(&mut add);
             if refs.is_empty() {
                 let component = scoped(api.id, &format!("{route_key}.message"));
                 messages.insert(component.clone(), untyped_message(route_key, selection));
@@ -215,15 +260,18 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
                 "action": "receive",
                 "channel": channel_ref,
                 "title": route_key,
-                "summary": if names.is_empty() {
+                "summary": if models.is_empty() {
                     format!("Route `{route_key}`: its messages are not validated")
                 } else {
                     format!("Route `{route_key}`: API Gateway refuses a message that does not match its model (\"Invalid request body\") without invoking the integration")
                 },
                 "messages": refs,
             });
-            if two_way.contains(id) {
-                operation["reply"] = json!({"channel": channel_ref});
+            if api.two_way(id) {
+                operation["reply"] = match reply {
+                    Some(message) => json!({"channel": channel_ref, "messages": [message]}),
+                    None => json!({"channel": channel_ref}),
+                };
                 operation["description"] =
                     json!("Two-way: the integration's response is sent back to the client.");
             }

@@ -8,6 +8,7 @@ pub mod asyncapi;
 pub mod bootstrap;
 mod bundle;
 mod cargo;
+pub mod client;
 pub mod cloud;
 mod connect;
 mod deploy;
@@ -117,6 +118,14 @@ pub fn run() -> i32 {
         // The frames are printed as they come; the exit code tells how it ended.
         Settings::Connect(opts) => connect::connect(&opts, &ui).map(|code| (String::new(), code)),
         Settings::Logs(opts) => logs::logs(&opts, &ui).map(|()| (String::new(), 0)),
+        Settings::Client { opts, json } => {
+            client::client(&opts, &ui).map(|r| match (json, &r.out) {
+                (true, _) => (to_json(&r), 0),
+                // Written to the file: nothing on stdout.
+                (false, Some(_)) => (String::new(), 0),
+                (false, None) => (r.module, 0),
+            })
+        }
     };
     match outcome.and_then(|(text, code)| ui.stdout(&text).map(|()| code)) {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 //! receive complete settings and never look at flags.
 
 use crate::args::{self, ApprovalArg, AwsArgs, Command};
+use crate::client::{ClientOptions, Lang};
 use crate::connect::{AfterLast, ConnectOptions, REPLY_WAIT};
 use crate::dev::gateway::GatewayConfig;
 use crate::dev::DevOptions;
@@ -49,6 +50,10 @@ pub enum Settings {
     Completions(String),
     Connect(ConnectOptions),
     Logs(LogsOptions),
+    Client {
+        opts: ClientOptions,
+        json: bool,
+    },
 }
 
 impl Settings {
@@ -66,6 +71,7 @@ impl Settings {
             | Settings::Diff { json, .. }
             | Settings::New { json, .. }
             | Settings::ListBlueprints { json } => *json,
+            Settings::Client { json, .. } => *json,
             Settings::Completions(_) => false,
         }
     }
@@ -134,6 +140,18 @@ impl Settings {
                     blueprint: a.blueprint,
                     name: a.name,
                     force: a.force,
+                },
+                json,
+            },
+            Command::Client(a) => Settings::Client {
+                opts: ClientOptions {
+                    project: a.project,
+                    stack: a.stack,
+                    lang: match a.lang {
+                        args::LangArg::Ts => Lang::TypeScript,
+                        args::LangArg::Js => Lang::JavaScript,
+                    },
+                    out: a.out,
                 },
                 json,
             },

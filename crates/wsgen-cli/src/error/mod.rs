@@ -1,5 +1,6 @@
 //! The command's error: each area's error (the project, building, the cloud; and here,
-//! as the verbs above this layer return `CliError`, those of `new` and `dev`) or one of
+//! as the verbs above this layer return `CliError`, those of `new`, `dev`, `connect`,
+//! `logs` and `client`) or one of
 //! the command's own, with its exit code and a hint at the fix, rendered once by `Ui`.
 
 use crate::cargo::BuildError;
@@ -10,10 +11,12 @@ use crate::sources::SourcesError;
 use std::path::PathBuf;
 use wsgen::ValidationErrors;
 
+mod client;
 mod connect;
 mod dev;
 mod logs;
 mod new;
+pub use client::ClientError;
 pub use connect::ConnectError;
 pub use dev::DevError;
 pub use logs::LogsError;
@@ -54,6 +57,9 @@ pub enum CliError {
     /// `wsgen logs` (see [`LogsError`]).
     #[error(transparent)]
     Logs(#[from] LogsError),
+    /// `wsgen client` (see [`ClientError`]).
+    #[error(transparent)]
+    Client(#[from] ClientError),
 }
 
 impl CliError {
@@ -66,6 +72,7 @@ impl CliError {
             CliError::Dev(e) => e.exit_code(),
             CliError::Connect(e) => e.exit_code(),
             CliError::Logs(e) => e.exit_code(),
+            CliError::Client(e) => e.exit_code(),
             CliError::Validation(_) | CliError::Usage(_) => 2,
             _ => 1,
         }
@@ -83,6 +90,7 @@ impl CliError {
             CliError::Dev(e) => return e.help(),
             CliError::Connect(e) => return e.help(),
             CliError::Logs(e) => return e.help(),
+            CliError::Client(e) => return e.help(),
             CliError::Validation(_) | CliError::Usage(_) => return None,
         })
     }

@@ -123,7 +123,15 @@ props!(
 
 props!(
     /// `AWS::ApiGatewayV2::RouteResponse`.
-    RouteResponse { api_id: Expr, route_id: Expr, route_response_key: String }
+    RouteResponse {
+        api_id: Expr,
+        route_id: Expr,
+        route_response_key: String,
+        /// Which of `ResponseModels` describes the response (WebSocket APIs only).
+        model_selection_expression: Option<String>,
+        /// Model names by selection key.
+        response_models: BTreeMap<String, String>,
+    }
 );
 
 props!(

@@ -65,6 +65,9 @@ pub(crate) struct RouteState {
     /// The message type API Gateway validates the route's messages against. Default:
     /// none (any message goes to the integration).
     pub request: Option<MessageModel>,
+    /// The message type of a two-way route's response (documented as a model of the
+    /// route response; API Gateway does not validate responses). Default: none.
+    pub response: Option<MessageModel>,
 }
 
 #[derive(Clone)]
@@ -375,12 +378,10 @@ impl ApiState {
         let mut schemas: BTreeMap<String, (serde_json::Value, String)> = BTreeMap::new();
         for route in &self.routes {
             let route = route.borrow();
-            let Some(model) = &route.request else {
-                continue;
-            };
-            let path = format!("{api_path}/routes/{}", route.key);
-            if model.name.is_empty() {
-                ctx.problems.add(
+            for model in route.request.iter().chain(&route.response) {
+                let path = format!("{api_path}/routes/{}", route.key);
+                if model.name.is_empty() {
+                    ctx.problems.add(
                     &path,
                     "model-name",
                     format!(
@@ -389,9 +390,9 @@ impl ApiState {
                     ),
                     "name its schema: #[schemars(rename = \"SendMessage\")]",
                 );
-                continue;
-            }
-            match &model.schema {
+                    continue;
+                }
+                match &model.schema {
                 Err(keywords) => ctx.problems.add(
                     &path,
                     "model-schema",
@@ -418,6 +419,7 @@ impl ApiState {
                         schemas.insert(model.name.clone(), (schema.clone(), model.type_name.clone()));
                     }
                 },
+            }
             }
         }
         let mut ids = BTreeMap::new();
@@ -637,6 +639,19 @@ impl RouteState {
                 );
             }
         }
+        if let Some(model) = &self.response {
+            if key == "$disconnect" {
+                p.add(
+                    path,
+                    "route-model-no-message",
+                    format!(
+                        "route `{key}` has the response type `{}`, but `{key}` sends no response",
+                        model.type_name
+                    ),
+                    format!("remove `.response::<..>()` from the `{key}` route"),
+                );
+            }
+        }
         if self.two_way && key == "$disconnect" {
             p.add(
                 path,
@@ -731,15 +746,26 @@ impl RouteState {
         deployment.routes.push(route_id.clone());
         if self.two_way {
             let rr = format!("{base}RouteResponse");
-            ctx.add(
-                &rr,
-                &format!("{path}/RouteResponse"),
-                Resource::new(r::RouteResponse {
-                    api_id: Expr::ref_(api_id),
-                    route_id: Expr::ref_(&route_id),
-                    route_response_key: "$default".into(),
-                }),
-            );
+            // The response's type, as the route response's only model: the escaped
+            // `\$default` selection expression always selects the `$default` key.
+            let response = self
+                .response
+                .as_ref()
+                .and_then(|m| Some((m.name.clone(), models.get(&m.name)?.clone())));
+            let mut resource = Resource::new(r::RouteResponse {
+                api_id: Expr::ref_(api_id),
+                route_id: Expr::ref_(&route_id),
+                route_response_key: "$default".into(),
+                model_selection_expression: response.as_ref().map(|_| "\\$default".into()),
+                response_models: response
+                    .iter()
+                    .map(|(name, _)| ("$default".to_string(), name.clone()))
+                    .collect(),
+            });
+            if let Some((_, model_id)) = &response {
+                resource = resource.depends_on([model_id.clone()]);
+            }
+            ctx.add(&rr, &format!("{path}/RouteResponse"), resource);
             deployment.resources.push(rr.clone());
             deployment.routes.push(rr);
         }
@@ -1003,6 +1029,7 @@ impl WebSocketApi {
             api_key_required: false,
             operation_name: None,
             two_way: false,
+            response: None,
             request: None,
         }));
         self.inner.borrow_mut().routes.push(state.clone());
@@ -1100,6 +1127,18 @@ impl Route {
     /// `schemars::JsonSchema`, and serde's traits for the handlers that read it.
     pub fn request<T: schemars::JsonSchema>(self) -> Self {
         self.inner.borrow_mut().request = Some(MessageModel::of::<T>());
+        self
+    }
+
+    /// The message type of the route's response, which makes the route two-way: the
+    /// route response gets `T`'s model (API Gateway does not validate responses; the
+    /// AsyncAPI document and `wsgen client` describe them with it).
+    pub fn response<T: schemars::JsonSchema>(self) -> Self {
+        {
+            let mut route = self.inner.borrow_mut();
+            route.response = Some(MessageModel::of::<T>());
+            route.two_way = true;
+        }
         self
     }
 

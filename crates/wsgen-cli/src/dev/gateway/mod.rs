@@ -493,12 +493,42 @@ async fn ws_root(
 async fn ws_stage(
     State(gw): State<Arc<Gateway>>,
     UrlPath(stage): UrlPath<String>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
     headers: HeaderMap,
     query: RawQuery,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
 ) -> Response {
-    connect(gw, stage, ws, headers, query, addr).await
+    match ws {
+        Ok(ws) => connect(gw, stage, ws, headers, query, addr).await,
+        // A browser asking for one of the page's files (`web/chat-client.js`).
+        Err(rejection) => page_file(&gw, &stage).unwrap_or_else(|| rejection.into_response()),
+    }
+}
+
+/// A file beside the page in `web/` (not the page itself, which `/` serves filled in),
+/// by a plain name only: nothing outside `web/` and no hidden file is reachable.
+fn page_file(gw: &Gateway, name: &str) -> Option<Response> {
+    let plain = !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    let dir = gw.page.as_ref()?.parent()?;
+    if !plain || gw.page.as_ref()?.file_name()? == name {
+        return None;
+    }
+    let content_type = match name.rsplit_once('.')?.1 {
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "html" => "text/html; charset=utf-8",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    };
+    let bytes = std::fs::read(dir.join(name)).ok()?;
+    Some(([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
 
 fn not_found(gw: &Gateway) -> Response {

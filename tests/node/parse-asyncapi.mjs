@@ -3,7 +3,7 @@
 // (errors are severity 0) and, when the document parsed, its servers, channels,
 // operations and messages with their payload schemas, as the parser resolved them.
 //
-// usage: node tests/asyncapi/parse.mjs FILE
+// usage: node tests/node/parse-asyncapi.mjs FILE
 import { readFileSync } from "node:fs";
 import { Parser } from "@asyncapi/parser";
 
