@@ -383,7 +383,7 @@ async fn exercise(blueprint: &str, dev: &Dev) {
             let (mut a, mut b) = (connect(&url).await, connect(&url).await);
             send(&mut a, r#"{"action":"sendmessage","data":"hello"}"#).await;
             assert_eq!(receive(&mut b).await, "hello");
-            refused_by_the_model(dev, &mut a).await;
+            sendmessage_without_data_is_refused(dev, &mut a).await;
             send(&mut a, r#"{"action":"dance"}"#).await;
             assert!(receive(&mut a).await.contains("sendmessage"));
             if blueprint == "auth-chat" {
@@ -400,6 +400,14 @@ async fn exercise(blueprint: &str, dev: &Dev) {
             let message = format!(
                 r#"{{"action": "sendMessage", "connectionId": "{id}", "message": "Hi! :)"}}"#
             );
+            refused_by_the_model(
+                dev,
+                &mut b,
+                r#"{"action":"sendMessage","message":"to nobody"}"#,
+                ("sendMessage", "SendTo"),
+                r#""connectionId" is a required property"#,
+            )
+            .await;
             send(&mut b, &message).await;
             assert_eq!(receive(&mut a).await, "Hi! :)");
             a.close(None).await.unwrap();
@@ -413,6 +421,14 @@ async fn exercise(blueprint: &str, dev: &Dev) {
         }
         "ticker" => {
             let mut s = connect(base).await;
+            refused_by_the_model(
+                dev,
+                &mut s,
+                r#"{"action":"subscribe","symbol":"no spaces"}"#,
+                ("subscribe", "Subscription"),
+                "/symbol",
+            )
+            .await;
             send(&mut s, r#"{"action":"subscribe","symbol":"amzn"}"#).await;
             assert_eq!(receive(&mut s).await, r#"{"subscribed":"AMZN"}"#);
             let update = json(&receive(&mut s).await);
@@ -425,12 +441,18 @@ async fn exercise(blueprint: &str, dev: &Dev) {
     }
 }
 
-/// The chat blueprints' `sendmessage` route has the `SendMessage` model: a message
-/// without `data` gets API Gateway's "Invalid request body" frame, the handler is not
-/// invoked (the request's log line is the refusal, with the reason) and the socket stays
-/// open (the caller goes on using it).
-async fn refused_by_the_model(dev: &Dev, a: &mut Socket) {
-    send(a, r#"{"action":"sendmessage"}"#).await;
+/// A route with a model (`route`'s `model`): `message`, which does not match, gets API
+/// Gateway's "Invalid request body" frame, the handler is not invoked (the request's
+/// log line is the refusal, with the reason, `why`) and the socket stays open (the
+/// caller goes on using it).
+async fn refused_by_the_model(
+    dev: &Dev,
+    a: &mut Socket,
+    message: &str,
+    (route, model): (&str, &str),
+    why: &str,
+) {
+    send(a, message).await;
     let frame = json(&receive(a).await);
     assert_eq!(frame["message"], "Invalid request body", "{frame}");
     assert!(
@@ -447,7 +469,7 @@ async fn refused_by_the_model(dev: &Dev, a: &mut Socket) {
             .iter()
             .filter(|l| l.contains(r#""type":"request""#))
             .map(|l| json(l))
-            .find(|l| l["status"] == 400);
+            .find(|l| l["status"] == 400 && l["route"] == route);
         if refusal.is_some() {
             break;
         }
@@ -455,12 +477,24 @@ async fn refused_by_the_model(dev: &Dev, a: &mut Socket) {
     }
     let refusal =
         refusal.unwrap_or_else(|| panic!("no 400 request line: {:?}", dev.log.lock().unwrap()));
-    assert_eq!(refusal["route"], "sendmessage", "{refusal}");
     let detail = refusal["detail"].as_str().unwrap();
     assert!(
-        detail.contains("model SendMessage") && detail.contains(r#""data" is a required property"#),
+        detail.contains(&format!("model {model}")) && detail.contains(why),
         "{detail}"
     );
+}
+
+/// The chat protocol's `SendMessage` model (chat-protocol, shared by the chat
+/// blueprints) refuses a `sendmessage` without `data`.
+async fn sendmessage_without_data_is_refused(dev: &Dev, a: &mut Socket) {
+    refused_by_the_model(
+        dev,
+        a,
+        r#"{"action":"sendmessage"}"#,
+        ("sendmessage", "SendMessage"),
+        r#""data" is a required property"#,
+    )
+    .await;
 }
 
 /// auth-chat's `sendmessage` is throttled at 10 a second with bursts of 5 (one bucket
@@ -533,6 +567,7 @@ async fn chat_history(dev: &Dev) {
         (Some("message"), Some("hello")),
         "{got}"
     );
+    sendmessage_without_data_is_refused(dev, &mut a).await;
     let mut late = connect(base).await;
     send(&mut late, r#"{"action":"history"}"#).await;
     let history = json(&next(dev, &mut late).await);

@@ -16,7 +16,7 @@ use crate::{CliError, Ui};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use wsgen::cfn::Template;
 
 /// The language of the module.
@@ -91,32 +91,13 @@ pub fn client(opts: &ClientOptions, ui: &Ui) -> Result<ClientResult, CliError> {
     };
     let module = generate(&synthesized.assembly.templates[&stack], opts.lang);
     if let Some(out) = &opts.out {
-        write_whole(out, &module)?;
+        crate::files::write_atomically(out, module.as_bytes(), None)?;
         ui.done(&format!("{stack}'s client -> {}", out.display()));
     }
     Ok(ClientResult {
         stack,
         out: opts.out.clone(),
         module,
-    })
-}
-
-/// Writes `text` to `path` through a temporary file beside it, so the file is either
-/// the old one or the whole new one.
-fn write_whole(path: &Path, text: &str) -> Result<(), CliError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(CliError::io("cannot create", dir))?;
-    let name = path
-        .file_name()
-        .map_or_else(|| "client".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-    std::fs::write(&tmp, text).map_err(CliError::io("cannot write", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        CliError::io("cannot write", path)(e)
     })
 }
 

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 /// The route key of [`SendMessage`].
 pub const SEND_MESSAGE: &str = "sendmessage";
+/// The route key that answers with the room's [`History`] (the chat-history blueprint).
+pub const HISTORY: &str = "history";
 
 /// `{"action":"sendmessage","data":"hello"}`: `data` reaches every other connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +38,38 @@ impl SendMessage {
     }
 }
 
+/// A message the room kept (the chat-history blueprint): `{"from":"<connection id>",
+/// "data":"hello","at":<epoch ms>}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct StoredMessage {
+    /// The sender's connection id.
+    pub from: String,
+    pub data: String,
+    /// When it was sent, in milliseconds since the Unix epoch.
+    pub at: i64,
+}
+
+/// The reply to `{"action":"history"}`: `{"type":"history","messages":[...]}`, the room's
+/// last messages, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct History {
+    /// Always `history`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub messages: Vec<StoredMessage>,
+}
+
+impl History {
+    pub fn new(messages: Vec<StoredMessage>) -> History {
+        History {
+            kind: HISTORY.into(),
+            messages,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +85,14 @@ mod tests {
             r#"{"n":1}"#
         );
         assert!(serde_json::from_str::<SendMessage>(r#"{"action":"sendmessage"}"#).is_err());
+        let history = History::new(vec![StoredMessage {
+            from: "c1".into(),
+            data: "hi".into(),
+            at: 5,
+        }]);
+        assert_eq!(
+            serde_json::to_string(&history).unwrap(),
+            r#"{"type":"history","messages":[{"from":"c1","data":"hi","at":5}]}"#
+        );
     }
 }

@@ -11,7 +11,7 @@
 //! `expiresAt` (epoch seconds, `MESSAGE_TTL_SECONDS` later, default a week: the
 //! table's TTL attribute).
 
-use serde::Deserialize;
+use chat_protocol::{History, SendMessage, StoredMessage, HISTORY, SEND_MESSAGE};
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 use wsgen_handler::aws_sdk_dynamodb::types::AttributeValue;
@@ -65,11 +65,6 @@ impl Messages {
     }
 }
 
-#[derive(Deserialize)]
-struct Send {
-    data: serde_json::Value,
-}
-
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -93,7 +88,7 @@ pub fn item(m: &Messages, from: &str, data: &str, at: i64) -> HashMap<String, At
 }
 
 /// A stored message as clients see it.
-fn shown(item: &HashMap<String, AttributeValue>) -> serde_json::Value {
+fn shown(item: &HashMap<String, AttributeValue>) -> StoredMessage {
     let text = |k: &str| {
         item.get(k)
             .and_then(|v| v.as_s().ok())
@@ -105,19 +100,21 @@ fn shown(item: &HashMap<String, AttributeValue>) -> serde_json::Value {
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok())
         .unwrap_or_default();
-    serde_json::json!({"from": text("from"), "data": text("data"), "at": at})
+    StoredMessage {
+        from: text("from"),
+        data: text("data"),
+        at,
+    }
 }
 
 pub fn router(messages: Messages) -> Router<Messages> {
     Router::new(messages)
-        .route("sendmessage", |req, m| async move {
-            let Ok(send) = req.json::<Send>() else {
+        .route(SEND_MESSAGE, |req, m| async move {
+            // Only reached unchecked where the route has no model (an app of your own).
+            let Ok(send) = req.json::<SendMessage>() else {
                 return Ok(WsResponse::error(400, USAGE));
             };
-            let data = match send.data {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
+            let data = send.text();
             if data.chars().count() > MAX_MESSAGE {
                 return Ok(WsResponse::error(
                     413,
@@ -138,7 +135,7 @@ pub fn router(messages: Messages) -> Router<Messages> {
                 })?;
             Ok(WsResponse::ok())
         })
-        .route("history", |_req, m| async move {
+        .route(HISTORY, |_req, m| async move {
             let newest_first = m
                 .client
                 .query()
@@ -155,12 +152,9 @@ pub fn router(messages: Messages) -> Router<Messages> {
                         wsgen_handler::aws_sdk_dynamodb::error::DisplayErrorContext(&e)
                     )
                 })?;
-            let mut messages: Vec<serde_json::Value> =
-                newest_first.items().iter().map(shown).collect();
+            let mut messages: Vec<StoredMessage> = newest_first.items().iter().map(shown).collect();
             messages.reverse();
-            Ok(WsResponse::json(
-                &serde_json::json!({"type": "history", "messages": messages}),
-            ))
+            Ok(WsResponse::json(&History::new(messages)))
         })
 }
 
@@ -191,7 +185,7 @@ mod tests {
         assert!(sk(&early) < sk(&late), "zero-padded times sort as numbers");
         assert_eq!(early["expiresAt"].as_n().unwrap(), "60");
         assert_eq!(
-            shown(&late),
+            serde_json::to_value(shown(&late)).unwrap(),
             serde_json::json!({"from": "c0", "data": "there", "at": 1_700_000_000_000i64})
         );
     }

@@ -4,25 +4,15 @@
 //! one (400) or the connection is gone (410, also removed from the connections table
 //! when there is one).
 
-use serde::Deserialize;
+use direct_protocol::SendTo;
 use wsgen_handler::{Context, Delivery, Router, WsResponse};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SendTo {
-    connection_id: String,
-    message: serde_json::Value,
-}
 
 pub fn router(ctx: Context) -> Router<Context> {
     Router::new(ctx).on_default(|req, ctx| async move {
         let Ok(send) = req.json::<SendTo>() else {
             return Ok(WsResponse::error(400, r#"send {"action":"sendMessage","connectionId":"<id from whoAmI>","message":"Hi! :)"}"#));
         };
-        let message = match send.message {
-            serde_json::Value::String(s) => s,
-            other => other.to_string(),
-        };
+        let message = send.text();
         match ctx.connections(&req).post(&send.connection_id, message).await? {
             Delivery::Delivered => Ok(WsResponse::ok()),
             Delivery::Gone => {

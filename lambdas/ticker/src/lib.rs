@@ -5,18 +5,13 @@
 //! every subscriber of each symbol in `SYMBOLS` (default `AMZN,GOOG,MSFT`) through the
 //! stage of `CALLBACK_URL`, and forgets the connections that are gone.
 
-use serde::Deserialize;
 use std::time::{SystemTime, UNIX_EPOCH};
+use ticker_protocol::{Price, Subscribed, Subscription, Unsubscribed, SUBSCRIBE, UNSUBSCRIBE};
 use wsgen_handler::{broadcast, Context, Router, WsRequest, WsResponse};
 
 /// The environment variable listing the symbols, comma-separated.
 pub const SYMBOLS_ENV: &str = "SYMBOLS";
 const DEFAULT_SYMBOLS: &str = "AMZN,GOOG,MSFT";
-
-#[derive(Deserialize)]
-struct Subscription {
-    symbol: String,
-}
 
 fn symbol(req: &WsRequest) -> Option<String> {
     let s = req
@@ -44,29 +39,48 @@ pub fn router(ctx: Context) -> Router<Context> {
 /// The router pushing prices of `symbols`.
 pub fn router_with_symbols(ctx: Context, symbols: Vec<String>) -> Router<Context> {
     Router::new(ctx)
-        .route("subscribe", |req, ctx| async move {
-            let Some(symbol) = symbol(&req) else { return Ok(WsResponse::error(400, USAGE)) };
+        .route(SUBSCRIBE, |req, ctx| async move {
+            let Some(symbol) = symbol(&req) else {
+                return Ok(WsResponse::error(400, USAGE));
+            };
             ctx.store()?.subscribe(&req.connection_id, &symbol).await?;
-            Ok(WsResponse::json(&serde_json::json!({ "subscribed": symbol })))
+            Ok(WsResponse::json(&Subscribed { subscribed: symbol }))
         })
-        .route("unsubscribe", |req, ctx| async move {
-            let Some(symbol) = symbol(&req) else { return Ok(WsResponse::error(400, USAGE)) };
-            ctx.store()?.unsubscribe(&req.connection_id, &symbol).await?;
-            Ok(WsResponse::json(&serde_json::json!({ "unsubscribed": symbol })))
+        .route(UNSUBSCRIBE, |req, ctx| async move {
+            let Some(symbol) = symbol(&req) else {
+                return Ok(WsResponse::error(400, USAGE));
+            };
+            ctx.store()?
+                .unsubscribe(&req.connection_id, &symbol)
+                .await?;
+            Ok(WsResponse::json(&Unsubscribed {
+                unsubscribed: symbol,
+            }))
         })
         .on_schedule(move |_event, ctx| {
             let symbols = symbols.clone();
             async move {
                 let store = ctx.store()?;
                 let connections = ctx.callback_connections()?;
-                let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
                 for symbol in &symbols {
                     let subscribers = store.subscribers(symbol).await?;
                     if subscribers.is_empty() {
                         continue;
                     }
-                    let update = serde_json::json!({"type": "price", "symbol": symbol, "price": price(symbol, now / 60), "at": now});
-                    let report = broadcast(&connections, Some(store), subscribers.into_iter().map(|c| c.id), update.to_string().as_bytes(), 32).await;
+                    let update = Price::new(symbol, price(symbol, now / 60), now);
+                    let update = serde_json::to_vec(&update)?;
+                    let report = broadcast(
+                        &connections,
+                        Some(store),
+                        subscribers.into_iter().map(|c| c.id),
+                        &update,
+                        32,
+                    )
+                    .await;
                     eprintln!("{symbol}: {report}");
                 }
                 Ok(())

@@ -4,6 +4,7 @@
 //! `history` answers with the room's last messages, so a client that connects late
 //! catches up. Messages expire after a week, connections after two hours.
 
+use chat_protocol::{History, SendMessage, HISTORY, SEND_MESSAGE};
 use wsgen::prelude::*;
 
 /// The app as stack `name`, with handler crate paths relative to `app`'s project
@@ -32,7 +33,7 @@ pub fn build(app: &App, name: &str) {
         .env("TABLE_NAME", connections.name());
     let default = stack
         .rust_function("Default", "lambdas/default")
-        .env("ACTIONS", "sendmessage,history");
+        .env("ACTIONS", format!("{SEND_MESSAGE},{HISTORY}"));
     connections.grant_write(&connect);
     connections.grant_write(&disconnect);
     connections.grant_read_write(&fanout);
@@ -43,9 +44,17 @@ pub fn build(app: &App, name: &str) {
     let api = stack
         .websocket_api("ChatApi")
         .on_connect(&connect)
-        .on_disconnect(&disconnect)
-        .route("sendmessage", &chat);
-    let _ = api.add_route("history").integration(&chat).two_way();
+        .on_disconnect(&disconnect);
+    // API Gateway refuses a message without `data` before it costs an invocation; the
+    // history's reply type is documented (AsyncAPI, `wsgen client`).
+    let _ = api
+        .add_route(SEND_MESSAGE)
+        .integration(&chat)
+        .request::<SendMessage>();
+    let _ = api
+        .add_route(HISTORY)
+        .integration(&chat)
+        .response::<History>();
     let _ = api.add_route("$default").integration(&default).two_way();
     let live = api.stage("live");
     live.grant_manage_connections(&fanout);

@@ -3,6 +3,7 @@
 //! "Hi! :)"}` delivers the message to that connection (nothing comes back to the sender,
 //! or an error for a connection that is gone). No table: the ids are the address book.
 
+use direct_protocol::{SendTo, SEND_MESSAGE, WHO_AM_I};
 use wsgen::prelude::*;
 
 /// The app as stack `name`, with handler crate paths relative to `app`'s project
@@ -13,15 +14,17 @@ pub fn build(app: &App, name: &str) {
     let sendto = stack.rust_function("SendMessage", "lambdas/sendto");
     let default = stack
         .rust_function("Default", "lambdas/default")
-        .env("ACTIONS", "whoAmI,sendMessage");
+        .env("ACTIONS", format!("{WHO_AM_I},{SEND_MESSAGE}"));
     let api = stack.websocket_api("Api");
-    for (key, f) in [
-        ("whoAmI", &whoami),
-        ("sendMessage", &sendto),
-        ("$default", &default),
-    ] {
+    for (key, f) in [(WHO_AM_I, &whoami), ("$default", &default)] {
         let _ = api.add_route(key).integration(f).two_way();
     }
+    // API Gateway refuses a message without its recipient before it costs an invocation.
+    let _ = api
+        .add_route(SEND_MESSAGE)
+        .integration(&sendto)
+        .request::<SendTo>()
+        .two_way();
     let live = api.stage("live");
     live.grant_manage_connections(&sendto);
     stack.output("WebSocketUrl", live.url());

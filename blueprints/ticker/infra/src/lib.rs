@@ -3,6 +3,7 @@
 //! `{"type":"price","symbol":"AMZN","price":...}` to each symbol's subscribers. The
 //! connections table holds each connection's subscriptions.
 
+use ticker_protocol::{Subscribed, Subscription, Unsubscribed, SUBSCRIBE, UNSUBSCRIBE};
 use wsgen::prelude::*;
 
 /// The app as stack `name`, with handler crate paths relative to `app`'s project
@@ -22,7 +23,7 @@ pub fn build(app: &App, name: &str) {
         .schedule(Schedule::rate(Duration::from_secs(60)));
     let default = stack
         .rust_function("Default", "lambdas/default")
-        .env("ACTIONS", "subscribe,unsubscribe");
+        .env("ACTIONS", format!("{SUBSCRIBE},{UNSUBSCRIBE}"));
     table.grant_write(&connect);
     table.grant_write(&disconnect);
     table.grant_read_write(&ticker);
@@ -30,13 +31,19 @@ pub fn build(app: &App, name: &str) {
         .websocket_api("TickerApi")
         .on_connect(&connect)
         .on_disconnect(&disconnect);
-    for (key, f) in [
-        ("subscribe", &ticker),
-        ("unsubscribe", &ticker),
-        ("$default", &default),
-    ] {
-        let _ = api.add_route(key).integration(f).two_way();
-    }
+    // API Gateway refuses a subscription without a valid symbol before it costs an
+    // invocation; the replies' types are documented (AsyncAPI, `wsgen client`).
+    let _ = api
+        .add_route(SUBSCRIBE)
+        .integration(&ticker)
+        .request::<Subscription>()
+        .response::<Subscribed>();
+    let _ = api
+        .add_route(UNSUBSCRIBE)
+        .integration(&ticker)
+        .request::<Subscription>()
+        .response::<Unsubscribed>();
+    let _ = api.add_route("$default").integration(&default).two_way();
     let live = api.stage("live");
     live.grant_manage_connections(&ticker);
     let _ = ticker.env("CALLBACK_URL", live.callback_url());
