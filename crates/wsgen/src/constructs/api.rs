@@ -715,11 +715,8 @@ impl RouteState {
         // The route's message type validates every message: the selection expression
         // is the API's route selection expression, whose values have no model of their
         // own, so `$default`'s model applies to all.
-        let model = self
-            .request
-            .as_ref()
-            .and_then(|m| Some((m.name.clone(), models.get(&m.name)?.clone())));
-        let mut route = Resource::new(r::Route {
+        let (request_models, request_model_id) = keyed_model(self.request.as_ref(), models);
+        let route = Resource::new(r::Route {
             api_id: Expr::ref_(api_id),
             route_key: key.into(),
             target: Some(Expr::concat([
@@ -731,16 +728,12 @@ impl RouteState {
             api_key_required: self.api_key_required.then_some(true),
             operation_name: self.operation_name.clone(),
             route_response_selection_expression: self.two_way.then(|| "$default".into()),
-            model_selection_expression: model.as_ref().map(|_| route_selection.to_string()),
-            request_models: model
-                .iter()
-                .map(|(name, _)| ("$default".to_string(), name.clone()))
-                .collect(),
-        });
-        if let Some((_, model_id)) = &model {
-            // Models are named, not referenced: the route must come after its model.
-            route = route.depends_on([model_id.clone()]);
-        }
+            model_selection_expression: request_model_id
+                .as_ref()
+                .map(|_| route_selection.to_string()),
+            request_models,
+        })
+        .depends_on(request_model_id);
         ctx.add(&route_id, path, route);
         deployment.resources.push(route_id.clone());
         deployment.routes.push(route_id.clone());
@@ -748,27 +741,33 @@ impl RouteState {
             let rr = format!("{base}RouteResponse");
             // The response's type, as the route response's only model: the escaped
             // `\$default` selection expression always selects the `$default` key.
-            let response = self
-                .response
-                .as_ref()
-                .and_then(|m| Some((m.name.clone(), models.get(&m.name)?.clone())));
-            let mut resource = Resource::new(r::RouteResponse {
+            let (response_models, response_model_id) = keyed_model(self.response.as_ref(), models);
+            let resource = Resource::new(r::RouteResponse {
                 api_id: Expr::ref_(api_id),
                 route_id: Expr::ref_(&route_id),
                 route_response_key: "$default".into(),
-                model_selection_expression: response.as_ref().map(|_| "\\$default".into()),
-                response_models: response
-                    .iter()
-                    .map(|(name, _)| ("$default".to_string(), name.clone()))
-                    .collect(),
-            });
-            if let Some((_, model_id)) = &response {
-                resource = resource.depends_on([model_id.clone()]);
-            }
+                model_selection_expression: response_model_id.as_ref().map(|_| "\\$default".into()),
+                response_models,
+            })
+            .depends_on(response_model_id);
             ctx.add(&rr, &format!("{path}/RouteResponse"), resource);
             deployment.resources.push(rr.clone());
             deployment.routes.push(rr);
         }
+    }
+}
+
+/// A message type's model as a route or route response names it: `{"$default": name}`
+/// (its `RequestModels` or `ResponseModels`) and the model's logical id, which the route
+/// or route response must come after (models are named, not referenced); empty when
+/// there is no type, or the API emitted no model for it (a validation problem).
+fn keyed_model(
+    message: Option<&MessageModel>,
+    models: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Option<String>) {
+    match message.and_then(|m| Some((m.name.clone(), models.get(&m.name)?.clone()))) {
+        Some((name, id)) => (BTreeMap::from([("$default".to_string(), name)]), Some(id)),
+        None => (BTreeMap::new(), None),
     }
 }
 
