@@ -86,6 +86,22 @@ impl WebSocketApi<'_> {
     }
 }
 
+/// The path into the message that a selection expression reads: `action` for
+/// `$request.body.action` or `${request.body.action}`, `a.b` for `$request.body.a.b`,
+/// the empty path (the whole message) for `$request.body`; `None` when it reads no part
+/// of the body (a literal such as `\$default`). `wsgen dev`'s routing, the AsyncAPI
+/// document and `wsgen client` all read expressions through it.
+pub fn body_path(selection: &str) -> Option<&str> {
+    let variable = selection
+        .strip_prefix("${")
+        .and_then(|s| s.strip_suffix('}'))
+        .or_else(|| selection.strip_prefix('$'))?;
+    match variable.strip_prefix("request.body")? {
+        "" => Some(""),
+        rest => rest.strip_prefix('.'),
+    }
+}
+
 fn reference(e: &Expr) -> Option<&str> {
     match e {
         Expr::Ref(id) | Expr::GetAtt(id, _) => Some(id.as_str()),
@@ -374,12 +390,7 @@ fn connect_binding(
 /// The message of a route without a model: what the route selection expression
 /// requires of it (`{"action": "<route key>"}` for `$request.body.action`).
 fn untyped_message(route_key: &str, selection: &str) -> Value {
-    let path = selection
-        .strip_prefix("${")
-        .and_then(|s| s.strip_suffix('}'))
-        .or_else(|| selection.strip_prefix('$'))
-        .and_then(|s| s.strip_prefix("request.body."));
-    let payload = match path {
+    let payload = match body_path(selection) {
         Some(path) if route_key != "$default" && !path.is_empty() => {
             // `a.b` requires {"a": {"b": key}}.
             let mut schema = json!({"const": route_key});
@@ -485,6 +496,18 @@ mod tests {
                 "definitions": {"Node": {"type": "array", "items": {"$ref": "#/components/schemas/Tree/definitions/Node"}}}
             })
         );
+    }
+
+    #[test]
+    fn selection_expressions_read_a_path_of_the_body() {
+        assert_eq!(body_path("$request.body.action"), Some("action"));
+        assert_eq!(
+            body_path("${request.body.meta.action}"),
+            Some("meta.action")
+        );
+        assert_eq!(body_path("$request.body"), Some(""));
+        assert_eq!(body_path("\\$default"), None);
+        assert_eq!(body_path("$request.bodyguard"), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! handlers for what comes back, API Gateway's error frames (`Invalid request body`,
 //! `Forbidden`, ...) told apart from the app's messages.
 
-use crate::asyncapi::{websocket_apis, WebSocketApi};
+use crate::asyncapi::{body_path, websocket_apis, WebSocketApi};
 pub use crate::error::ClientError;
 use crate::synth::{synth, SynthOptions};
 use crate::{CliError, Ui};
@@ -158,12 +158,7 @@ fn doc_comment(doc: &str, indent: &str) -> String {
 /// The field a route key is read from when the API routes by a top-level field of the
 /// message (`$request.body.action` -> `action`).
 fn routing_field(selection: &str) -> Option<&str> {
-    let path = selection
-        .strip_prefix("${")
-        .and_then(|s| s.strip_suffix('}'))
-        .or_else(|| selection.strip_prefix('$'))?
-        .strip_prefix("request.body.")?;
-    (!path.is_empty() && !path.contains('.')).then_some(path)
+    body_path(selection).filter(|path| !path.is_empty() && !path.contains('.'))
 }
 
 /// A name usable as a method or type: an identifier that is no reserved word and no
@@ -229,7 +224,7 @@ fn api_module(out: &mut String, api: &WebSocketApi, lang: Lang) {
     // The message types, named after their models.
     let mut message_types: BTreeMap<&str, String> = BTreeMap::new();
     for (name, model) in &api.models {
-        let type_name = format!("{}{}", type_prefix(api.id), name);
+        let type_name = format!("{}{}", api.id, name);
         let doc = model
             .schema
             .get("description")
@@ -248,7 +243,7 @@ fn api_module(out: &mut String, api: &WebSocketApi, lang: Lang) {
         message_types.insert(name, type_name);
     }
     // By route key, what a route takes.
-    let routes_type = format!("{}Routes", type_prefix(api.id));
+    let routes_type = format!("{}Routes", api.id);
     let mut routes = String::from("{\n");
     // By route key, what a two-way route answers.
     let mut replies = String::from("{\n");
@@ -326,21 +321,21 @@ fn api_module(out: &mut String, api: &WebSocketApi, lang: Lang) {
     ));
     out.push_str(&declare(
         lang,
-        &format!("{}Replies", type_prefix(api.id)),
+        &format!("{}Replies", api.id),
         &format!(
             "What each two-way route of {} answers, by route key (the integration's response;\nAPI Gateway does not check it against the type).",
             api.id
         ),
         if replies == "{\n}" { "Record<string, never>" } else { &replies },
     ));
-    let handlers_type = format!("{}Handlers", type_prefix(api.id));
+    let handlers_type = format!("{}Handlers", api.id);
     out.push_str(&declare(
         lang,
         &handlers_type,
         "What the client is told: the socket opening and closing, the app's messages (a\ntwo-way route's reply, or a message posted to this connection), and API Gateway's\nerror frames.",
         "{\n  open?: () => void;\n  message?: (data: string | ArrayBuffer) => void;\n  gatewayError?: (error: GatewayError) => void;\n  close?: (code: number, reason: string) => void;\n}",
     ));
-    let class = format!("{}Client", type_prefix(api.id));
+    let class = format!("{}Client", api.id);
     let doc = format!(
         "A connection to a stage of {}: `new {class}(url, handlers)`, where url is the\nstage's (`wss://...` deployed, `ws://127.0.0.1:3001/<stage>` under `wsgen dev`).",
         api.id
@@ -373,11 +368,6 @@ fn api_module(out: &mut String, api: &WebSocketApi, lang: Lang) {
             "  /**\n   * Sends any message: a string as it is, anything else as JSON.\n   * @param {{unknown}} message\n   */\n  send(message) {{\n    this.socket.send(typeof message === \"string\" ? message : JSON.stringify(message));\n  }}\n\n  /**\n   * Closes the connection (1000 unless told).\n   * @param {{number}} [code]\n   * @param {{string}} [reason]\n   */\n  close(code, reason) {{\n    this.socket.close(code, reason);\n  }}\n}}\n\n"
         );
     }
-}
-
-/// `ChatApi` -> `ChatApi` (type names start with the API's logical id).
-fn type_prefix(api: &str) -> &str {
-    api
 }
 
 /// The function that tells API Gateway's error frames from the app's messages.

@@ -656,11 +656,7 @@ pub fn select_route(expression: &str, body: &str) -> Option<String> {
     if let Some(literal) = expr.strip_prefix('\\') {
         return Some(literal.to_string());
     }
-    let path = expr
-        .strip_prefix("${")
-        .and_then(|e| e.strip_suffix('}'))
-        .or_else(|| expr.strip_prefix('$'))?;
-    let path = path.strip_prefix("request.body")?;
+    let path = crate::asyncapi::body_path(expr)?;
     let json: Value = serde_json::from_str(body).ok()?;
     let mut v = &json;
     for part in path.split('.').filter(|p| !p.is_empty()) {
