@@ -300,8 +300,17 @@ pub struct Subscription {
     pub subscribed: bool,
 }
 
-/// Routes with message types: API Gateway models validate their messages, and the
-/// subscriptions' replies are typed.
+/// What the app pushes to a topic's subscribers: a tagged enum (`{"type":"Price",...}`).
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(crate = "wsgen::schemars", tag = "type")]
+pub enum Update {
+    Price { topic: String, price: f64 },
+    Headline { topic: String, text: String },
+}
+
+/// Routes with message types: API Gateway models validate their messages, the
+/// subscriptions' replies are typed, and so are the updates the app pushes.
 pub fn typed_messages() -> App {
     let app = App::at(fixture("chat"));
     let stack = app.stack("Typed");
@@ -309,7 +318,8 @@ pub fn typed_messages() -> App {
     let api = stack
         .websocket_api("TypedApi")
         .on_connect(&f)
-        .on_default(&f);
+        .on_default(&f)
+        .pushes::<Update>();
     let _ = api
         .add_route("sendmessage")
         .integration(&f)

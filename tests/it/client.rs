@@ -129,6 +129,43 @@ fn the_chat_client_types_its_messages() {
     }
 }
 
+/// A program on the typed-messages app's client: what the app pushes and its routes'
+/// replies have typed handlers (`onUpdate` narrows the tagged enum by its `type`), and
+/// a handler of the wrong type, or for a type the app does not send, does not compile.
+#[test]
+fn the_app_s_messages_have_typed_handlers() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = &apps::typed_messages().assemble().unwrap().templates["Typed"];
+    std::fs::write(
+        dir.path().join("typed.ts"),
+        generate(template, Lang::TypeScript),
+    )
+    .unwrap();
+    let program = |handlers: &str| {
+        format!(
+            "import {{ TypedApiClient }} from \"./typed.ts\";\n\
+             const client = new TypedApiClient(\"ws://127.0.0.1:3001/live\", {{\n{handlers}\n}});\n\
+             client.subscribe({{ topic: \"amzn\", kind: \"Prices\" }});\n"
+        )
+    };
+    let good = program(
+        "onUpdate: (u) => console.log(u.type === \"Price\" ? u.price.toFixed(2) : u.text.length),\n\
+         onSubscription: (s) => console.log(s.topic, s.subscribed === true),\n\
+         message: (data) => console.log(data),",
+    );
+    std::fs::write(dir.path().join("good.ts"), good).unwrap();
+    check(dir.path(), &["good.ts"]).unwrap_or_else(|e| panic!("{e}"));
+    for (bad, why) in [
+        ("onUpdate: (u) => u.price,", "price"),
+        ("onSubscription: (s: string) => s,", "string"),
+        ("onPrice: (p: unknown) => p,", "onPrice"),
+    ] {
+        std::fs::write(dir.path().join("bad.ts"), program(bad)).unwrap();
+        let found = check(dir.path(), &["bad.ts"]).expect_err(bad);
+        assert!(found.contains(why), "{bad}: {found}");
+    }
+}
+
 /// The chat blueprint's page uses the generated client: `web/chat-client.js` is what
 /// `wsgen client --lang js` writes for the chat app (`WSGEN_BLESS=1` rewrites it), and
 /// it type-checks together with the page's own module.

@@ -3,7 +3,7 @@
 //! and runs under `wsgen dev`.
 
 use crate::cli::Project;
-use crate::support::cfn_lint;
+use crate::support::{cfn_lint, repo};
 use futures_util::{SinkExt, StreamExt};
 use std::path::Path;
 
@@ -87,7 +87,7 @@ fn a_project_has_the_blueprint_the_handlers_and_a_lockfile() {
     insta::assert_snapshot!("new-chat-tree", tree(&dir).join("\n"));
     let infra = std::fs::read_to_string(dir.join("infra/Cargo.toml")).unwrap();
     assert!(infra.contains("name = \"my-chat-infra\""), "{infra}");
-    let repo = crate::support::repo();
+    let repo = repo();
     // wsgen's crates by version, as from crates.io; .cargo/config.toml points cargo at
     // the sources this wsgen extracted, the library byte for byte.
     let version = env!("CARGO_PKG_VERSION");
@@ -621,6 +621,35 @@ async fn chat_history(dev: &Dev) {
     );
 }
 
+/// The ticker's generated client in Node.js against the running app
+/// (tests/node/ticker-client.mjs): the model's refusal reaches `gatewayError`, the
+/// subscription's reply `onSubscribed` and the pushed price `onPrice`, each by its shape.
+fn typed_client_at_work(p: &Project, dev: &Dev) {
+    let client = p.path("ticker-client.js");
+    let run = p.wsgen(&["client", "--lang", "js", "--out", client.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = std::process::Command::new("node")
+        .arg(repo().join("tests/node/ticker-client.mjs"))
+        .arg(&client)
+        .arg(&dev.base)
+        .output()
+        .expect("node (bash .ci/run installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json(stdout.trim()),
+        serde_json::json!([
+            ["gatewayError", "Invalid request body"],
+            ["onSubscribed", "AMZN"],
+            ["onPrice", "price", "AMZN", "number"]
+        ])
+    );
+}
+
 #[test]
 fn every_blueprint_tests_synthesizes_lints_and_runs_its_protocol() {
     // The handlers build where the stock ones did: the same crates (copied with their
@@ -669,6 +698,9 @@ fn every_blueprint_tests_synthesizes_lints_and_runs_its_protocol() {
         }
         let dev = Dev::start(&p, &args);
         rt.block_on(exercise(blueprint, &dev));
+        if blueprint == "ticker" {
+            typed_client_at_work(&p, &dev);
+        }
         if blueprint == "chat" {
             let tables = rt.block_on(async {
                 let ddb =
@@ -890,7 +922,7 @@ fn http_get(address: &str, path: &str) -> (String, String) {
 #[test]
 fn an_installed_wsgen_needs_no_source() {
     use std::process::Command;
-    let repo = crate::support::repo();
+    let repo = repo();
     let p = Project::empty();
     let copy = p.dir.join("source");
     // The checkout's files (tracked, or new and not ignored), as the working tree has them.

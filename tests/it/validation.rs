@@ -689,6 +689,27 @@ fn message_types() {
         &["`it::validation::MsgA` and `it::validation::MsgB` both have the schema name `Msg`"],
     );
 
+    // A pushed type is checked as a route's is, and shares the API's model names.
+    let (app, _, f, api) = base();
+    let _ = api.add_route("a").integration(&f).request::<MsgA>();
+    let _ = api.pushes::<MsgB>().pushes::<Conditional>();
+    let p = expect(
+        &app,
+        "model-name",
+        "S/Api/pushes/it::validation::MsgB",
+        &["`it::validation::MsgA` and `it::validation::MsgB` both have the schema name `Msg`"],
+    );
+    assert!(p.fix.contains("rename"), "{}", p.fix);
+    expect(
+        &app,
+        "model-schema",
+        "S/Api/pushes/it::validation::Conditional",
+        &[
+            "`it::validation::Conditional` of the API's pushed messages",
+            "draft 4",
+        ],
+    );
+
     let (app, _, f, api) = base();
     let _ = api.add_route("c").integration(&f).request::<Unnamed>();
     expect(

@@ -61,9 +61,12 @@ export class ChatApiClient {
     this.socket.onopen = () => handlers.open?.();
     this.socket.onclose = (event) => handlers.close?.(event.code, event.reason);
     this.socket.onmessage = (event) => {
-      const error = typeof event.data === "string" ? gatewayError(event.data) : undefined;
-      if (error && handlers.gatewayError) handlers.gatewayError(error);
-      else handlers.message?.(event.data);
+      const frame = typeof event.data === "string" ? parse(event.data) : undefined;
+      const error = gatewayError(frame);
+      if (error) {
+        if (handlers.gatewayError) return handlers.gatewayError(error);
+      }
+      handlers.message?.(event.data);
     };
   }
 
@@ -96,19 +99,25 @@ export class ChatApiClient {
 }
 
 /**
- * API Gateway's error frame, when `data` is one: exactly `message`, `connectionId` and
- * `requestId`.
+ * `data` as JSON, or `undefined` when it is not JSON.
  * @param {string} data
- * @returns {GatewayError | undefined}
+ * @returns {unknown}
  */
-function gatewayError(data) {
-  /** @type {unknown} */
-  let frame;
+function parse(data) {
   try {
-    frame = JSON.parse(data);
+    return JSON.parse(data);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * API Gateway's error frame, when `frame` is one: exactly `message`, `connectionId` and
+ * `requestId`.
+ * @param {unknown} frame
+ * @returns {GatewayError | undefined}
+ */
+function gatewayError(frame) {
   if (typeof frame !== "object" || frame === null) return undefined;
   const keys = Object.keys(frame).sort().join(",");
   const f = /** @type {Record<string, unknown>} */ (frame);

@@ -10,8 +10,11 @@
 //!   authorizer's identity sources) as the WebSocket binding;
 //! - an operation per route key (`$connect` and `$disconnect` are not messages), the
 //!   API receiving the client's message, with a reply for two-way routes;
-//! - a message per model (a route's message type) with its JSON Schema, and for routes
-//!   without one, what the route selection expression requires of the message.
+//! - an operation per message type the app pushes (`WebSocketApi::pushes`), the API
+//!   sending it (`push.<Name>`);
+//! - a message per model (a route's or a push's message type) with its JSON Schema, and
+//!   for routes without one, what the route selection expression requires of the
+//!   message.
 //!
 //! The models' schemas are draft 4 (API Gateway's dialect); the document carries them
 //! in the AsyncAPI schema format (draft 7's superset): numeric exclusive bounds become
@@ -22,6 +25,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use wsgen::cfn::resources::{self, ResourceKind};
 use wsgen::cfn::{Expr, Template};
+use wsgen::PUSHED;
 
 /// The AsyncAPI version of the documents.
 pub const ASYNCAPI_VERSION: &str = "3.0.0";
@@ -48,6 +52,9 @@ pub struct WebSocketApi<'a> {
     pub models: BTreeMap<&'a str, &'a resources::Model>,
     /// The route responses of its two-way routes, by the route's logical id.
     pub responses: BTreeMap<&'a str, &'a resources::RouteResponse>,
+    /// The models of the messages the app pushes to its connections (marked
+    /// [`PUSHED`]), by name.
+    pub pushes: BTreeMap<&'a str, &'a resources::Model>,
 }
 
 impl WebSocketApi<'_> {
@@ -122,6 +129,7 @@ pub fn websocket_apis(template: &Template) -> Vec<WebSocketApi<'_>> {
                 routes: BTreeMap::new(),
                 models: BTreeMap::new(),
                 responses: BTreeMap::new(),
+                pushes: BTreeMap::new(),
             }),
             _ => None,
         })
@@ -148,6 +156,9 @@ pub fn websocket_apis(template: &Template) -> Vec<WebSocketApi<'_>> {
             ResourceKind::Stage(p) => api.stages.push(&p.stage_name),
             ResourceKind::Model(p) => {
                 api.models.insert(&p.name, p);
+                if r.metadata.get(PUSHED) == Some(&Value::Bool(true)) {
+                    api.pushes.insert(&p.name, p);
+                }
             }
             ResourceKind::Route(p) => {
                 api.routes.insert(&p.route_key, (id, p));
@@ -193,7 +204,7 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
         }
     };
     let (mut servers, mut channels, mut operations) = (Map::new(), Map::new(), Map::new());
-    let (mut messages, mut schemas) = (Map::new(), Map::new());
+    let mut components = Components::default();
     for api in &apis {
         let mut channel_servers = Vec::new();
         for stage in &api.stages {
@@ -237,27 +248,12 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
             let mut refs = Vec::new();
             let models = api.route_models(route);
             let mut add = |model: &resources::Model| {
-                let component = scoped(api.id, &model.name);
-                if !messages.contains_key(&component) {
-                    schemas.insert(
-                        component.clone(),
-                        schema(&model.schema, &format!("#/components/schemas/{component}")),
-                    );
-                    let mut message = json!({
-                        "name": model.name,
-                        "contentType": "application/json",
-                        "payload": {"$ref": format!("#/components/schemas/{component}")},
-                    });
-                    if let Some(d) = &model.description {
-                        message["summary"] = json!(d);
-                    }
-                    messages.insert(component.clone(), message);
-                }
-                channel_messages.insert(
-                    component.clone(),
-                    json!({"$ref": format!("#/components/messages/{component}")}),
-                );
-                json!({"$ref": format!("#/channels/{channel}/messages/{component}")})
+                components.add(
+                    scoped(api.id, &model.name),
+                    model,
+                    &channel,
+                    &mut channel_messages,
+                )
             };
             for model in &models {
                 refs.push(add(model));
@@ -265,7 +261,9 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
             let reply = api.response_model(id).map(&mut add);
             if refs.is_empty() {
                 let component = scoped(api.id, &format!("{route_key}.message"));
-                messages.insert(component.clone(), untyped_message(route_key, selection));
+                components
+                    .messages
+                    .insert(component.clone(), untyped_message(route_key, selection));
                 channel_messages.insert(
                     component.clone(),
                     json!({"$ref": format!("#/components/messages/{component}")}),
@@ -293,6 +291,20 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
             }
             operations.insert(scoped(api.id, route_key), operation);
         }
+        for (name, model) in &api.pushes {
+            let message =
+                components.add(scoped(api.id, name), model, &channel, &mut channel_messages);
+            operations.insert(
+                scoped(api.id, &format!("push.{name}")),
+                json!({
+                    "action": "send",
+                    "channel": channel_ref,
+                    "title": format!("{name} (pushed)"),
+                    "summary": format!("The app posts `{name}` to its connections (the @connections API); API Gateway does not check it against the type"),
+                    "messages": [message],
+                }),
+            );
+        }
         if !binding.is_empty() {
             binding.insert("method".into(), json!("GET"));
             binding.insert("bindingVersion".into(), json!(WS_BINDING_VERSION));
@@ -313,7 +325,7 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
         channels.insert(channel, channel_doc);
     }
 
-    let contract = json!({"channels": channels, "operations": operations, "components": {"messages": messages, "schemas": schemas}});
+    let contract = json!({"channels": channels, "operations": operations, "components": {"messages": components.messages, "schemas": components.schemas}});
     let digest = Sha256::digest(contract.to_string().as_bytes());
     let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     let mut info = json!({
@@ -335,6 +347,48 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
         doc.as_object_mut().expect("an object").extend(c);
     }
     Some(doc)
+}
+
+/// The document's message and schema components, which the operations of every API
+/// refer to.
+#[derive(Default)]
+struct Components {
+    messages: Map<String, Value>,
+    schemas: Map<String, Value>,
+}
+
+impl Components {
+    /// A model's message and schema components (once), the channel's reference to the
+    /// message, and the reference operations make through the channel, which this
+    /// returns.
+    fn add(
+        &mut self,
+        component: String,
+        model: &resources::Model,
+        channel: &str,
+        channel_messages: &mut Map<String, Value>,
+    ) -> Value {
+        if !self.messages.contains_key(&component) {
+            self.schemas.insert(
+                component.clone(),
+                schema(&model.schema, &format!("#/components/schemas/{component}")),
+            );
+            let mut message = json!({
+                "name": model.name,
+                "contentType": "application/json",
+                "payload": {"$ref": format!("#/components/schemas/{component}")},
+            });
+            if let Some(d) = &model.description {
+                message["summary"] = json!(d);
+            }
+            self.messages.insert(component.clone(), message);
+        }
+        channel_messages.insert(
+            component.clone(),
+            json!({"$ref": format!("#/components/messages/{component}")}),
+        );
+        json!({"$ref": format!("#/channels/{channel}/messages/{component}")})
+    }
 }
 
 /// `$connect`'s parameters (its authorizer's identity sources) as the channel's WebSocket

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use wsgen::cfn::resources;
 use wsgen::cfn::Template;
 
 /// The language of the module.
@@ -121,10 +122,11 @@ pub fn generate(template: &Template, lang: Lang) -> String {
         "API Gateway's error frame: a message refused before it reached the app\n(`Invalid request body`, `Forbidden`, `Too Many Requests`, `Internal server error`, ...).",
         "{ message: string; connectionId: string; requestId: string }",
     ));
+    let mut typed_handlers = false;
     for api in &websocket_apis(template) {
-        api_module(&mut out, api, lang);
+        typed_handlers |= api_module(&mut out, api, lang);
     }
-    out.push_str(&helper(lang));
+    out.push_str(&helper(lang, typed_handlers));
     out
 }
 
@@ -135,7 +137,7 @@ fn declare(lang: Lang, name: &str, doc: &str, ty: &str) -> String {
         Lang::JavaScript => {
             let mut s = String::from("/**\n");
             for line in doc.lines() {
-                let _ = writeln!(s, " * {}", line.replace("*/", "*\\/"));
+                let _ = writeln!(s, " *{}", comment_line(line));
             }
             let _ = writeln!(s, " * @typedef {{ {ty} }} {name}\n */\n");
             s
@@ -149,10 +151,19 @@ fn doc_comment(doc: &str, indent: &str) -> String {
     }
     let mut s = format!("{indent}/**\n");
     for line in doc.lines() {
-        let _ = writeln!(s, "{indent} * {}", line.replace("*/", "*\\/"));
+        let _ = writeln!(s, "{indent} *{}", comment_line(line));
     }
     let _ = writeln!(s, "{indent} */");
     s
+}
+
+/// A line of a doc comment after its ` *`: a space and the text (none for a blank line),
+/// a `*/` in the text escaped.
+fn comment_line(line: &str) -> String {
+    match line {
+        "" => String::new(),
+        text => format!(" {}", text.replace("*/", "*\\/")),
+    }
 }
 
 /// The field a route key is read from when the API routes by a top-level field of the
@@ -218,7 +229,9 @@ fn identifier(name: &str) -> Option<&str> {
     ok.then_some(name)
 }
 
-fn api_module(out: &mut String, api: &WebSocketApi, lang: Lang) {
+/// The API's types and client class; whether its handlers tell the app's message types
+/// apart (with the module's `matches`).
+fn api_module(out: &mut String, api: &WebSocketApi, lang: Lang) -> bool {
     let ts = lang == Lang::TypeScript;
     let field = routing_field(api.selection());
     // The message types, named after their models.
@@ -328,13 +341,53 @@ fn api_module(out: &mut String, api: &WebSocketApi, lang: Lang) {
         ),
         if replies == "{\n}" { "Record<string, never>" } else { &replies },
     ));
+    // What the app sends: the messages it pushes and its routes' replies, each with its
+    // handler, most specific shape first.
+    let mut sent: BTreeMap<&str, &resources::Model> = api.pushes.clone();
+    for (route_id, _) in api.routes.values() {
+        if let Some(m) = api.response_model(route_id) {
+            sent.insert(&m.name, m);
+        }
+    }
+    let mut sent: Vec<(i64, &str, Vec<Shape>)> = sent
+        .into_iter()
+        .map(|(name, model)| {
+            let shapes = shapes(&model.schema);
+            let score = shapes.iter().map(Shape::score).max().unwrap_or(-1);
+            (score, name, shapes)
+        })
+        .collect();
+    sent.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
     let handlers_type = format!("{}Handlers", api.id);
-    out.push_str(&declare(
-        lang,
-        &handlers_type,
+    let mut handlers = String::from("{\n  open?: () => void;\n");
+    let mut handlers_doc = String::from(
         "What the client is told: the socket opening and closing, the app's messages (a\ntwo-way route's reply, or a message posted to this connection), and API Gateway's\nerror frames.",
-        "{\n  open?: () => void;\n  message?: (data: string | ArrayBuffer) => void;\n  gatewayError?: (error: GatewayError) => void;\n  close?: (code: number, reason: string) => void;\n}",
-    ));
+    );
+    if !sent.is_empty() {
+        let names: Vec<String> = sent.iter().map(|(_, n, _)| format!("`{n}`")).collect();
+        let _ = write!(
+            handlers_doc,
+            "\n\nA JSON message with the shape of one of the app's message types (its JSON type, required\nproperties and fixed values; tried in this order: {}) goes to that\ntype's handler, `on<Type>`, when there is one; any other message to `message`.",
+            names.join(", ")
+        );
+    }
+    let mut dispatch = String::new();
+    for (_, name, shapes) in &sent {
+        let type_name = &message_types[name];
+        let _ = writeln!(handlers, "  on{name}?: (message: {type_name}) => void;");
+        let condition: Vec<String> = shapes.iter().map(Shape::condition).collect();
+        let cast = match lang {
+            Lang::TypeScript => format!("frame as {type_name}"),
+            Lang::JavaScript => format!("/** @type {{{type_name}}} */ (frame)"),
+        };
+        let _ = write!(
+            dispatch,
+            " else if ({}) {{\n        if (handlers.on{name}) return handlers.on{name}({cast});\n      }}",
+            condition.join("\n        || ")
+        );
+    }
+    handlers.push_str("  message?: (data: string | ArrayBuffer) => void;\n  gatewayError?: (error: GatewayError) => void;\n  close?: (code: number, reason: string) => void;\n}");
+    out.push_str(&declare(lang, &handlers_type, &handlers_doc, &handlers));
     let class = format!("{}Client", api.id);
     let doc = format!(
         "A connection to a stage of {}: `new {class}(url, handlers)`, where url is the\nstage's (`wss://...` deployed, `ws://127.0.0.1:3001/<stage>` under `wsgen dev`).",
@@ -353,8 +406,9 @@ fn api_module(out: &mut String, api: &WebSocketApi, lang: Lang) {
             "  /**\n   * @param {{string}} url\n   * @param {{{handlers_type}}} [handlers]\n   * @param {{string | string[]}} [protocols]\n   */\n  constructor(url, handlers = {{}}, protocols) {{\n"
         );
     }
-    out.push_str(
-        "    this.socket = new WebSocket(url, protocols);\n    this.socket.binaryType = \"arraybuffer\";\n    this.socket.onopen = () => handlers.open?.();\n    this.socket.onclose = (event) => handlers.close?.(event.code, event.reason);\n    this.socket.onmessage = (event) => {\n      const error = typeof event.data === \"string\" ? gatewayError(event.data) : undefined;\n      if (error && handlers.gatewayError) handlers.gatewayError(error);\n      else handlers.message?.(event.data);\n    };\n  }\n\n",
+    let _ = write!(
+        out,
+        "    this.socket = new WebSocket(url, protocols);\n    this.socket.binaryType = \"arraybuffer\";\n    this.socket.onopen = () => handlers.open?.();\n    this.socket.onclose = (event) => handlers.close?.(event.code, event.reason);\n    this.socket.onmessage = (event) => {{\n      const frame = typeof event.data === \"string\" ? parse(event.data) : undefined;\n      const error = gatewayError(frame);\n      if (error) {{\n        if (handlers.gatewayError) return handlers.gatewayError(error);\n      }}{dispatch}\n      handlers.message?.(event.data);\n    }};\n  }}\n\n",
     );
     out.push_str(&methods);
     if ts {
@@ -368,21 +422,168 @@ fn api_module(out: &mut String, api: &WebSocketApi, lang: Lang) {
             "  /**\n   * Sends any message: a string as it is, anything else as JSON.\n   * @param {{unknown}} message\n   */\n  send(message) {{\n    this.socket.send(typeof message === \"string\" ? message : JSON.stringify(message));\n  }}\n\n  /**\n   * Closes the connection (1000 unless told).\n   * @param {{number}} [code]\n   * @param {{string}} [reason]\n   */\n  close(code, reason) {{\n    this.socket.close(code, reason);\n  }}\n}}\n\n"
         );
     }
+    !sent.is_empty()
 }
 
-/// The function that tells API Gateway's error frames from the app's messages.
-fn helper(lang: Lang) -> String {
-    let signature = match lang {
-        Lang::TypeScript => "/** API Gateway's error frame, when `data` is one: exactly `message`, `connectionId` and `requestId`. */\nfunction gatewayError(data: string): GatewayError | undefined {\n  let frame: unknown;",
-        Lang::JavaScript => "/**\n * API Gateway's error frame, when `data` is one: exactly `message`, `connectionId` and\n * `requestId`.\n * @param {string} data\n * @returns {GatewayError | undefined}\n */\nfunction gatewayError(data) {\n  /** @type {unknown} */\n  let frame;",
-    };
-    format!(
-        "{signature}\n  try {{\n    frame = JSON.parse(data);\n  }} catch {{\n    return undefined;\n  }}\n  if (typeof frame !== \"object\" || frame === null) return undefined;\n  const keys = Object.keys(frame).sort().join(\",\");\n  const f = {cast};\n  return keys === \"connectionId,message,requestId\" && typeof f.message === \"string\"\n    && typeof f.connectionId === \"string\" && typeof f.requestId === \"string\"\n    ? {{ message: f.message, connectionId: f.connectionId, requestId: f.requestId }}\n    : undefined;\n}}\n",
-        cast = match lang {
-            Lang::TypeScript => "frame as Record<string, unknown>",
-            Lang::JavaScript => "/** @type {Record<string, unknown>} */ (frame)",
+/// The functions that tell API Gateway's error frames and (`typed_handlers`) the app's
+/// message types apart.
+fn helper(lang: Lang, typed_handlers: bool) -> String {
+    let ts = lang == Lang::TypeScript;
+    let mut out = String::new();
+    out.push_str(if ts {
+        "/** `data` as JSON, or `undefined` when it is not JSON. */\nfunction parse(data: string): unknown {\n"
+    } else {
+        "/**\n * `data` as JSON, or `undefined` when it is not JSON.\n * @param {string} data\n * @returns {unknown}\n */\nfunction parse(data) {\n"
+    });
+    out.push_str(
+        "  try {\n    return JSON.parse(data);\n  } catch {\n    return undefined;\n  }\n}\n\n",
+    );
+    out.push_str(if ts {
+        "/** API Gateway's error frame, when `frame` is one: exactly `message`, `connectionId` and `requestId`. */\nfunction gatewayError(frame: unknown): GatewayError | undefined {\n"
+    } else {
+        "/**\n * API Gateway's error frame, when `frame` is one: exactly `message`, `connectionId` and\n * `requestId`.\n * @param {unknown} frame\n * @returns {GatewayError | undefined}\n */\nfunction gatewayError(frame) {\n"
+    });
+    let _ = write!(
+        out,
+        "  if (typeof frame !== \"object\" || frame === null) return undefined;\n  const keys = Object.keys(frame).sort().join(\",\");\n  const f = {cast};\n  return keys === \"connectionId,message,requestId\" && typeof f.message === \"string\"\n    && typeof f.connectionId === \"string\" && typeof f.requestId === \"string\"\n    ? {{ message: f.message, connectionId: f.connectionId, requestId: f.requestId }}\n    : undefined;\n}}\n",
+        cast = if ts {
+            "frame as Record<string, unknown>"
+        } else {
+            "/** @type {Record<string, unknown>} */ (frame)"
         }
-    )
+    );
+    if !typed_handlers {
+        return out;
+    }
+    out.push_str(if ts {
+        "\n/**\n * Whether `frame` (JSON, `undefined` when the message is not) has the shape of a message\n * type: its JSON type (`any` for any JSON), and for an object its required properties\n * and fixed values.\n */\nfunction matches(frame: unknown, kind: string, required: string[] = [], fixed: Record<string, unknown> = {}): boolean {\n"
+    } else {
+        "\n/**\n * Whether `frame` (JSON, `undefined` when the message is not) has the shape of a message\n * type: its JSON type (`any` for any JSON), and for an object its required properties\n * and fixed values.\n * @param {unknown} frame\n * @param {string} kind\n * @param {string[]} [required]\n * @param {Record<string, unknown>} [fixed]\n * @returns {boolean}\n */\nfunction matches(frame, kind, required = [], fixed = {}) {\n"
+    });
+    let _ = write!(
+        out,
+        "  if (frame === undefined) return false;\n  if (kind === \"any\") return true;\n  if (kind === \"array\") return Array.isArray(frame);\n  if (kind === \"null\") return frame === null;\n  if (kind !== \"object\") return typeof frame === kind;\n  if (typeof frame !== \"object\" || frame === null || Array.isArray(frame)) return false;\n  const f = {cast};\n  return required.every((k) => k in f) && Object.keys(fixed).every((k) => f[k] === fixed[k]);\n}}\n",
+        cast = if ts {
+            "frame as Record<string, unknown>"
+        } else {
+            "/** @type {Record<string, unknown>} */ (frame)"
+        }
+    );
+    out
+}
+
+/// The shape of a message type that the client recognizes its messages by: the JSON
+/// type (`any` for a schema that constrains none), and for an object its required
+/// properties and the properties with one allowed (scalar) value.
+#[derive(Debug, PartialEq)]
+struct Shape {
+    kind: &'static str,
+    required: Vec<String>,
+    fixed: Vec<(String, Value)>,
+}
+
+impl Shape {
+    /// How specific the shape is: a shape that says more is tried first.
+    fn score(&self) -> i64 {
+        match self.kind {
+            "any" => -1,
+            _ => (self.required.len() + self.fixed.len()) as i64,
+        }
+    }
+
+    /// The call of the module's `matches` that checks a frame for the shape.
+    fn condition(&self) -> String {
+        let kind = js_string(self.kind);
+        if self.kind != "object" {
+            return format!("matches(frame, {kind})");
+        }
+        let required: Vec<String> = self.required.iter().map(|r| js_string(r)).collect();
+        let fixed: Vec<String> = self
+            .fixed
+            .iter()
+            .map(|(k, v)| format!("{}: {v}", property_name(k)))
+            .collect();
+        match fixed.is_empty() {
+            true => format!("matches(frame, {kind}, [{}])", required.join(", ")),
+            false => format!(
+                "matches(frame, {kind}, [{}], {{ {} }})",
+                required.join(", "),
+                fixed.join(", ")
+            ),
+        }
+    }
+}
+
+/// The shapes of a model's messages: one per alternative of a top-level `oneOf` or
+/// `anyOf` (a tagged enum's variants) or per JSON type it allows.
+fn shapes(schema: &Value) -> Vec<Shape> {
+    for keyword in ["oneOf", "anyOf"] {
+        if let Some(Value::Array(list)) = schema.get(keyword) {
+            return list.iter().flat_map(shapes).collect();
+        }
+    }
+    let kinds: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ if schema.get("properties").is_some() => vec!["object"],
+        _ => vec![],
+    };
+    let mut out: Vec<Shape> = kinds
+        .into_iter()
+        .map(|kind| {
+            let kind = match kind {
+                "object" => "object",
+                "array" => "array",
+                "string" => "string",
+                "integer" | "number" => "number",
+                "boolean" => "boolean",
+                "null" => "null",
+                _ => "any",
+            };
+            let (mut required, mut fixed) = (Vec::new(), Vec::new());
+            if kind == "object" {
+                required = schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| {
+                        r.iter()
+                            .filter_map(Value::as_str)
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(Value::Object(properties)) = schema.get("properties") {
+                    // A fixed value tells a message apart only where it must be.
+                    let required_properties = properties
+                        .iter()
+                        .filter(|(name, _)| required.contains(name));
+                    for (name, p) in required_properties {
+                        if let Some(Value::Array(values)) = p.get("enum") {
+                            if let [v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))] =
+                                values.as_slice()
+                            {
+                                fixed.push((name.clone(), v.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            Shape {
+                kind,
+                required,
+                fixed,
+            }
+        })
+        .collect();
+    out.dedup();
+    if out.is_empty() {
+        out.push(Shape {
+            kind: "any",
+            required: Vec::new(),
+            fixed: Vec::new(),
+        });
+    }
+    out
 }
 
 fn js_string(s: &str) -> String {
@@ -577,6 +778,42 @@ mod tests {
             )]
         );
         assert_eq!(types.of(&json!({}), 0), "unknown");
+    }
+
+    #[test]
+    fn messages_are_told_apart_by_their_shapes() {
+        let price = json!({
+            "type": "object",
+            "required": ["type", "price"],
+            "properties": {
+                "type": {"type": "string", "enum": ["price"]},
+                "price": {"type": "number"},
+                "note": {"enum": ["optional, so not fixed"]}
+            }
+        });
+        assert_eq!(
+            shapes(&price)
+                .iter()
+                .map(Shape::condition)
+                .collect::<Vec<_>>(),
+            [r#"matches(frame, "object", ["type", "price"], { type: "price" })"#]
+        );
+        let tagged = json!({"oneOf": [
+            {"type": "object", "required": ["type"], "properties": {"type": {"enum": ["A"]}}},
+            {"type": ["string", "null"]}
+        ]});
+        let conditions: Vec<String> = shapes(&tagged).iter().map(Shape::condition).collect();
+        assert_eq!(
+            conditions,
+            [
+                r#"matches(frame, "object", ["type"], { type: "A" })"#,
+                r#"matches(frame, "string")"#,
+                r#"matches(frame, "null")"#
+            ]
+        );
+        let any = shapes(&json!({"description": "anything"}));
+        assert_eq!((any.len(), any[0].kind, any[0].score()), (1, "any", -1));
+        assert_eq!(shapes(&price)[0].score(), 3);
     }
 
     #[test]

@@ -44,8 +44,9 @@ pub struct Unsubscribed {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Price {
-    /// Always `price`.
+    /// Always `price`: what tells a price from the replies.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "price")))]
     pub kind: String,
     pub symbol: String,
     pub price: f64,

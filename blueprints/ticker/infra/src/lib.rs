@@ -3,7 +3,7 @@
 //! `{"type":"price","symbol":"AMZN","price":...}` to each symbol's subscribers. The
 //! connections table holds each connection's subscriptions.
 
-use ticker_protocol::{Subscribed, Subscription, Unsubscribed, SUBSCRIBE, UNSUBSCRIBE};
+use ticker_protocol::{Price, Subscribed, Subscription, Unsubscribed, SUBSCRIBE, UNSUBSCRIBE};
 use wsgen::prelude::*;
 
 /// The app as stack `name`, with handler crate paths relative to `app`'s project
@@ -27,10 +27,13 @@ pub fn build(app: &App, name: &str) {
     table.grant_write(&connect);
     table.grant_write(&disconnect);
     table.grant_read_write(&ticker);
+    // What the ticker posts to subscribers: documented (AsyncAPI), and a typed handler
+    // (`onPrice`) in the clients `wsgen client` writes.
     let api = stack
         .websocket_api("TickerApi")
         .on_connect(&connect)
-        .on_disconnect(&disconnect);
+        .on_disconnect(&disconnect)
+        .pushes::<Price>();
     // API Gateway refuses a subscription without a valid symbol before it costs an
     // invocation; the replies' types are documented (AsyncAPI, `wsgen client`).
     let _ = api

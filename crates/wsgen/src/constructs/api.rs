@@ -23,6 +23,9 @@ pub const MAX_ROUTES: usize = 300;
 pub const MAX_STAGES: usize = 10;
 /// The route keys API Gateway reserves.
 pub const RESERVED_ROUTES: [&str; 3] = ["$connect", "$disconnect", "$default"];
+/// The metadata key that marks a model as a message the app pushes to its connections
+/// ([`WebSocketApi::pushes`]), which the AsyncAPI document and `wsgen client` read.
+pub const PUSHED: &str = "wsgen:pushed";
 
 /// A WebSocket API (`AWS::ApiGatewayV2::Api`, protocol `WEBSOCKET`).
 #[derive(Clone)]
@@ -45,6 +48,8 @@ pub(crate) struct ApiState {
     pub routes: Vec<Rc<RefCell<RouteState>>>,
     pub authorizers: Vec<Rc<RefCell<AuthorizerState>>>,
     pub stages: Vec<Rc<RefCell<StageState>>>,
+    /// The message types the app posts to its connections. Default: none.
+    pub pushes: Vec<MessageModel>,
 }
 
 /// A route of a WebSocket API.
@@ -297,6 +302,7 @@ impl ApiState {
             routes: Vec::new(),
             authorizers: Vec::new(),
             stages: Vec::new(),
+            pushes: Vec::new(),
         }
     }
 
@@ -364,10 +370,11 @@ impl ApiState {
         }
     }
 
-    /// The models of the routes' message types, one per name (routes may share a type):
-    /// `AWS::ApiGatewayV2::Model` resources, part of the deployment. Model names by
-    /// name to logical ID. A type draft 4 cannot express, or two types of one name and
-    /// different schemas, are problems.
+    /// The models of the routes' message types and of the messages the app pushes, one
+    /// per name (routes and pushes may share a type): `AWS::ApiGatewayV2::Model`
+    /// resources, part of the deployment when a route uses them, a pushed one marked
+    /// `wsgen:pushed` in its metadata. Model names by name to logical ID. A type draft 4
+    /// cannot express, or two types of one name and different schemas, are problems.
     fn synth_models(
         &self,
         ctx: &mut SynthCtx,
@@ -375,31 +382,46 @@ impl ApiState {
         api_id: &str,
         deployment: &mut Deployment,
     ) -> BTreeMap<String, String> {
-        let mut schemas: BTreeMap<String, (serde_json::Value, String)> = BTreeMap::new();
-        for route in &self.routes {
-            let route = route.borrow();
+        // Each message type with where it is declared: (construct path, whose, model).
+        let mut declared: Vec<(String, String, &MessageModel)> = Vec::new();
+        let routes: Vec<_> = self.routes.iter().map(|r| r.borrow()).collect();
+        for route in &routes {
             for model in route.request.iter().chain(&route.response) {
-                let path = format!("{api_path}/routes/{}", route.key);
-                if model.name.is_empty() {
-                    ctx.problems.add(
+                declared.push((
+                    format!("{api_path}/routes/{}", route.key),
+                    format!("route `{}`", route.key),
+                    model,
+                ));
+            }
+        }
+        for model in &self.pushes {
+            declared.push((
+                format!("{api_path}/pushes/{}", model.type_name),
+                "the API's pushed messages".into(),
+                model,
+            ));
+        }
+        let mut schemas: BTreeMap<String, (serde_json::Value, String)> = BTreeMap::new();
+        for (path, whose, model) in declared {
+            if model.name.is_empty() {
+                ctx.problems.add(
                     &path,
                     "model-name",
                     format!(
-                        "the message type `{}` of route `{}` has a schema name without letters or digits, and API Gateway model names are letters and digits",
-                        model.type_name, route.key
+                        "the message type `{}` of {whose} has a schema name without letters or digits, and API Gateway model names are letters and digits",
+                        model.type_name
                     ),
                     "name its schema: #[schemars(rename = \"SendMessage\")]",
                 );
-                    continue;
-                }
-                match &model.schema {
+                continue;
+            }
+            match &model.schema {
                 Err(keywords) => ctx.problems.add(
                     &path,
                     "model-schema",
                     format!(
-                        "the message type `{}` of route `{}` needs JSON Schema keywords that draft 4, the dialect of API Gateway models, does not have: {}",
+                        "the message type `{}` of {whose} needs JSON Schema keywords that draft 4, the dialect of API Gateway models, does not have: {}",
                         model.type_name,
-                        route.key,
                         keywords.join(", ")
                     ),
                     "simplify the type (or its #[schemars] attributes) so that its schema needs none of them",
@@ -420,23 +442,32 @@ impl ApiState {
                     }
                 },
             }
-            }
         }
+        let pushed: BTreeSet<&str> = self.pushes.iter().map(|m| m.name.as_str()).collect();
+        // What routes validate and answer with is part of their deployment; a model only
+        // pushed is not (changing it redeploys nothing).
+        let routed: BTreeSet<&str> = routes
+            .iter()
+            .flat_map(|r| r.request.iter().chain(&r.response))
+            .map(|m| m.name.as_str())
+            .collect();
         let mut ids = BTreeMap::new();
         for (name, (schema, _)) in schemas {
             let id = logical_id(&[&self.id, &name, "Model"]);
-            ctx.add(
-                &id,
-                &format!("{api_path}/models/{name}"),
-                Resource::new(r::Model {
-                    api_id: Expr::ref_(api_id),
-                    name: name.clone(),
-                    content_type: Some("application/json".into()),
-                    description: None,
-                    schema,
-                }),
-            );
-            deployment.resources.push(id.clone());
+            let mut model = Resource::new(r::Model {
+                api_id: Expr::ref_(api_id),
+                name: name.clone(),
+                content_type: Some("application/json".into()),
+                description: None,
+                schema,
+            });
+            if pushed.contains(name.as_str()) {
+                model.metadata.insert(PUSHED.into(), true.into());
+            }
+            ctx.add(&id, &format!("{api_path}/models/{name}"), model);
+            if routed.contains(name.as_str()) {
+                deployment.resources.push(id.clone());
+            }
             ids.insert(name, id);
         }
         ids
@@ -995,6 +1026,22 @@ impl WebSocketApi {
             .borrow_mut()
             .tags
             .insert(key.into(), value.into());
+        self
+    }
+
+    /// A message type the app posts to its connections (through the `@connections` API,
+    /// e.g. `wsgen_handler::broadcast`), such as a price update nobody asked for in that
+    /// message. API Gateway does not check what is posted: the type becomes a model of
+    /// the API, a `send` operation of the AsyncAPI document and a typed handler
+    /// (`on<Name>`) of the clients `wsgen client` writes. Replies of two-way routes are
+    /// declared with [`Route::response`] instead.
+    pub fn pushes<T: schemars::JsonSchema>(self) -> Self {
+        let model = MessageModel::of::<T>();
+        let mut api = self.inner.borrow_mut();
+        if !api.pushes.iter().any(|m| m.type_name == model.type_name) {
+            api.pushes.push(model);
+        }
+        drop(api);
         self
     }
 

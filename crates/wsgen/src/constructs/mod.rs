@@ -16,7 +16,7 @@ mod table;
 pub use api::{
     route_selection_problem, Authorizer, ContentHandling, IdentitySource, Integration,
     PassthroughBehavior, Route, WebSocketApi, DEFAULT_ROUTE_SELECTION, MAX_ROUTES, MAX_STAGES,
-    RESERVED_ROUTES,
+    PUSHED, RESERVED_ROUTES,
 };
 pub use app::{App, Output, Stack, OUTDIR_ENV, PROJECT_DIR_ENV};
 pub use function::{
