@@ -456,7 +456,7 @@ fn tls_client(
         OnceLock::new();
     CLIENT.get_or_init(|| {
         let tls = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
+            .with_provider_and_native_roots(crypto())
             .unwrap_or_else(|_| {
                 hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(empty_roots())
             })
@@ -473,9 +473,18 @@ fn tls_client(
 /// A TLS configuration that trusts nothing, when the system has no roots: every `https`
 /// call then fails with an error naming the certificate.
 fn empty_roots() -> rustls::ClientConfig {
-    rustls::ClientConfig::builder()
+    rustls::ClientConfig::builder_with_provider(crypto())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports rustls' default protocol versions")
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth()
+}
+
+/// rustls' cryptography: ring, named rather than taken from the process default, which
+/// rustls cannot choose when a build also has another provider (aws-lc, through a
+/// dependency of the user's).
+fn crypto() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// The base URL of the `@connections` API for the stage at `aws_endpoint`: `service`
@@ -510,6 +519,15 @@ mod tests {
     use super::{region_of, resolve_endpoint};
 
     const AWS: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod";
+
+    /// Both TLS clients name ring: in this workspace rustls also has aws-lc (through
+    /// the CLI's dependencies), where a client left to rustls' process default panics.
+    #[test]
+    fn the_tls_clients_are_built_with_ring() {
+        let _ = super::tls_client(None);
+        let _ = crate::https_client();
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+    }
 
     #[test]
     fn the_service_endpoint_setting_wins() {

@@ -58,7 +58,21 @@ pub use aws_sdk_dynamodb;
 pub type Error = lambda_runtime::Error;
 
 /// The AWS configuration from the environment (credentials, region, and endpoint
-/// overrides such as `AWS_ENDPOINT_URL_DYNAMODB` for local runs).
+/// overrides such as `AWS_ENDPOINT_URL_DYNAMODB` for local runs), with
+/// [`https_client`].
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// The SDK's HTTPS client on rustls with ring (the SDK's default, aws-lc, is not built):
+/// give it to an `SdkConfig` built by hand, `SdkConfig::builder().http_client(..)`.
+pub fn https_client() -> aws_types::sdk_config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }

@@ -83,6 +83,7 @@ impl FakeAws {
                 "test", "test", None, None, "fake",
             )))
             .endpoint_url(self.endpoint())
+            .http_client(crate::https_client())
             .retry_config(
                 aws_config::retry::RetryConfig::standard()
                     .with_max_attempts(3)
