@@ -482,6 +482,7 @@ fn on_terminal(
 /// SDK configuration for a local endpoint.
 async fn local_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(wsgen_cli::cloud::aws::https_client())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(aws_credential_types::Credentials::for_tests())
@@ -499,6 +500,7 @@ async fn as_function(endpoint: &str, logical_id: &str) -> aws_sdk_dynamodb::Clie
         "wsgen-dev",
     );
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(wsgen_cli::cloud::aws::https_client())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(credentials)

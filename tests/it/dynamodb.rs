@@ -39,6 +39,7 @@ pub fn stored_items(dir: &std::path::Path, table: &str) -> Vec<Value> {
 
 async fn client(endpoint: &str, region: &str) -> Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(wsgen_cli::cloud::aws::https_client())
         .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(endpoint)
         .credentials_provider(aws_credential_types::Credentials::for_tests())

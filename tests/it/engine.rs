@@ -107,6 +107,7 @@ pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
 /// SDK configuration for checking an engine's state from the tests.
 pub async fn sdk_config_of(engine: &Engine, region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(wsgen_cli::cloud::aws::https_client())
         .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(&engine.endpoint)
         .credentials_provider(aws_credential_types::Credentials::for_tests())

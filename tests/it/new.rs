@@ -583,6 +583,7 @@ async fn chat_history(dev: &Dev) {
     // An item that is not a message, written behind the handlers' back: the fan-out
     // skips it, and the message after it goes out.
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(wsgen_cli::cloud::aws::https_client())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(dev.dynamodb.as_deref().expect("the embedded DynamoDB"))
         .credentials_provider(aws_credential_types::Credentials::for_tests())

@@ -823,10 +823,10 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
             for cert in rustls_native_certs::load_native_certs().certs {
                 let _ = roots.add(cert);
             }
-            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
             let config = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
-                .expect("aws-lc-rs's default provider has suites for TLS 1.2 and 1.3")
+                .expect("ring's default provider has suites for TLS 1.2 and 1.3")
                 .with_root_certificates(roots)
                 .with_no_client_auth();
             Arc::new(config)

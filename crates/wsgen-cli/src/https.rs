@@ -1,5 +1,5 @@
 //! The HTTPS client of wsgen's own requests (wsgen dev's HTTP integrations, the check
-//! of the account's API Gateway settings): hyper with rustls on aws-lc-rs, the stack
+//! of the account's API Gateway settings): hyper with rustls on ring, the stack
 //! the AWS SDK already builds, trusting the system's roots.
 
 use http_body_util::Full;
@@ -19,7 +19,7 @@ pub fn client() -> Result<&'static HttpsClient, String> {
     CLIENT
         .get_or_init(|| {
             let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+                .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
                 .map_err(|e| format!("no TLS roots: {e}"))?
                 .https_or_http()
                 .enable_http1()

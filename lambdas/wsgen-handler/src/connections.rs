@@ -520,8 +520,9 @@ mod tests {
 
     const AWS: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod";
 
-    /// Both TLS clients name ring: in this workspace rustls also has aws-lc (through
-    /// the CLI's dependencies), where a client left to rustls' process default panics.
+    /// Both TLS clients build on ring, named rather than taken from rustls' process
+    /// default, which they leave uninstalled: with a user's dependency that brings
+    /// aws-lc too, rustls could not choose one, and a client relying on it would panic.
     #[test]
     fn the_tls_clients_are_built_with_ring() {
         let _ = super::tls_client(None);

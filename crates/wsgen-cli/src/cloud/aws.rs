@@ -121,15 +121,27 @@ impl Aws {
     }
 }
 
+/// The SDK's HTTPS client: rustls with ring (the SDK's default client, on aws-lc, is not
+/// built). Every `SdkConfig` of wsgen's, the tests' included, takes it.
+pub fn https_client() -> aws_sdk_cloudformation::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
 /// The SDK's configuration for `opts`: the standard chain for credentials and region,
 /// with wsgen's timeouts and retries.
 async fn load(opts: &AwsOptions) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .operation_attempt_timeout(Duration::from_secs(60))
-            .build(),
-    );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
     if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
         loader = loader.retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
     }

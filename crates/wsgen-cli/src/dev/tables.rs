@@ -55,6 +55,7 @@ pub(super) async fn ensure_tables(
         Projection, ProjectionType, ScalarAttributeType,
     };
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::cloud::aws::https_client())
         .region(aws_config::Region::new(model::LOCAL_REGION))
         .endpoint_url(endpoint)
         .credentials_provider(aws_credential_types::Credentials::new(
