@@ -264,11 +264,11 @@ pub fn document(stack: &str, template: &Template) -> Option<Value> {
                 components
                     .messages
                     .insert(component.clone(), untyped_message(route_key, selection));
-                channel_messages.insert(
-                    component.clone(),
-                    json!({"$ref": format!("#/components/messages/{component}")}),
-                );
-                refs.push(json!({"$ref": format!("#/channels/{channel}/messages/{component}")}));
+                refs.push(channel_reference(
+                    &component,
+                    &channel,
+                    &mut channel_messages,
+                ));
             }
             let mut operation = json!({
                 "action": "receive",
@@ -358,9 +358,7 @@ struct Components {
 }
 
 impl Components {
-    /// A model's message and schema components (once), the channel's reference to the
-    /// message, and the reference operations make through the channel, which this
-    /// returns.
+    /// A model's message and schema components (once), and its [`channel_reference`].
     fn add(
         &mut self,
         component: String,
@@ -383,12 +381,22 @@ impl Components {
             }
             self.messages.insert(component.clone(), message);
         }
-        channel_messages.insert(
-            component.clone(),
-            json!({"$ref": format!("#/components/messages/{component}")}),
-        );
-        json!({"$ref": format!("#/channels/{channel}/messages/{component}")})
+        channel_reference(&component, channel, channel_messages)
     }
+}
+
+/// The channel's reference to a message component, and the reference operations make
+/// through the channel, which this returns.
+fn channel_reference(
+    component: &str,
+    channel: &str,
+    channel_messages: &mut Map<String, Value>,
+) -> Value {
+    channel_messages.insert(
+        component.to_string(),
+        json!({"$ref": format!("#/components/messages/{component}")}),
+    );
+    json!({"$ref": format!("#/channels/{channel}/messages/{component}")})
 }
 
 /// `$connect`'s parameters (its authorizer's identity sources) as the channel's WebSocket

@@ -429,6 +429,12 @@ fn api_module(out: &mut String, api: &WebSocketApi, lang: Lang) -> bool {
 /// message types apart.
 fn helper(lang: Lang, typed_handlers: bool) -> String {
     let ts = lang == Lang::TypeScript;
+    // `frame` as an object of unknown values, in the module's language.
+    let as_record = if ts {
+        "frame as Record<string, unknown>"
+    } else {
+        "/** @type {Record<string, unknown>} */ (frame)"
+    };
     let mut out = String::new();
     out.push_str(if ts {
         "/** `data` as JSON, or `undefined` when it is not JSON. */\nfunction parse(data: string): unknown {\n"
@@ -446,11 +452,7 @@ fn helper(lang: Lang, typed_handlers: bool) -> String {
     let _ = write!(
         out,
         "  if (typeof frame !== \"object\" || frame === null) return undefined;\n  const keys = Object.keys(frame).sort().join(\",\");\n  const f = {cast};\n  return keys === \"connectionId,message,requestId\" && typeof f.message === \"string\"\n    && typeof f.connectionId === \"string\" && typeof f.requestId === \"string\"\n    ? {{ message: f.message, connectionId: f.connectionId, requestId: f.requestId }}\n    : undefined;\n}}\n",
-        cast = if ts {
-            "frame as Record<string, unknown>"
-        } else {
-            "/** @type {Record<string, unknown>} */ (frame)"
-        }
+        cast = as_record
     );
     if !typed_handlers {
         return out;
@@ -463,11 +465,7 @@ fn helper(lang: Lang, typed_handlers: bool) -> String {
     let _ = write!(
         out,
         "  if (frame === undefined) return false;\n  if (kind === \"any\") return true;\n  if (kind === \"array\") return Array.isArray(frame);\n  if (kind === \"null\") return frame === null;\n  if (kind !== \"object\") return typeof frame === kind;\n  if (typeof frame !== \"object\" || frame === null || Array.isArray(frame)) return false;\n  const f = {cast};\n  return required.every((k) => k in f) && Object.keys(fixed).every((k) => f[k] === fixed[k]);\n}}\n",
-        cast = if ts {
-            "frame as Record<string, unknown>"
-        } else {
-            "/** @type {Record<string, unknown>} */ (frame)"
-        }
+        cast = as_record
     );
     out
 }
