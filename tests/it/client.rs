@@ -54,6 +54,16 @@ fn check(dir: &Path, files: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Each program `program` makes of a case's code fails to type-check, the compiler's
+/// findings naming the case's word.
+fn refused(dir: &Path, program: impl Fn(&str) -> String, cases: &[(&str, &str)]) {
+    for (bad, why) in cases {
+        std::fs::write(dir.join("bad.ts"), program(bad)).unwrap();
+        let found = check(dir, &["bad.ts"]).expect_err(bad);
+        assert!(found.contains(why), "{bad}: {found}");
+    }
+}
+
 #[test]
 fn every_catalogue_client_compiles_in_both_languages() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,22 +121,22 @@ fn the_chat_client_types_its_messages() {
     );
     std::fs::write(dir.path().join("good.ts"), good).unwrap();
     check(dir.path(), &["good.ts"]).unwrap_or_else(|e| panic!("{e}"));
-    for (bad, why) in [
-        ("client.sendmessage({});", "data"),
-        (
-            "client.sendmessage({ data: \"x\", action: \"other\" });",
-            "action",
-        ),
-        ("client.dance({});", "dance"),
-        (
-            "new ChatApiClient(\"ws://x\", { message: (n: number) => n });",
-            "number",
-        ),
-    ] {
-        std::fs::write(dir.path().join("bad.ts"), program(bad)).unwrap();
-        let found = check(dir.path(), &["bad.ts"]).expect_err(bad);
-        assert!(found.contains(why), "{bad}: {found}");
-    }
+    refused(
+        dir.path(),
+        program,
+        &[
+            ("client.sendmessage({});", "data"),
+            (
+                "client.sendmessage({ data: \"x\", action: \"other\" });",
+                "action",
+            ),
+            ("client.dance({});", "dance"),
+            (
+                "new ChatApiClient(\"ws://x\", { message: (n: number) => n });",
+                "number",
+            ),
+        ],
+    );
 }
 
 /// A program on the typed-messages app's client: what the app pushes and its routes'
@@ -155,15 +165,15 @@ fn the_app_s_messages_have_typed_handlers() {
     );
     std::fs::write(dir.path().join("good.ts"), good).unwrap();
     check(dir.path(), &["good.ts"]).unwrap_or_else(|e| panic!("{e}"));
-    for (bad, why) in [
-        ("onUpdate: (u) => u.price,", "price"),
-        ("onSubscription: (s: string) => s,", "string"),
-        ("onPrice: (p: unknown) => p,", "onPrice"),
-    ] {
-        std::fs::write(dir.path().join("bad.ts"), program(bad)).unwrap();
-        let found = check(dir.path(), &["bad.ts"]).expect_err(bad);
-        assert!(found.contains(why), "{bad}: {found}");
-    }
+    refused(
+        dir.path(),
+        program,
+        &[
+            ("onUpdate: (u) => u.price,", "price"),
+            ("onSubscription: (s: string) => s,", "string"),
+            ("onPrice: (p: unknown) => p,", "onPrice"),
+        ],
+    );
 }
 
 /// The chat blueprint's page uses the generated client: `web/chat-client.js` is what
