@@ -847,6 +847,190 @@ fn bundle_failures_keep_the_previous_zips() {
     assert_eq!(bad.code, 2);
 }
 
+/// The chat fixture's four stand-in crates, each with a library entry point that prints
+/// its name (and `ondisconnect`'s failing), named in its Cargo.toml.
+fn link_the_chat_handlers(p: &Project) {
+    for h in ["onconnect", "ondisconnect", "sendmessage", "default"] {
+        let manifest = p.read(&format!("lambdas/{h}/Cargo.toml"));
+        p.write(
+            &format!("lambdas/{h}/Cargo.toml"),
+            &format!("{manifest}\n[package.metadata.wsgen]\nentry = \"app::main\"\n"),
+        );
+        let result = if h == "ondisconnect" {
+            "Err(\"it failed\")"
+        } else {
+            "Ok(())"
+        };
+        p.write(
+            &format!("lambdas/{h}/src/lib.rs"),
+            &format!("pub mod app {{\n    pub fn main() -> Result<(), &'static str> {{\n        println!(\"ran {h}\");\n        {result}\n    }}\n}}\n"),
+        );
+        p.write(
+            &format!("lambdas/{h}/src/main.rs"),
+            &format!("fn main() -> Result<(), &'static str> {{\n    {h}::app::main()\n}}\n"),
+        );
+    }
+}
+
+#[test]
+fn bundle_links_the_handlers_that_name_an_entry_into_one_binary() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = Project::new("chat", "linked");
+    link_the_chat_handlers(&p);
+    let run = p.wsgen(&["bundle", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "building 4 handler crates for x86_64 (release profile, linked into one binary"
+        ),
+        "{}",
+        run.stderr
+    );
+    let m = manifest(&p);
+    let assets = m["assets"].as_object().unwrap();
+    assert_eq!(assets.len(), 1, "one asset for the four functions");
+    let (fp, asset) = assets.iter().next().unwrap();
+    assert_eq!(asset["package"], "wsgen-linked-handlers");
+    assert_eq!(asset["functions"].as_array().unwrap().len(), 4);
+    let linked: Vec<&str> = asset["linked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["package"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        linked,
+        ["default", "onconnect", "ondisconnect", "sendmessage"]
+    );
+    assert_eq!(asset["linked"][0]["entry"], "app::main");
+    // Each function runs the one binary as its own handler.
+    let template: serde_json::Value =
+        serde_json::from_str(&p.read("wsgen.out/Chat.template.json")).unwrap();
+    for (id, handler) in [
+        ("OnConnect", "onconnect"),
+        ("OnDisconnect", "ondisconnect"),
+        ("SendMessage", "sendmessage"),
+        ("Default", "default"),
+    ] {
+        let props = &template["Resources"][id]["Properties"];
+        assert_eq!(props["Handler"], handler, "{id}");
+        assert_eq!(props["Code"]["S3Key"], format!("{fp}.zip"), "{id}");
+    }
+    let zip = p.path(&format!("wsgen.out/assets/{fp}.zip"));
+    let entries = zip_entries(&zip);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].0, "bootstrap");
+    let exe = p.path("bootstrap");
+    std::fs::write(&exe, &entries[0].2).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run_as = |handler: &str| {
+        Command::new(&exe)
+            .env_clear()
+            .env("_HANDLER", handler)
+            .output()
+            .unwrap()
+    };
+    for h in ["onconnect", "sendmessage", "default"] {
+        let out = run_as(h);
+        assert!(out.status.success(), "{h}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("ran {h}\n"));
+    }
+    // An entry point's error is reported as a `main`'s is.
+    let out = run_as("ondisconnect");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran ondisconnect\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("it failed"));
+    let out = run_as("bootstrap");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "this binary runs the handlers `default`, `onconnect`, `ondisconnect`, `sendmessage`, not `bootstrap`"
+        ),
+        "{out:?}"
+    );
+
+    // Rebuilt from scratch: the same bytes.
+    let sha = asset["bundle"]["sha256"].clone();
+    std::fs::remove_dir_all(p.path("wsgen.out/assets")).unwrap();
+    assert_eq!(p.wsgen(&["bundle", "-q"]).code, 0);
+    assert_eq!(manifest(&p)["assets"][fp]["bundle"]["sha256"], sha);
+
+    // An edit in one crate: a new asset for all four.
+    p.write(
+        "lambdas/default/src/lib.rs",
+        "pub mod app {\n    pub fn main() {\n        println!(\"ran default, edited\");\n    }\n}\n",
+    );
+    p.write(
+        "lambdas/default/src/main.rs",
+        "fn main() {\n    default::app::main()\n}\n",
+    );
+    let run = p.wsgen(&["bundle", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let m = manifest(&p);
+    let (edited, _) = m["assets"].as_object().unwrap().iter().next().unwrap();
+    assert_ne!(edited, fp);
+
+    // An entry point that is not one: cargo's error, and what an entry must be.
+    p.write(
+        "lambdas/default/src/lib.rs",
+        "pub mod app {\n    pub fn main(_: u8) {}\n}\n",
+    );
+    p.write(
+        "lambdas/default/src/main.rs",
+        "fn main() {\n    default::app::main(1)\n}\n",
+    );
+    let run = p.wsgen(&["bundle"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("error[E0061]"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("must name a public function of its library that takes no arguments"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        p.path(&format!("wsgen.out/assets/{edited}.zip")).is_file(),
+        "the previous zip is kept"
+    );
+
+    // A crate without the key keeps its own binary; the other three still link.
+    let manifest_text = p.read("lambdas/default/Cargo.toml");
+    p.write(
+        "lambdas/default/Cargo.toml",
+        &manifest_text.replace("\n[package.metadata.wsgen]\nentry = \"app::main\"\n", ""),
+    );
+    p.write("lambdas/default/src/lib.rs", "");
+    p.write("lambdas/default/src/main.rs", "fn main() {}\n");
+    let run = p.wsgen(&["bundle", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let m = manifest(&p);
+    let mut kinds: Vec<(String, usize)> = m["assets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|a| {
+            (
+                a["package"].as_str().unwrap().to_string(),
+                a["linked"].as_array().map_or(0, Vec::len),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("default".to_string(), 0),
+            ("wsgen-linked-handlers".to_string(), 3)
+        ]
+    );
+    let template: serde_json::Value =
+        serde_json::from_str(&p.read("wsgen.out/Chat.template.json")).unwrap();
+    assert_eq!(
+        template["Resources"]["Default"]["Properties"]["Handler"],
+        "bootstrap"
+    );
+}
+
 #[test]
 fn the_glibc_and_architecture_checks() {
     // A real binary of this machine: the wsgen command itself.

@@ -1,22 +1,30 @@
 //! Every stock handler, bundled as it would be deployed, serves one invocation through
 //! the Lambda Runtime API: a small Runtime API server here hands each `bootstrap` an API
 //! Gateway WebSocket event and checks its response; DynamoDB and `@connections` are
-//! the in-process fake of wsgen-handler.
+//! the in-process fake of wsgen-handler. The stock handlers link into one binary, run
+//! as Lambda runs it: with `_HANDLER` naming the handler.
 
 use crate::cli::{zip_entries, Project};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 use wsgen_handler::testing::{serve_http, FakeAws};
 
-/// Runs `bootstrap` against a Runtime API that hands out `event` once, and returns the
-/// response it posted.
-async fn invoke(bootstrap: &Path, env: &[(&str, String)], event: Value) -> Value {
+/// A function's code: its `bootstrap` and `Handler`.
+struct Code {
+    bootstrap: PathBuf,
+    handler: String,
+}
+
+/// Runs a function's `bootstrap` against a Runtime API that hands out `event` once, and
+/// returns the response it posted.
+async fn invoke(code: &Code, env: &[(&str, String)], event: Value) -> Value {
+    let bootstrap = &code.bootstrap;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let handed_out = Arc::new(AtomicBool::new(false));
@@ -70,6 +78,7 @@ async fn invoke(bootstrap: &Path, env: &[(&str, String)], event: Value) -> Value
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "test")
+        .env("_HANDLER", &code.handler)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
@@ -108,16 +117,38 @@ async fn every_bundled_stock_handler_serves_an_invocation() {
             .unwrap();
     let mut bootstraps = BTreeMap::new();
     let runs = tempfile::tempdir().unwrap();
-    for asset in manifest["assets"].as_object().unwrap().values() {
-        let bin = asset["bin"].as_str().unwrap().to_string();
+    let mut linked = Vec::new();
+    for (fp, asset) in manifest["assets"].as_object().unwrap() {
         let zip = bundled.join(asset["bundle"]["file"].as_str().unwrap());
         let entries = zip_entries(&zip);
         assert_eq!(entries.len(), 1);
-        let exe = runs.path().join(&bin);
+        let exe = runs.path().join(fp);
         std::fs::write(&exe, &entries[0].2).unwrap();
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(entries[0].1 & 0o777))
             .unwrap();
-        bootstraps.insert(bin, exe);
+        match asset["linked"].as_array() {
+            // One binary, run as each handler.
+            Some(handlers) => {
+                assert_eq!(asset["bin"], "bootstrap");
+                for h in handlers {
+                    let handler = h["package"].as_str().unwrap().to_string();
+                    linked.push(handler.clone());
+                    let code = Code {
+                        bootstrap: exe.clone(),
+                        handler: handler.clone(),
+                    };
+                    bootstraps.insert(handler, code);
+                }
+            }
+            None => {
+                let bin = asset["bin"].as_str().unwrap().to_string();
+                let code = Code {
+                    bootstrap: exe,
+                    handler: "bootstrap".into(),
+                };
+                bootstraps.insert(bin, code);
+            }
+        }
     }
     assert_eq!(
         bootstraps.keys().map(String::as_str).collect::<Vec<_>>(),
@@ -132,6 +163,24 @@ async fn every_bundled_stock_handler_serves_an_invocation() {
             "ticker",
             "whoami"
         ]
+    );
+    // Every stock crate names its library's entry point; the test handler does not.
+    assert_eq!(linked.len(), 8, "{linked:?}");
+    assert!(!linked.contains(&"misbehave".to_string()));
+
+    // A Handler the binary does not know: the process exits at once, naming the ones
+    // it has.
+    let out = tokio::process::Command::new(&bootstraps["default"].bootstrap)
+        .env_clear()
+        .env("_HANDLER", "nope")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not `nope`") && stderr.contains("`sendmessage`"),
+        "{stderr}"
     );
 
     let aws = FakeAws::start().await;

@@ -14,6 +14,8 @@
 //! - Every binary is checked: an ELF for the function's architecture, needing at most
 //!   glibc 2.34 (what `provided.al2023` has).
 
+mod link;
+
 use super::cargo;
 use super::synth::{synth_project, SynthResult};
 use super::{CliError, Ui};
@@ -23,7 +25,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use wsgen::assembly::{BundleInfo, CloudAssembly};
+use wsgen::assembly::{BundleInfo, CloudAssembly, LinkedHandler};
 use wsgen::Architecture;
 
 /// The newest glibc `provided.al2023` offers.
@@ -138,6 +140,8 @@ struct Planned {
     crate_path: String,
     package: String,
     bin: String,
+    /// The crates linked into one binary (empty: the crate's own binary).
+    linked: Vec<LinkedHandler>,
     arch: Architecture,
     file: PathBuf,
     deployable: bool,
@@ -182,6 +186,7 @@ pub fn bundle_synthesized(
                 crate_path: a.crate_path.clone(),
                 package: a.package.clone(),
                 bin: a.bin.clone(),
+                linked: a.linked.clone(),
                 arch,
                 file: dir.join(format!("{fp}.zip")),
                 deployable,
@@ -189,17 +194,58 @@ pub fn bundle_synthesized(
         })
         .collect::<Result<_, CliError>>()?;
 
-    // Build what is missing: one cargo invocation per target architecture.
+    // Build what is missing: per target architecture, one cargo invocation for the
+    // crates' own binaries and one per multi-call binary.
     let mut by_arch: BTreeMap<Architecture, Vec<&Planned>> = BTreeMap::new();
     for p in plan.iter().filter(|p| !p.file.is_file()) {
         by_arch.entry(p.arch).or_default().push(p);
     }
     let built = !by_arch.is_empty();
-    let mut binaries: BTreeMap<(Architecture, String, String), PathBuf> = BTreeMap::new();
+    // The executable of each asset built, by fingerprint.
+    let mut binaries: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut target_dir = None;
     for (&arch, wanted) in &by_arch {
-        let found = cargo_build(&project.dir, arch, opts.profile, wanted, ui)?;
-        for ((package, bin), exe) in found {
-            binaries.insert((arch, package, bin), exe);
+        let (linked, own): (Vec<&Planned>, Vec<&Planned>) =
+            wanted.iter().partition(|p| !p.linked.is_empty());
+        if !own.is_empty() {
+            let units: Vec<(&str, &str)> = own
+                .iter()
+                .map(|p| (p.package.as_str(), p.bin.as_str()))
+                .collect();
+            let build = Build {
+                manifest: project.dir.join("Cargo.toml"),
+                target_dir: None,
+                units: &units,
+                shown: units.iter().map(|(package, _)| *package).collect(),
+            };
+            let found = cargo_build(&project.dir, arch, opts.profile, &build, ui)?;
+            for p in &own {
+                if let Some(exe) = found.get(&(p.package.clone(), p.bin.clone())) {
+                    binaries.insert(p.fingerprint.clone(), exe.clone());
+                }
+            }
+        }
+        for p in linked {
+            let dir = link::dir(&out, arch.as_str(), &p.linked);
+            let manifest = link::write_crate(&project.dir, &dir, &p.linked)?;
+            if target_dir.is_none() {
+                target_dir = Some(cargo::target_directory(&project.dir)?);
+            }
+            let units = [(wsgen::assembly::LINKED_PACKAGE, link::BIN)];
+            let build = Build {
+                manifest,
+                target_dir: target_dir.clone(),
+                units: &units,
+                shown: p.linked.iter().map(|h| h.package.as_str()).collect(),
+            };
+            let found =
+                cargo_build(&project.dir, arch, opts.profile, &build, ui).map_err(|e| match e {
+                    CliError::Build(BuildError::Bundle(_)) => link::build_failed(&p.linked).into(),
+                    e => e,
+                })?;
+            if let Some(exe) = found.into_values().next() {
+                binaries.insert(p.fingerprint.clone(), exe);
+            }
         }
     }
 
@@ -214,14 +260,12 @@ pub fn bundle_synthesized(
             let zip = std::fs::read(&p.file).map_err(CliError::io("cannot read", &p.file))?;
             (zip.len() as u64, wsgen::digest::sha256_hex(&zip))
         } else {
-            let exe = binaries
-                .get(&(p.arch, p.package.clone(), p.bin.clone()))
-                .ok_or_else(|| {
-                    BuildError::Bundle(format!(
-                        "cargo built no binary `{}` of package `{}` ({})",
-                        p.bin, p.package, p.crate_path
-                    ))
-                })?;
+            let exe = binaries.get(&p.fingerprint).ok_or_else(|| {
+                BuildError::Bundle(format!(
+                    "cargo built no binary `{}` of package `{}` ({})",
+                    p.bin, p.package, p.crate_path
+                ))
+            })?;
             let data = std::fs::read(exe).map_err(CliError::io("cannot read", exe))?;
             check_binary(&data, p.arch).map_err(|problem| {
                 BuildError::Bundle(format!("{} ({}): {problem}", p.crate_path, exe.display()))
@@ -252,10 +296,19 @@ pub fn bundle_synthesized(
             .unwrap_or(&asset.file)
             .display()
             .to_string();
+        let what = if p.linked.is_empty() {
+            format!("`{}`", asset.bin)
+        } else {
+            let names: Vec<String> = p
+                .linked
+                .iter()
+                .map(|h| format!("`{}`", h.package))
+                .collect();
+            format!("{} (one binary)", names.join(", "))
+        };
         ui.done(&format!(
-            "{} `{}` ({}, {}) {} -> {rel}",
+            "{} {what} ({}, {}) {} -> {rel}",
             if cached { "unchanged" } else { "bundled" },
-            asset.bin,
             asset.architecture,
             human_size(asset.size),
             &asset.sha256[..12],
@@ -393,13 +446,26 @@ fn has_target_std(triple: &str) -> bool {
         .is_dir()
 }
 
-/// Builds the wanted binaries for `arch` in one cargo invocation and returns them by
-/// (package, binary).
+/// One cargo invocation: binaries of the packages of a workspace.
+struct Build<'a> {
+    /// The workspace's manifest.
+    manifest: PathBuf,
+    /// The target directory, when it is not the workspace's own (a generated crate's
+    /// builds into the project's).
+    target_dir: Option<PathBuf>,
+    /// (package, binary) to build.
+    units: &'a [(&'a str, &'a str)],
+    /// The handler crates to name in messages and the progress display.
+    shown: Vec<&'a str>,
+}
+
+/// Builds `build`'s binaries for `arch`, with cargo run in `project`, and returns them
+/// by (package, binary).
 fn cargo_build(
-    workspace: &Path,
+    project: &Path,
     arch: Architecture,
     profile: BuildProfile,
-    wanted: &[&Planned],
+    build: &Build,
     ui: &Ui,
 ) -> Result<BTreeMap<(String, String), PathBuf>, CliError> {
     let triple = arch.target_triple();
@@ -417,11 +483,13 @@ fn cargo_build(
             host.map_or(std::env::consts::ARCH, Architecture::as_str)
         )).into());
     }
-    let mut cmd = cargo::command(workspace);
+    let mut cmd = cargo::command(project);
     cmd.arg(if zigbuild { "zigbuild" } else { "build" });
-    let manifest = workspace.join("Cargo.toml");
-    let manifest = std::path::absolute(&manifest).unwrap_or(manifest);
+    let manifest = std::path::absolute(&build.manifest).unwrap_or(build.manifest.clone());
     cmd.arg("--manifest-path").arg(&manifest);
+    if let Some(target) = &build.target_dir {
+        cmd.arg("--target-dir").arg(target);
+    }
     if zigbuild {
         // The `.2.34` suffix makes zig link against glibc 2.34 whatever the host has.
         cmd.arg("--target")
@@ -435,26 +503,34 @@ fn cargo_build(
         }
         cmd.arg("--profile").arg(LAMBDA_PROFILE);
     }
-    let mut packages: Vec<&str> = wanted.iter().map(|p| p.package.as_str()).collect();
+    let mut packages: Vec<&str> = build.units.iter().map(|(p, _)| *p).collect();
     packages.sort();
     packages.dedup();
     for p in &packages {
         cmd.arg("-p").arg(p);
     }
-    let mut bins: Vec<&str> = wanted.iter().map(|p| p.bin.as_str()).collect();
+    let mut bins: Vec<&str> = build.units.iter().map(|(_, b)| *b).collect();
     bins.sort();
     bins.dedup();
     for b in &bins {
         cmd.arg("--bin").arg(b);
     }
+    let mut shown = build.shown.clone();
+    shown.sort();
+    shown.dedup();
     ui.info(&format!(
-        "building {} handler crate{} for {arch} ({} profile{})",
-        packages.len(),
-        if packages.len() == 1 { "" } else { "s" },
+        "building {} handler crate{} for {arch} ({} profile{}{})",
+        shown.len(),
+        if shown.len() == 1 { "" } else { "s" },
         profile.name(),
+        if build.target_dir.is_some() {
+            ", linked into one binary"
+        } else {
+            ""
+        },
         if zigbuild { ", cargo-zigbuild" } else { "" }
     ));
-    let progress = ui.progress(&packages);
+    let progress = ui.progress(&shown);
     if progress.visible() {
         // The display replaces cargo's `Compiling` lines; its errors still print.
         cmd.arg("--quiet");

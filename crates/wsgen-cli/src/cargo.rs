@@ -68,6 +68,28 @@ pub fn command(dir: &Path) -> Command {
     cmd
 }
 
+/// The target directory of the workspace in `dir`, as cargo resolves it
+/// (`CARGO_TARGET_DIR`, `build.target-dir` in a config file, or the workspace's
+/// `target/`).
+pub fn target_directory(dir: &Path) -> Result<PathBuf, BuildError> {
+    let mut cmd = command(dir);
+    cmd.args(["metadata", "--no-deps", "--format-version", "1"])
+        .arg("--manifest-path")
+        .arg(std::path::absolute(dir.join("Cargo.toml")).unwrap_or(dir.join("Cargo.toml")))
+        .stderr(Stdio::inherit());
+    let output = cmd.output().map_err(BuildError::CargoMissing)?;
+    serde_json::from_slice::<serde_json::Value>(&output.stdout)
+        .ok()
+        .filter(|_| output.status.success())
+        .and_then(|m| m["target_directory"].as_str().map(PathBuf::from))
+        .ok_or_else(|| {
+            BuildError::Bundle(format!(
+                "cargo could not read the workspace in {} (its messages are above)",
+                dir.display()
+            ))
+        })
+}
+
 /// Runs `cmd` (a cargo build command), calling `on_artifact` for each artifact it
 /// reports; returns whether the build succeeded.
 pub fn build(mut cmd: Command, mut on_artifact: impl FnMut(Artifact)) -> Result<bool, BuildError> {

@@ -61,16 +61,24 @@ pub struct StackEntry {
     pub retained: Vec<String>,
 }
 
-/// A handler crate built into a zip, stored in the asset bucket under `key`.
+/// A handler crate built into a zip, stored in the asset bucket under `key`; or, when
+/// `linked` is not empty, the handler crates of a stack linked into one multi-call
+/// binary.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetEntry {
-    /// The crate directory, relative to the project directory.
+    /// The crate directory, relative to the project directory (for a multi-call
+    /// binary, its crates' directories joined by `, `).
     #[serde(rename = "crate")]
     pub crate_path: String,
-    /// The crate's package name.
+    /// The crate's package name ([`LINKED_PACKAGE`] for a multi-call binary).
     pub package: String,
     /// The binary that becomes `bootstrap`.
     pub bin: String,
+    /// The handler crates linked into one binary, by package name: a function runs the
+    /// one its `Handler` names (Lambda passes it to the process as `_HANDLER`). Empty
+    /// for a crate's own binary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub linked: Vec<LinkedHandler>,
     /// `x86_64` or `arm64`.
     pub architecture: String,
     /// The object key in the asset bucket: `<fingerprint>.zip`.
@@ -80,6 +88,23 @@ pub struct AssetEntry {
     /// The deployable zip, once `wsgen bundle` has built it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<BundleInfo>,
+}
+
+/// The package name of the multi-call binary that `wsgen bundle` generates for an asset
+/// with linked handlers.
+pub const LINKED_PACKAGE: &str = "wsgen-linked-handlers";
+
+/// A handler crate linked into a multi-call binary.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LinkedHandler {
+    /// The crate's package name, which its functions' `Handler` is.
+    pub package: String,
+    /// The crate directory, relative to the project directory.
+    #[serde(rename = "crate")]
+    pub crate_path: String,
+    /// The public function of the crate's library that runs the handler
+    /// (`[package.metadata.wsgen] entry`).
+    pub entry: String,
 }
 
 /// A built asset: `bootstrap` in a reproducible zip.

@@ -18,7 +18,15 @@ use std::path::{Path, PathBuf};
 pub struct HandlerCrate {
     pub package: String,
     pub bin: String,
+    /// The function of the crate's library that runs the handler as its binary's `main`
+    /// does, from `[package.metadata.wsgen] entry = "main"`: a crate that names one can
+    /// be linked with the app's other handlers into one multi-call binary
+    /// ([`crate::assembly::LinkedHandler`]).
+    pub entry: Option<String>,
 }
+
+/// Where a handler crate names its library entry point.
+pub const ENTRY_KEY: &str = "package.metadata.wsgen.entry";
 
 /// Why a handler crate cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +68,28 @@ pub fn inspect_crate(
             fix: "point `rust_function` at a package, not a workspace".into(),
         })?
         .to_string();
+    let entry = match doc
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("wsgen"))
+        .and_then(|w| w.get("entry"))
+    {
+        None => None,
+        Some(toml::Value::String(path)) if is_rust_path(path) => Some(path.clone()),
+        Some(other) => {
+            let other = match other {
+                toml::Value::String(s) => format!("{s:?}"),
+                v => format!("a {}", v.type_str()),
+            };
+            return Err(CrateProblem {
+                rule: "handler-entry-invalid",
+                message: format!(
+                    "{crate_path}/Cargo.toml's `{ENTRY_KEY}` is {other}, not the path of a function in the crate's library"
+                ),
+                fix: "name a public function of the library that runs the handler, e.g. `entry = \"main\"` for `pub fn main()` in src/lib.rs, or remove the key".into(),
+            });
+        }
+    };
     let bins = binaries(&dir, &doc, &package);
     let chosen = match bin {
         Some(b) if bins.contains(b) => b.to_string(),
@@ -95,6 +125,19 @@ pub fn inspect_crate(
     Ok(HandlerCrate {
         package,
         bin: chosen,
+        entry,
+    })
+}
+
+/// `name` or `module::name`: Rust identifiers joined by `::`.
+fn is_rust_path(path: &str) -> bool {
+    path.split("::").all(|part| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && part != "_"
     })
 }
 
@@ -192,6 +235,26 @@ pub fn fingerprint(project: &Path, crate_path: &str, bin: &str, arch: &str) -> i
         }
     }
     Ok(hex(&h.finalize()))
+}
+
+/// The fingerprint of a multi-call binary linking `handlers` for `arch`: each as its
+/// package name, library entry point and own asset's fingerprint (which covers its
+/// sources, path dependencies and the lockfile). The generated dispatcher's version is
+/// part of it: a wsgen that generates another one builds a new asset.
+pub fn linked_fingerprint(arch: &str, handlers: &[(String, String, String)]) -> String {
+    let mut handlers: Vec<&(String, String, String)> = handlers.iter().collect();
+    handlers.sort();
+    let mut h = Sha256::new();
+    h.update(b"wsgen-linked-v1\0");
+    h.update(arch.as_bytes());
+    h.update(b"\0");
+    for (package, entry, fingerprint) in handlers {
+        for part in [package, entry, fingerprint] {
+            h.update(part.as_bytes());
+            h.update(b"\0");
+        }
+    }
+    hex(&h.finalize())
 }
 
 fn hash_file(h: &mut Sha256, project: &Path, file: &Path) -> io::Result<()> {
@@ -365,5 +428,32 @@ mod tests {
             inspect_crate(root, "lib", None).unwrap_err().rule,
             "handler-bin-missing"
         );
+    }
+
+    #[test]
+    fn reads_the_library_entry_point() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let with = |entry: &str| {
+            write(
+                root,
+                "h/Cargo.toml",
+                &format!("[package]\nname = \"h\"\n\n[package.metadata.wsgen]\nentry = {entry}\n"),
+            );
+            inspect_crate(root, "h", None)
+        };
+        write(root, "h/src/main.rs", "fn main() {}\n");
+        assert_eq!(with("\"main\"").unwrap().entry.as_deref(), Some("main"));
+        assert_eq!(
+            with("\"app::run\"").unwrap().entry.as_deref(),
+            Some("app::run")
+        );
+        for bad in ["\"\"", "\"main()\"", "\"a::\"", "\"1up\"", "\"_\"", "true"] {
+            let e = with(bad).unwrap_err();
+            assert_eq!(e.rule, "handler-entry-invalid", "{bad}");
+            assert!(e.message.contains(ENTRY_KEY), "{}", e.message);
+        }
+        write(root, "h/Cargo.toml", "[package]\nname = \"h\"\n");
+        assert_eq!(inspect_crate(root, "h", None).unwrap().entry, None);
     }
 }

@@ -34,6 +34,16 @@ pub fn decide(tokens: &[(String, String)], req: &AuthorizerRequest) -> Decision 
     }
 }
 
+/// Runs the function, as its binary's `main` does; `wsgen bundle` links it with the
+/// app's other handlers into one binary (`[package.metadata.wsgen] entry` in
+/// Cargo.toml).
+#[tokio::main(flavor = "current_thread")]
+pub async fn main() -> Result<(), wsgen_handler::Error> {
+    let tokens = parse_tokens(&std::env::var(TOKENS_ENV).unwrap_or_default());
+    let tokens = &tokens;
+    wsgen_handler::authorizer::run(move |req| async move { Ok(decide(tokens, &req)) }).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,6 +158,18 @@ pub fn router(messages: Messages) -> Router<Messages> {
         })
 }
 
+/// Runs the function, as its binary's `main` does; `wsgen bundle` links it with the
+/// app's other handlers into one binary (`[package.metadata.wsgen] entry` in
+/// Cargo.toml).
+#[tokio::main(flavor = "current_thread")]
+pub async fn main() -> Result<(), wsgen_handler::Error> {
+    router(Messages::from_env(
+        wsgen_handler::Context::from_env().await?,
+    )?)
+    .run()
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,6 +102,16 @@ pub fn price(symbol: &str, minute: u64) -> f64 {
     (base * (1.0 + 0.02 * wiggle) * 100.0).round() / 100.0
 }
 
+/// Runs the function, as its binary's `main` does; `wsgen bundle` links it with the
+/// app's other handlers into one binary (`[package.metadata.wsgen] entry` in
+/// Cargo.toml).
+#[tokio::main(flavor = "current_thread")]
+pub async fn main() -> Result<(), wsgen_handler::Error> {
+    router(wsgen_handler::Context::from_env().await?)
+        .run()
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

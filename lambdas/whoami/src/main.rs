@@ -1,8 +1,5 @@
 //! The `whoami` Lambda function (see lib.rs).
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), wsgen_handler::Error> {
-    whoami::router(wsgen_handler::Context::from_env().await?)
-        .run()
-        .await
+fn main() -> Result<(), wsgen_handler::Error> {
+    whoami::main()
 }

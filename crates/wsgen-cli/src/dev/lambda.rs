@@ -425,6 +425,7 @@ impl Instance {
             .env("LANG", "en_US.UTF-8")
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &f.name)
+            .env("_HANDLER", &f.handler)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_mb.to_string())
             .env(

@@ -169,6 +169,9 @@ pub struct DevFunction {
     pub logical_id: String,
     /// The local function name (`{stack}-{logical id}`).
     pub name: String,
+    /// Its `Handler`, which Lambda passes to the process as `_HANDLER` (the handler a
+    /// multi-call binary runs).
+    pub handler: String,
     pub timeout_secs: u64,
     pub memory_mb: u64,
     pub reserved_concurrency: Option<u64>,
@@ -540,6 +543,7 @@ pub fn read(stack: &str, template: &Template, gateway: &str) -> Result<DevApp, D
             role: role.map(|role| r.physical(&role)),
             statements,
             name: r.physical(id),
+            handler: p.handler.clone(),
             timeout_secs: p.timeout.map_or(3, u64::from),
             memory_mb: p.memory_size.map_or(128, u64::from),
             reserved_concurrency: p.reserved_concurrent_executions.map(u64::from),

@@ -280,6 +280,7 @@ impl StackState {
         for t in &self.tables {
             t.borrow().synth(ctx);
         }
+        ctx.plan_linking(&self.functions);
         for f in &self.functions {
             f.borrow().synth(ctx);
         }
@@ -545,6 +546,17 @@ pub(crate) struct SynthCtx {
     /// Asset fingerprints by (crate, binary, architecture): functions sharing a crate
     /// hash it once.
     fingerprints: BTreeMap<(String, String, String), String>,
+    /// The multi-call binary of each architecture whose functions' crates link into one
+    /// ([`SynthCtx::plan_linking`]).
+    pub linked: BTreeMap<String, Linked>,
+}
+
+/// The handler crates of a stack's functions of one architecture linked into one
+/// binary.
+#[derive(Clone, Debug)]
+pub(crate) struct Linked {
+    pub fingerprint: String,
+    pub handlers: Vec<crate::assembly::LinkedHandler>,
 }
 
 impl SynthCtx {
@@ -558,6 +570,72 @@ impl SynthCtx {
             assets: BTreeMap::new(),
             owners: BTreeMap::new(),
             fingerprints: BTreeMap::new(),
+            linked: BTreeMap::new(),
+        }
+    }
+
+    /// Plans the multi-call binaries: per architecture, the crates of the functions
+    /// that name a library entry point (`[package.metadata.wsgen] entry`) and no
+    /// binary of their own choosing link into one binary, when there are two or more
+    /// of them. Two crates with one package name cannot be told apart by a function's
+    /// `Handler` and keep their own binaries. A crate that cannot be read is left to
+    /// the function's own synthesis to report.
+    pub fn plan_linking(&mut self, functions: &[Rc<RefCell<FunctionState>>]) {
+        use crate::assembly::LinkedHandler;
+        let mut candidates: BTreeMap<String, BTreeMap<String, (LinkedHandler, String)>> =
+            BTreeMap::new();
+        for f in functions {
+            let f = f.borrow();
+            if f.bin.is_some() {
+                continue;
+            }
+            let Ok(krate) =
+                crate::fingerprint::inspect_crate(&self.project_dir, &f.crate_path, None)
+            else {
+                continue;
+            };
+            let Some(entry) = krate.entry else { continue };
+            let arch = f.arch.as_str();
+            let Ok(fp) = self.fingerprint(&f.crate_path, &krate.bin, arch) else {
+                continue;
+            };
+            candidates.entry(arch.to_string()).or_default().insert(
+                f.crate_path.clone(),
+                (
+                    LinkedHandler {
+                        package: krate.package,
+                        crate_path: f.crate_path.clone(),
+                        entry,
+                    },
+                    fp,
+                ),
+            );
+        }
+        for (arch, crates) in candidates {
+            let mut by_package: BTreeMap<&str, usize> = BTreeMap::new();
+            for (h, _) in crates.values() {
+                *by_package.entry(&h.package).or_default() += 1;
+            }
+            let members: Vec<&(LinkedHandler, String)> = crates
+                .values()
+                .filter(|(h, _)| by_package[h.package.as_str()] == 1)
+                .collect();
+            if members.len() < 2 {
+                continue;
+            }
+            let parts: Vec<(String, String, String)> = members
+                .iter()
+                .map(|(h, fp)| (h.package.clone(), h.entry.clone(), fp.clone()))
+                .collect();
+            let mut handlers: Vec<LinkedHandler> = members.iter().map(|(h, _)| h.clone()).collect();
+            handlers.sort();
+            self.linked.insert(
+                arch.clone(),
+                Linked {
+                    fingerprint: crate::fingerprint::linked_fingerprint(&arch, &parts),
+                    handlers,
+                },
+            );
         }
     }
 

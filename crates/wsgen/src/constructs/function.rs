@@ -4,7 +4,7 @@
 use super::app::SynthCtx;
 use super::problems::matches;
 use super::table::{SubscriptionState, TableState};
-use crate::assembly::AssetEntry;
+use crate::assembly::{AssetEntry, LINKED_PACKAGE};
 use crate::cfn::resources::{
     self as r, Code, Environment, LoggingConfig, PolicyDocument, Statement, TracingConfig,
 };
@@ -326,12 +326,43 @@ impl FunctionState {
             p.add(&path, "schedule-expression", problem, "use `Schedule::rate(Duration::from_secs(60))` or `Schedule::cron(\"0 12 * * ? *\")`");
         }
 
-        // The handler crate and its asset.
+        // The handler crate and its asset: the crate's own binary, or the stack's
+        // multi-call binary that the function runs as its `Handler`.
+        let mut handler = "bootstrap".to_string();
+        let linked = ctx
+            .linked
+            .get(self.arch.as_str())
+            .filter(|l| {
+                self.bin.is_none() && l.handlers.iter().any(|h| h.crate_path == self.crate_path)
+            })
+            .cloned();
         let key = match fingerprint::inspect_crate(
             &ctx.project_dir,
             &self.crate_path,
             self.bin.as_deref(),
         ) {
+            Ok(krate) if linked.is_some() => {
+                let linked = linked.expect("checked");
+                let fp = linked.fingerprint;
+                let crates: Vec<&str> = linked
+                    .handlers
+                    .iter()
+                    .map(|h| h.crate_path.as_str())
+                    .collect();
+                let asset = ctx.assets.entry(fp.clone()).or_insert_with(|| AssetEntry {
+                    crate_path: crates.join(", "),
+                    package: LINKED_PACKAGE.into(),
+                    bin: "bootstrap".into(),
+                    linked: linked.handlers.clone(),
+                    architecture: self.arch.as_str().to_string(),
+                    key: format!("{fp}.zip"),
+                    functions: Vec::new(),
+                    bundle: None,
+                });
+                asset.functions.push(path.clone());
+                handler = krate.package;
+                format!("{fp}.zip")
+            }
             Ok(krate) => {
                 let fp = ctx.fingerprint(&self.crate_path, &krate.bin, self.arch.as_str());
                 match fp {
@@ -340,6 +371,7 @@ impl FunctionState {
                             crate_path: self.crate_path.clone(),
                             package: krate.package.clone(),
                             bin: krate.bin.clone(),
+                            linked: Vec::new(),
                             architecture: self.arch.as_str().to_string(),
                             key: format!("{fp}.zip"),
                             functions: Vec::new(),
@@ -446,7 +478,7 @@ impl FunctionState {
         let function = r::Function {
             description: self.description.clone(),
             runtime: "provided.al2023".into(),
-            handler: "bootstrap".into(),
+            handler,
             architectures: vec![self.arch.as_str().into()],
             code: Code {
                 s3_bucket: Expr::sub(ASSET_BUCKET),

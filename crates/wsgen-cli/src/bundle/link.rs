@@ -1,0 +1,286 @@
+//! The multi-call binary: the handler crates of an app that name a library entry point
+//! (`[package.metadata.wsgen] entry = "main"`) are linked into one binary, which runs
+//! the handler its function's `Handler` names (Lambda passes it as `_HANDLER`). One
+//! build and one link instead of one per crate (BENCHMARKS.md: 0.73x the cold build of
+//! the chat blueprint's four handlers), one zip for all their functions.
+//!
+//! `wsgen bundle` generates the crate that does the dispatch in
+//! `wsgen.out/link/<arch>-<hash of the crates' paths>/`, a workspace of its own:
+//!
+//! - its dependencies are the handler crates, by path, each under an alias (`h0`,
+//!   `h1`, ...), so the code never depends on their library names;
+//! - it copies the project's `Cargo.lock`, so it builds with the versions the project
+//!   locked, and the project's `[profile]`, `[patch]` and `[replace]` tables, so it
+//!   builds as the project's own crates do; cargo runs in the project directory, which
+//!   applies the project's `.cargo/config.toml`;
+//! - it builds into the project's target directory: the dependencies compiled for the
+//!   project's other builds are reused.
+//!
+//! The directory is named by the crates' paths, not their contents: an edit rebuilds
+//! the same package, so the target directory does not collect a binary per edit.
+
+use crate::cargo::BuildError;
+use crate::CliError;
+use std::path::{Path, PathBuf};
+use wsgen::assembly::{LinkedHandler, LINKED_PACKAGE};
+
+/// The binary's name in the generated crate.
+pub const BIN: &str = "bootstrap";
+
+/// Where the crate linking `handlers` for `arch` is generated.
+pub fn dir(out: &Path, arch: &str, handlers: &[LinkedHandler]) -> PathBuf {
+    let mut key = arch.to_string();
+    for h in handlers {
+        key.push('\0');
+        key.push_str(&h.crate_path);
+    }
+    let hash = wsgen::digest::sha256_hex(key.as_bytes());
+    out.join("link").join(format!("{arch}-{}", &hash[..12]))
+}
+
+/// Writes the crate into `dir` (each file only when its content changed, so that cargo
+/// finds an unchanged crate fresh) and returns its manifest.
+pub fn write_crate(
+    project: &Path,
+    dir: &Path,
+    handlers: &[LinkedHandler],
+) -> Result<PathBuf, CliError> {
+    let project = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
+    let workspace = read_manifest(&project.join("Cargo.toml"))?;
+    let files = [
+        ("Cargo.toml", manifest(&project, &workspace, handlers)),
+        ("main.rs", main_rs(handlers)),
+    ];
+    for (name, text) in files {
+        let file = dir.join(name);
+        if std::fs::read(&file).ok().as_deref() != Some(text.as_bytes()) {
+            crate::files::write_atomically(&file, text.as_bytes(), None)?;
+        }
+    }
+    // The project's lockfile, as the project has it now (cargo adds this crate to it).
+    let lock = project.join("Cargo.lock");
+    if lock.is_file() {
+        let bytes = std::fs::read(&lock).map_err(CliError::io("cannot read", &lock))?;
+        crate::files::write_atomically(&dir.join("Cargo.lock"), &bytes, None)?;
+    }
+    Ok(dir.join("Cargo.toml"))
+}
+
+fn read_manifest(path: &Path) -> Result<toml::Table, CliError> {
+    let text = std::fs::read_to_string(path).map_err(CliError::io("cannot read", path))?;
+    text.parse().map_err(|e: toml::de::Error| {
+        BuildError::Bundle(format!(
+            "{} is not valid TOML: {} (`cargo check` shows where)",
+            path.display(),
+            e.message()
+        ))
+        .into()
+    })
+}
+
+/// The generated crate's manifest.
+fn manifest(project: &Path, workspace: &toml::Table, handlers: &[LinkedHandler]) -> String {
+    use toml::{Table, Value};
+    let text = |s: &str| Value::String(s.to_string());
+    let mut package = Table::new();
+    package.insert("name".into(), text(LINKED_PACKAGE));
+    package.insert("version".into(), text("0.0.0"));
+    package.insert("edition".into(), text("2021"));
+    package.insert("publish".into(), Value::Boolean(false));
+    let mut bin = Table::new();
+    bin.insert("name".into(), text(BIN));
+    bin.insert("path".into(), text("main.rs"));
+    let mut dependencies = Table::new();
+    for (i, h) in handlers.iter().enumerate() {
+        let mut dep = Table::new();
+        dep.insert("package".into(), text(&h.package));
+        dep.insert(
+            "path".into(),
+            text(&project.join(&h.crate_path).to_string_lossy()),
+        );
+        dependencies.insert(format!("h{i}"), Value::Table(dep));
+    }
+    let mut ws = Table::new();
+    let resolver = workspace
+        .get("workspace")
+        .and_then(|w| w.get("resolver"))
+        .cloned()
+        .unwrap_or_else(|| text("2"));
+    ws.insert("resolver".into(), resolver);
+
+    let mut doc = Table::new();
+    doc.insert("package".into(), Value::Table(package));
+    doc.insert("bin".into(), Value::Array(vec![Value::Table(bin)]));
+    doc.insert("dependencies".into(), Value::Table(dependencies));
+    doc.insert("workspace".into(), Value::Table(ws));
+    if let Some(profile) = workspace.get("profile") {
+        doc.insert("profile".into(), profile.clone());
+    }
+    for key in ["patch", "replace"] {
+        if let Some(value) = workspace.get(key) {
+            doc.insert(key.into(), rebased(value, project));
+        }
+    }
+    let body = toml::to_string(&doc).unwrap_or_default();
+    format!(
+        "# Generated by `wsgen bundle` from the project's handler crates and Cargo.toml: the\n\
+         # crates linked into one binary (see wsgen's bundle/link.rs). Do not edit.\n\n{body}"
+    )
+}
+
+/// `value` with every relative `path = "..."` made absolute against `base`.
+fn rebased(value: &toml::Value, base: &Path) -> toml::Value {
+    match value {
+        toml::Value::Table(t) => toml::Value::Table(
+            t.iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        toml::Value::String(p) if k == "path" && Path::new(p).is_relative() => {
+                            toml::Value::String(base.join(p).to_string_lossy().into_owned())
+                        }
+                        v => rebased(v, base),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        v => v.clone(),
+    }
+}
+
+/// The generated crate's `main`: the handler `_HANDLER` names, run as its crate's
+/// entry point runs it (its result reported as a `main`'s would be).
+fn main_rs(handlers: &[LinkedHandler]) -> String {
+    let names: Vec<String> = handlers
+        .iter()
+        .map(|h| format!("`{}`", h.package))
+        .collect();
+    let mut arms = String::new();
+    for (i, h) in handlers.iter().enumerate() {
+        arms.push_str(&format!(
+            "        {:?} => h{i}::{}().report(),\n",
+            h.package, h.entry
+        ));
+    }
+    format!(
+        r#"//! Generated by `wsgen bundle`: one binary with the handlers
+//! {names}.
+//! A function runs the one its `Handler` names, which Lambda passes as `_HANDLER`.
+//! Do not edit.
+
+use std::process::{{ExitCode, Termination}};
+
+fn main() -> ExitCode {{
+    let handler = std::env::var("_HANDLER").unwrap_or_default();
+    match handler.as_str() {{
+{arms}        other => {{
+            eprintln!(
+                "wsgen: this binary runs the handlers {names}, not `{{other}}` (the function's Handler, _HANDLER): synthesize, bundle and deploy the app again"
+            );
+            ExitCode::FAILURE
+        }}
+    }}
+}}
+"#,
+        names = names.join(", ")
+    )
+}
+
+/// What a failed build of the generated crate most likely means, besides cargo's own
+/// messages.
+pub fn build_failed(handlers: &[LinkedHandler]) -> BuildError {
+    let entries: Vec<String> = handlers
+        .iter()
+        .map(|h| format!("`{}::{}`", h.package.replace('-', "_"), h.entry))
+        .collect();
+    BuildError::Bundle(format!(
+        "cargo could not build the handler crates linked into one binary (its messages are above); the previous zips are kept. Each crate's `[package.metadata.wsgen] entry` must name a public function of its library that takes no arguments and returns what a `main` may return, such as `Result<(), wsgen_handler::Error>` ({}); remove the key from a crate to build its own binary instead",
+        entries.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handlers() -> Vec<LinkedHandler> {
+        vec![
+            LinkedHandler {
+                package: "onconnect".into(),
+                crate_path: "lambdas/onconnect".into(),
+                entry: "main".into(),
+            },
+            LinkedHandler {
+                package: "send-message".into(),
+                crate_path: "lambdas/send".into(),
+                entry: "app::run".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn the_crate_dispatches_on_the_handler_and_keeps_the_projects_settings() {
+        let workspace: toml::Table = r#"
+[workspace]
+members = ["infra", "lambdas/*"]
+resolver = "3"
+
+[profile.dev.package]
+tokio = { opt-level = 2 }
+
+[patch.crates-io]
+wsgen-handler = { path = "vendor/wsgen-handler" }
+serde = { git = "https://example.com/serde" }
+"#
+        .parse()
+        .unwrap();
+        let text = manifest(Path::new("/p"), &workspace, &handlers());
+        let doc: toml::Table = text.parse().unwrap();
+        assert_eq!(doc["package"]["name"].as_str(), Some(LINKED_PACKAGE));
+        assert_eq!(doc["bin"][0]["name"].as_str(), Some(BIN));
+        assert_eq!(
+            doc["dependencies"]["h1"]["package"].as_str(),
+            Some("send-message")
+        );
+        assert_eq!(
+            doc["dependencies"]["h0"]["path"].as_str(),
+            Some("/p/lambdas/onconnect")
+        );
+        assert_eq!(doc["workspace"]["resolver"].as_str(), Some("3"));
+        assert_eq!(
+            doc["profile"]["dev"]["package"]["tokio"]["opt-level"].as_integer(),
+            Some(2)
+        );
+        assert_eq!(
+            doc["patch"]["crates-io"]["wsgen-handler"]["path"].as_str(),
+            Some("/p/vendor/wsgen-handler")
+        );
+        assert_eq!(
+            doc["patch"]["crates-io"]["serde"]["git"].as_str(),
+            Some("https://example.com/serde")
+        );
+
+        let main = main_rs(&handlers());
+        assert!(
+            main.contains(r#""onconnect" => h0::main().report(),"#),
+            "{main}"
+        );
+        assert!(
+            main.contains(r#""send-message" => h1::app::run().report(),"#),
+            "{main}"
+        );
+        assert!(main.contains("`onconnect`, `send-message`"), "{main}");
+    }
+
+    #[test]
+    fn the_crates_place_depends_on_their_paths_only() {
+        let out = Path::new("/p/wsgen.out");
+        let a = dir(out, "x86_64", &handlers());
+        assert!(a.starts_with("/p/wsgen.out/link"), "{}", a.display());
+        let mut edited = handlers();
+        edited[1].entry = "main".into();
+        assert_eq!(dir(out, "x86_64", &edited), a);
+        assert_ne!(dir(out, "arm64", &handlers()), a);
+        assert_ne!(dir(out, "x86_64", &handlers()[..1]), a);
+    }
+}
