@@ -877,8 +877,19 @@ fn bundle_links_the_handlers_that_name_an_entry_into_one_binary() {
     use std::os::unix::fs::PermissionsExt;
     let p = Project::new("chat", "linked");
     link_the_chat_handlers(&p);
-    let run = p.wsgen(&["bundle", "--json"]);
+    let debug = |cmd: &mut Command| {
+        cmd.env("RUST_LOG", "wsgen_cli::bundle=debug");
+    };
+    // A first bundle: the four start building beside synth, which plans just them.
+    let run = p.wsgen_with(&["bundle", "--json"], debug);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("building the likely linked handlers beside synth"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("stopping the build"), "{}", run.stderr);
     assert!(
         run.stderr.contains(
             "building 4 handler crates for x86_64 (release profile, linked into one binary"
@@ -1029,6 +1040,27 @@ fn bundle_links_the_handlers_that_name_an_entry_into_one_binary() {
         template["Resources"]["Default"]["Properties"]["Handler"],
         "bootstrap"
     );
+
+    // A first bundle whose guess is wrong (a member with an entry point that no
+    // function uses): the build started beside synth is stopped, the planned one runs.
+    std::fs::create_dir_all(p.path("lambdas/unused/src")).unwrap();
+    p.write(
+        "lambdas/unused/Cargo.toml",
+        "[package]\nname = \"unused\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[package.metadata.wsgen]\nentry = \"main\"\n",
+    );
+    p.write("lambdas/unused/src/lib.rs", "pub fn main() {}\n");
+    p.write("lambdas/unused/src/main.rs", "fn main() {\n    unused::main()\n}\n");
+    std::fs::remove_dir_all(p.path("wsgen.out")).unwrap();
+    let run = p.wsgen_with(&["bundle", "--json"], debug);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("stopping the build started beside synth"),
+        "{}",
+        run.stderr
+    );
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["assets"].as_array().unwrap().len(), 2, "{v}");
 }
 
 #[test]

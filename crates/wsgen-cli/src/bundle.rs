@@ -17,10 +17,10 @@
 mod link;
 
 use super::cargo;
-use super::synth::{synth_project, SynthResult};
+use super::synth::{synth, SynthOptions, SynthResult};
 use super::{CliError, Ui};
 use crate::cargo::BuildError;
-use crate::project::ProjectError;
+use crate::project::{Project, ProjectError};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -147,8 +147,115 @@ struct Planned {
     deployable: bool,
 }
 
+/// Synthesizes the project and bundles its handlers. On a project's first bundle (no
+/// manifest yet), the handler crates that will likely link into one binary start
+/// building while synth builds the infra crate at the lowest priority (see
+/// [`Prebuild`]).
 pub fn bundle(opts: &BundleOptions, ui: &Ui) -> Result<BundleResult, CliError> {
-    bundle_synthesized(synth_project(opts.project.as_deref())?, opts, ui)
+    let project = Project::discover(opts.project.as_deref())?;
+    let prebuild = Prebuild::start(&project, opts);
+    let synthesized = synth(
+        &SynthOptions {
+            project: opts.project.clone(),
+            low_priority: prebuild.is_some(),
+            ..SynthOptions::default()
+        },
+        &Ui::new(true),
+    )?;
+    bundle_with(synthesized, opts, ui, prebuild)
+}
+
+/// A build of the handler crates started before synth could say which to build: on a
+/// project's first bundle, the workspace's members that name a library entry point
+/// (`[package.metadata.wsgen] entry`), linked into one binary for the default (or
+/// `--arch`) architecture, as synth most often plans it. It is the very cargo command
+/// the bundle runs afterwards; synth builds the infra crate beside it at the lowest
+/// priority, in the cores it leaves idle (its dependencies wait on one crate, then the
+/// link runs on one core). When synth's plan is the guess, the bundle's own build waits
+/// for this one (cargo's lock on the build directory) and finds it all built; otherwise
+/// it is stopped. Its output is discarded: the bundle's build reports any error.
+struct Prebuild {
+    child: std::process::Child,
+    arch: Architecture,
+    handlers: Vec<LinkedHandler>,
+}
+
+impl Prebuild {
+    fn start(project: &Project, opts: &BundleOptions) -> Option<Prebuild> {
+        if project.out.join(wsgen::assembly::MANIFEST_FILE).exists() {
+            return None;
+        }
+        let metadata = cargo::metadata(&project.dir).ok()?;
+        let target_dir = PathBuf::from(metadata["target_directory"].as_str()?);
+        let root = project.dir.canonicalize().ok()?;
+        let infra = project.infra.canonicalize().ok()?;
+        let mut handlers: Vec<LinkedHandler> = Vec::new();
+        for package in metadata["packages"].as_array()? {
+            let Some(dir) = package["manifest_path"]
+                .as_str()
+                .and_then(|m| Path::new(m).parent()?.canonicalize().ok())
+            else {
+                continue;
+            };
+            let Ok(rel) = dir.strip_prefix(&root) else {
+                continue;
+            };
+            let crate_path = rel.to_string_lossy().replace('\\', "/");
+            if dir == infra || crate_path.is_empty() {
+                continue;
+            }
+            let Ok(krate) = wsgen::fingerprint::inspect_crate(&root, &crate_path, None) else {
+                continue;
+            };
+            if let Some(entry) = krate.entry {
+                handlers.push(LinkedHandler {
+                    package: krate.package,
+                    crate_path,
+                    entry,
+                });
+            }
+        }
+        handlers.sort();
+        let unique = handlers.windows(2).all(|w| w[0].package != w[1].package);
+        if handlers.len() < 2 || !unique {
+            return None;
+        }
+        let arch = opts.arch.unwrap_or_default();
+        let dir = link::dir(&project.dir, &project.out, arch.as_str(), &handlers);
+        let manifest = link::write_crate(&project.dir, &dir, &handlers).ok()?;
+        let units = [(wsgen::assembly::LINKED_PACKAGE, link::BIN)];
+        let build = Build {
+            manifest,
+            target_dir: Some(target_dir),
+            units: &units,
+            shown: Vec::new(),
+        };
+        let (mut cmd, _) = build_command(&project.dir, arch, opts.profile, &build).ok()?;
+        cmd.arg("--quiet")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        tracing::debug!(command = ?cmd, "building the likely linked handlers beside synth");
+        let child = cmd.spawn().ok()?;
+        Some(Prebuild {
+            child,
+            arch,
+            handlers,
+        })
+    }
+
+    /// Whether the bundle's build of `handlers` for `arch` is this one.
+    fn is(&self, project: &Path, arch: Architecture, handlers: &[LinkedHandler]) -> bool {
+        self.arch == arch && link::same_crates(project, &self.handlers, handlers)
+    }
+}
+
+impl Drop for Prebuild {
+    /// Stops the build if it still runs (a build the bundle used has finished).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Bundles the handlers of an app already synthesized (`opts.project` is not read).
@@ -156,6 +263,15 @@ pub fn bundle_synthesized(
     synthesized: SynthResult,
     opts: &BundleOptions,
     ui: &Ui,
+) -> Result<BundleResult, CliError> {
+    bundle_with(synthesized, opts, ui, None)
+}
+
+fn bundle_with(
+    synthesized: SynthResult,
+    opts: &BundleOptions,
+    ui: &Ui,
+    prebuild: Option<Prebuild>,
 ) -> Result<BundleResult, CliError> {
     let project = synthesized.project;
     let out = synthesized.out;
@@ -201,6 +317,18 @@ pub fn bundle_synthesized(
         by_arch.entry(p.arch).or_default().push(p);
     }
     let built = !by_arch.is_empty();
+    // A build started beside synth goes on only when it builds what is wanted.
+    let mut prebuild = prebuild.filter(|pre| {
+        let wanted = by_arch.get(&pre.arch).is_some_and(|wanted| {
+            wanted
+                .iter()
+                .any(|p| pre.is(&project.dir, p.arch, &p.linked))
+        });
+        if !wanted {
+            tracing::debug!("stopping the build started beside synth: synth planned another");
+        }
+        wanted
+    });
     // The executable of each asset built, by fingerprint.
     let mut binaries: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut target_dir = None;
@@ -218,7 +346,7 @@ pub fn bundle_synthesized(
                 units: &units,
                 shown: units.iter().map(|(package, _)| *package).collect(),
             };
-            let found = cargo_build(&project.dir, arch, opts.profile, &build, ui)?;
+            let found = cargo_build(&project.dir, arch, opts.profile, &build, ui, None)?;
             for p in &own {
                 if let Some(exe) = found.get(&(p.package.clone(), p.bin.clone())) {
                     binaries.insert(p.fingerprint.clone(), exe.clone());
@@ -226,7 +354,7 @@ pub fn bundle_synthesized(
             }
         }
         for p in linked {
-            let dir = link::dir(&out, arch.as_str(), &p.linked);
+            let dir = link::dir(&project.dir, &out, arch.as_str(), &p.linked);
             let manifest = link::write_crate(&project.dir, &dir, &p.linked)?;
             if target_dir.is_none() {
                 target_dir = Some(cargo::target_directory(&project.dir)?);
@@ -238,8 +366,11 @@ pub fn bundle_synthesized(
                 units: &units,
                 shown: p.linked.iter().map(|h| h.package.as_str()).collect(),
             };
-            let found =
-                cargo_build(&project.dir, arch, opts.profile, &build, ui).map_err(|e| match e {
+            let started = prebuild
+                .as_mut()
+                .filter(|pre| pre.is(&project.dir, arch, &p.linked));
+            let found = cargo_build(&project.dir, arch, opts.profile, &build, ui, started)
+                .map_err(|e| match e {
                     CliError::Build(BuildError::Bundle(_)) => link::build_failed(&p.linked).into(),
                     e => e,
                 })?;
@@ -248,6 +379,8 @@ pub fn bundle_synthesized(
             }
         }
     }
+
+    drop(prebuild);
 
     let mut hashes = HashCache::open(&out);
     let mut assets = Vec::new();
@@ -459,15 +592,24 @@ struct Build<'a> {
     shown: Vec<&'a str>,
 }
 
-/// Builds `build`'s binaries for `arch`, with cargo run in `project`, and returns them
-/// by (package, binary).
-fn cargo_build(
+impl Build<'_> {
+    /// The packages to build, sorted.
+    fn packages(&self) -> Vec<&str> {
+        let mut packages: Vec<&str> = self.units.iter().map(|(p, _)| *p).collect();
+        packages.sort();
+        packages.dedup();
+        packages
+    }
+}
+
+/// The cargo command that builds `build`'s binaries for `arch` (run in `project`), and
+/// whether it is cargo-zigbuild's.
+fn build_command(
     project: &Path,
     arch: Architecture,
     profile: BuildProfile,
     build: &Build,
-    ui: &Ui,
-) -> Result<BTreeMap<(String, String), PathBuf>, CliError> {
+) -> Result<(Command, bool), CliError> {
     let triple = arch.target_triple();
     let zigbuild = on_path("cargo-zigbuild");
     let host = Architecture::host();
@@ -503,10 +645,7 @@ fn cargo_build(
         }
         cmd.arg("--profile").arg(LAMBDA_PROFILE);
     }
-    let mut packages: Vec<&str> = build.units.iter().map(|(p, _)| *p).collect();
-    packages.sort();
-    packages.dedup();
-    for p in &packages {
+    for p in build.packages() {
         cmd.arg("-p").arg(p);
     }
     let mut bins: Vec<&str> = build.units.iter().map(|(_, b)| *b).collect();
@@ -515,6 +654,21 @@ fn cargo_build(
     for b in &bins {
         cmd.arg("--bin").arg(b);
     }
+    Ok((cmd, zigbuild))
+}
+
+/// Builds `build`'s binaries for `arch`, with cargo run in `project`, and returns them
+/// by (package, binary).
+fn cargo_build(
+    project: &Path,
+    arch: Architecture,
+    profile: BuildProfile,
+    build: &Build,
+    ui: &Ui,
+    started: Option<&mut Prebuild>,
+) -> Result<BTreeMap<(String, String), PathBuf>, CliError> {
+    let (mut cmd, zigbuild) = build_command(project, arch, profile, build)?;
+    let packages = build.packages();
     let mut shown = build.shown.clone();
     shown.sort();
     shown.dedup();
@@ -531,6 +685,11 @@ fn cargo_build(
         if zigbuild { ", cargo-zigbuild" } else { "" }
     ));
     let progress = ui.progress(&shown);
+    if let Some(started) = started {
+        // The same build, started beside synth: this one then finds it all done (and
+        // prints no "waiting for file lock").
+        let _ = started.child.wait();
+    }
     if progress.visible() {
         // The display replaces cargo's `Compiling` lines; its errors still print.
         cmd.arg("--quiet");

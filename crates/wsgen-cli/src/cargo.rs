@@ -68,10 +68,11 @@ pub fn command(dir: &Path) -> Command {
     cmd
 }
 
-/// The target directory of the workspace in `dir`, as cargo resolves it
+/// `cargo metadata --no-deps` of the workspace in `dir`: its members (with their
+/// `[package.metadata]`) and its target directory as cargo resolves it
 /// (`CARGO_TARGET_DIR`, `build.target-dir` in a config file, or the workspace's
 /// `target/`).
-pub fn target_directory(dir: &Path) -> Result<PathBuf, BuildError> {
+pub fn metadata(dir: &Path) -> Result<serde_json::Value, BuildError> {
     let mut cmd = command(dir);
     cmd.args(["metadata", "--no-deps", "--format-version", "1"])
         .arg("--manifest-path")
@@ -81,13 +82,39 @@ pub fn target_directory(dir: &Path) -> Result<PathBuf, BuildError> {
     serde_json::from_slice::<serde_json::Value>(&output.stdout)
         .ok()
         .filter(|_| output.status.success())
-        .and_then(|m| m["target_directory"].as_str().map(PathBuf::from))
         .ok_or_else(|| {
             BuildError::Bundle(format!(
                 "cargo could not read the workspace in {} (its messages are above)",
                 dir.display()
             ))
         })
+}
+
+/// The target directory of the workspace in `dir` (see [`metadata`]).
+pub fn target_directory(dir: &Path) -> Result<PathBuf, BuildError> {
+    metadata(dir)?["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| BuildError::Bundle("cargo metadata named no target directory".into()))
+}
+
+/// Runs `cmd`'s process, and the compilers it starts, at the lowest CPU priority
+/// (nice 19): a build started beside another one only takes the cores it leaves idle.
+pub fn lowest_priority(cmd: &mut Command) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: nice(2) is async-signal-safe and changes only the child's priority;
+        // the closure allocates nothing.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::nice(19);
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = cmd;
 }
 
 /// Runs `cmd` (a cargo build command), calling `on_artifact` for each artifact it

@@ -84,6 +84,7 @@ impl Settings {
                 out: a.out,
                 json,
                 stacks: a.stacks,
+                low_priority: false,
             }),
             Command::Bundle(a) => Settings::Bundle {
                 opts: BundleOptions {

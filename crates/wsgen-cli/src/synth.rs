@@ -24,6 +24,9 @@ pub struct SynthOptions {
     pub json: bool,
     /// Stacks to print; empty prints the only stack.
     pub stacks: Vec<String>,
+    /// Build the infra crate at the lowest CPU priority: `wsgen bundle` builds the
+    /// handlers beside it (see bundle.rs's `Prebuild`).
+    pub low_priority: bool,
 }
 
 /// A successful synthesis.
@@ -82,7 +85,7 @@ pub fn synth(opts: &SynthOptions, ui: &Ui) -> Result<SynthResult, CliError> {
         .unwrap_or_else(|| project.out.clone());
     std::fs::create_dir_all(&out).map_err(CliError::io("cannot create", &out))?;
 
-    let exe = infra_executable(&project, &out)?;
+    let exe = infra_executable(&project, &out, opts.low_priority)?;
     let staging = Staging(out.join(format!(".staging-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&staging.0);
     std::fs::create_dir_all(&staging.0).map_err(CliError::io("cannot create", &staging.0))?;
@@ -294,7 +297,11 @@ fn install(
 
 /// The infra program, built by cargo unless its sources are unchanged since the last
 /// build.
-fn infra_executable(project: &Project, out: &Path) -> Result<PathBuf, CliError> {
+fn infra_executable(
+    project: &Project,
+    out: &Path,
+    low_priority: bool,
+) -> Result<PathBuf, CliError> {
     let cache_path = out.join(CACHE_FILE);
     if let Some(key) = infra_key(project) {
         let cached: Option<InfraCache> = std::fs::read_to_string(&cache_path)
@@ -307,7 +314,7 @@ fn infra_executable(project: &Project, out: &Path) -> Result<PathBuf, CliError> 
             return Ok(c.executable);
         }
     }
-    let built = cargo_build(&project.infra)?;
+    let built = cargo_build(&project.infra, low_priority)?;
     // Keep the project's own link to the binary: cargo's output path is shared by every
     // project with the same package name and target directory.
     let dir = cache_path.parent().expect("has parent");
@@ -405,10 +412,13 @@ fn infra_key(project: &Project) -> Option<String> {
 
 /// `cargo build` of the infra crate; cargo's own messages and compiler errors go to
 /// stderr as cargo renders them.
-fn cargo_build(infra: &Path) -> Result<PathBuf, CliError> {
+fn cargo_build(infra: &Path, low_priority: bool) -> Result<PathBuf, CliError> {
     let manifest = infra.join("Cargo.toml");
     let manifest = manifest.canonicalize().unwrap_or(manifest);
     let mut cmd = cargo::command(infra);
+    if low_priority {
+        cargo::lowest_priority(&mut cmd);
+    }
     cmd.arg("build").arg("--manifest-path").arg(&manifest);
     let mut executables = Vec::new();
     let succeeded = cargo::build(cmd, |artifact| {

@@ -27,15 +27,51 @@ use wsgen::assembly::{LinkedHandler, LINKED_PACKAGE};
 /// The binary's name in the generated crate.
 pub const BIN: &str = "bootstrap";
 
-/// Where the crate linking `handlers` for `arch` is generated.
-pub fn dir(out: &Path, arch: &str, handlers: &[LinkedHandler]) -> PathBuf {
+/// Where the crate linking `handlers` (of the project in `project`) for `arch` is
+/// generated.
+pub fn dir(project: &Path, out: &Path, arch: &str, handlers: &[LinkedHandler]) -> PathBuf {
     let mut key = arch.to_string();
-    for h in handlers {
+    for path in crates(project, handlers) {
         key.push('\0');
-        key.push_str(&h.crate_path);
+        key.push_str(&path);
     }
     let hash = wsgen::digest::sha256_hex(key.as_bytes());
     out.join("link").join(format!("{arch}-{}", &hash[..12]))
+}
+
+/// The crates' directories relative to the project, however the app spelled them
+/// (`lambdas/a/`, `./lambdas/a`), sorted.
+fn crates(project: &Path, handlers: &[LinkedHandler]) -> Vec<String> {
+    let root = project.canonicalize().ok();
+    let mut paths: Vec<String> = handlers
+        .iter()
+        .map(|h| {
+            let dir = project.join(&h.crate_path).canonicalize().ok();
+            match (dir, &root) {
+                (Some(dir), Some(root)) => dir
+                    .strip_prefix(root)
+                    .unwrap_or(&dir)
+                    .to_string_lossy()
+                    .into_owned(),
+                _ => h.crate_path.trim_end_matches('/').to_string(),
+            }
+        })
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Whether two plans link the same crates (by directory, package and entry point).
+pub fn same_crates(project: &Path, a: &[LinkedHandler], b: &[LinkedHandler]) -> bool {
+    let key = |handlers: &[LinkedHandler]| {
+        let mut named: Vec<(String, String)> = handlers
+            .iter()
+            .map(|h| (h.package.clone(), h.entry.clone()))
+            .collect();
+        named.sort();
+        (crates(project, handlers), named)
+    };
+    key(a) == key(b)
 }
 
 /// Writes the crate into `dir` (each file only when its content changed, so that cargo
@@ -274,13 +310,25 @@ serde = { git = "https://example.com/serde" }
 
     #[test]
     fn the_crates_place_depends_on_their_paths_only() {
-        let out = Path::new("/p/wsgen.out");
-        let a = dir(out, "x86_64", &handlers());
-        assert!(a.starts_with("/p/wsgen.out/link"), "{}", a.display());
+        let project = tempfile::tempdir().unwrap();
+        let project = project.path();
+        for h in handlers() {
+            std::fs::create_dir_all(project.join(&h.crate_path)).unwrap();
+        }
+        let out = project.join("wsgen.out");
+        let a = dir(project, &out, "x86_64", &handlers());
+        assert!(a.starts_with(out.join("link")), "{}", a.display());
         let mut edited = handlers();
         edited[1].entry = "main".into();
-        assert_eq!(dir(out, "x86_64", &edited), a);
-        assert_ne!(dir(out, "arm64", &handlers()), a);
-        assert_ne!(dir(out, "x86_64", &handlers()[..1]), a);
+        assert_eq!(dir(project, &out, "x86_64", &edited), a);
+        assert!(!same_crates(project, &edited, &handlers()));
+        // Spelled otherwise, the same directories.
+        let mut spelled = handlers();
+        spelled[0].crate_path = "./lambdas/onconnect/".into();
+        spelled.reverse();
+        assert_eq!(dir(project, &out, "x86_64", &spelled), a);
+        assert!(same_crates(project, &spelled, &handlers()));
+        assert_ne!(dir(project, &out, "arm64", &handlers()), a);
+        assert_ne!(dir(project, &out, "x86_64", &handlers()[..1]), a);
     }
 }

@@ -453,7 +453,12 @@ impl Stack {
     }
 
     /// A Lambda function built from the Rust crate at `crate_path` (relative to the
-    /// project directory).
+    /// project directory). Its `bootstrap` is the crate's binary; or, when the crate's
+    /// Cargo.toml names its library's entry point (`[package.metadata.wsgen] entry =
+    /// "main"`, a public function taking no arguments and returning what a `main` may)
+    /// and another function of the stack and architecture has such a crate, one binary
+    /// linking all of them, which runs the function's crate by its `Handler` (the package
+    /// name).
     pub fn rust_function(&self, id: &str, crate_path: &str) -> RustFunction {
         self.register(id);
         let state = Rc::new(RefCell::new(FunctionState::new(id, crate_path)));
