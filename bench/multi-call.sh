@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# What one multi-call binary would save a cold bundle (issue 16): the chat blueprint's
-# four handlers built from an emptied target directory as `wsgen bundle` builds them
-# (the wsgen-lambda profile: fat LTO, one codegen unit, opt-level "s", strip; four
-# binaries, four LTO links), and as one binary that links all four crates' routers and
-# picks one by the function it runs as (`WSGEN_HANDLER`), one LTO link. Side by side in
-# one run; prints the times, the binaries' sizes and the ratio. Synth is left out of
-# both (it is the same for each).
+# What one multi-call binary saves a cold build (issue 16; `wsgen bundle` now links
+# the handlers that name an entry point this way, see README): the chat blueprint's four
+# handlers built from an emptied target directory as each crate's own binary (the
+# wsgen-lambda profile: fat LTO, one codegen unit, opt-level "s", strip; four binaries,
+# four LTO links), and as one binary that links all four crates' routers and picks one
+# by the function it runs as (`WSGEN_HANDLER`), one LTO link. Side by side in one run;
+# prints the times, the binaries' sizes and the ratio. Synth is left out of both (it is
+# the same for each).
 #
 #   bash bench/multi-call.sh
 set -euo pipefail
@@ -61,7 +62,7 @@ for h in $handlers; do args+=(-p "$h"); done
 four=$(cd "$project" && timed env CARGO_TARGET_DIR="$targets/four" cargo build --quiet "${profile[@]}" "${args[@]}")
 bins=()
 for h in $handlers; do bins+=("$targets/four/wsgen-lambda/$h"); done
-echo "four binaries (wsgen bundle's build): $four s; $(size "${bins[@]}") in all"
+echo "four binaries (each crate's own): $four s; $(size "${bins[@]}") in all"
 
 rm -rf "$targets/one"
 one=$(cd "$project" && timed env CARGO_TARGET_DIR="$targets/one" cargo build --quiet "${profile[@]}" -p multicall)
