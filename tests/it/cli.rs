@@ -1049,7 +1049,10 @@ fn bundle_links_the_handlers_that_name_an_entry_into_one_binary() {
         "[package]\nname = \"unused\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[package.metadata.wsgen]\nentry = \"main\"\n",
     );
     p.write("lambdas/unused/src/lib.rs", "pub fn main() {}\n");
-    p.write("lambdas/unused/src/main.rs", "fn main() {\n    unused::main()\n}\n");
+    p.write(
+        "lambdas/unused/src/main.rs",
+        "fn main() {\n    unused::main()\n}\n",
+    );
     std::fs::remove_dir_all(p.path("wsgen.out")).unwrap();
     let run = p.wsgen_with(&["bundle", "--json"], debug);
     assert_eq!(run.code, 0, "{}", run.stderr);
