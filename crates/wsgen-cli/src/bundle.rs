@@ -223,7 +223,8 @@ impl Prebuild {
         let arch = opts.arch.unwrap_or_default();
         let dir = link::dir(&project.dir, &project.out, arch.as_str(), &handlers);
         let manifest = link::write_crate(&project.dir, &dir, &handlers).ok()?;
-        let units = [(wsgen::assembly::LINKED_PACKAGE, link::BIN)];
+        let bin = link::bin(&dir);
+        let units = [(wsgen::assembly::LINKED_PACKAGE, bin.as_str())];
         let build = Build {
             manifest,
             target_dir: Some(target_dir),
@@ -359,7 +360,8 @@ fn bundle_with(
             if target_dir.is_none() {
                 target_dir = Some(cargo::target_directory(&project.dir)?);
             }
-            let units = [(wsgen::assembly::LINKED_PACKAGE, link::BIN)];
+            let bin = link::bin(&dir);
+            let units = [(wsgen::assembly::LINKED_PACKAGE, bin.as_str())];
             let build = Build {
                 manifest,
                 target_dir: target_dir.clone(),

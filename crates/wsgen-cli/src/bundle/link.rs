@@ -24,8 +24,15 @@ use crate::CliError;
 use std::path::{Path, PathBuf};
 use wsgen::assembly::{LinkedHandler, LINKED_PACKAGE};
 
-/// The binary's name in the generated crate.
-pub const BIN: &str = "bootstrap";
+/// The binary's name in the crate generated in `dir`: `bootstrap-<hash of the
+/// directory>`. Cargo copies a binary to `<target>/<profile>/<name>`, where another
+/// project building into the same target directory (a shared `CARGO_TARGET_DIR`) would
+/// overwrite a common name between cargo's build and wsgen's read of it.
+pub fn bin(dir: &Path) -> String {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let hash = wsgen::digest::sha256_hex(dir.to_string_lossy().as_bytes());
+    format!("bootstrap-{}", &hash[..12])
+}
 
 /// Where the crate linking `handlers` (of the project in `project`) for `arch` is
 /// generated.
@@ -84,7 +91,10 @@ pub fn write_crate(
     let project = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
     let workspace = read_manifest(&project.join("Cargo.toml"))?;
     let files = [
-        ("Cargo.toml", manifest(&project, &workspace, handlers)),
+        (
+            "Cargo.toml",
+            manifest(&project, &workspace, handlers, &bin(dir)),
+        ),
         ("main.rs", main_rs(handlers)),
     ];
     for (name, text) in files {
@@ -115,7 +125,12 @@ fn read_manifest(path: &Path) -> Result<toml::Table, CliError> {
 }
 
 /// The generated crate's manifest.
-fn manifest(project: &Path, workspace: &toml::Table, handlers: &[LinkedHandler]) -> String {
+fn manifest(
+    project: &Path,
+    workspace: &toml::Table,
+    handlers: &[LinkedHandler],
+    bin_name: &str,
+) -> String {
     use toml::{Table, Value};
     let text = |s: &str| Value::String(s.to_string());
     let mut package = Table::new();
@@ -124,7 +139,7 @@ fn manifest(project: &Path, workspace: &toml::Table, handlers: &[LinkedHandler])
     package.insert("edition".into(), text("2021"));
     package.insert("publish".into(), Value::Boolean(false));
     let mut bin = Table::new();
-    bin.insert("name".into(), text(BIN));
+    bin.insert("name".into(), text(bin_name));
     bin.insert("path".into(), text("main.rs"));
     let mut dependencies = Table::new();
     for (i, h) in handlers.iter().enumerate() {
@@ -270,10 +285,10 @@ serde = { git = "https://example.com/serde" }
 "#
         .parse()
         .unwrap();
-        let text = manifest(Path::new("/p"), &workspace, &handlers());
+        let text = manifest(Path::new("/p"), &workspace, &handlers(), "bootstrap-x");
         let doc: toml::Table = text.parse().unwrap();
         assert_eq!(doc["package"]["name"].as_str(), Some(LINKED_PACKAGE));
-        assert_eq!(doc["bin"][0]["name"].as_str(), Some(BIN));
+        assert_eq!(doc["bin"][0]["name"].as_str(), Some("bootstrap-x"));
         assert_eq!(
             doc["dependencies"]["h1"]["package"].as_str(),
             Some("send-message")
@@ -330,5 +345,12 @@ serde = { git = "https://example.com/serde" }
         assert!(same_crates(project, &spelled, &handlers()));
         assert_ne!(dir(project, &out, "arm64", &handlers()), a);
         assert_ne!(dir(project, &out, "x86_64", &handlers()[..1]), a);
+        // The binary's name is the directory's: two projects never share it.
+        assert!(bin(&a).starts_with("bootstrap-"));
+        assert_ne!(
+            bin(&a),
+            bin(Path::new("/elsewhere/wsgen.out/link/x86_64-1"))
+        );
+        assert_eq!(bin(&a), bin(&a));
     }
 }
