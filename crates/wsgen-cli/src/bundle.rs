@@ -178,6 +178,8 @@ struct Prebuild {
     child: std::process::Child,
     arch: Architecture,
     handlers: Vec<LinkedHandler>,
+    /// The project's target directory, from the `cargo metadata` the guess read.
+    target_dir: PathBuf,
 }
 
 impl Prebuild {
@@ -215,11 +217,11 @@ impl Prebuild {
                 });
             }
         }
-        handlers.sort();
-        let unique = handlers.windows(2).all(|w| w[0].package != w[1].package);
-        if handlers.len() < 2 || !unique {
+        let mut handlers = wsgen::assembly::linkable(handlers, |h| h.package.as_str());
+        if handlers.is_empty() {
             return None;
         }
+        handlers.sort();
         let arch = opts.arch.unwrap_or_default();
         let dir = link::dir(&project.dir, &project.out, arch.as_str(), &handlers);
         let manifest = link::write_crate(&project.dir, &dir, &handlers).ok()?;
@@ -227,7 +229,7 @@ impl Prebuild {
         let units = [(wsgen::assembly::LINKED_PACKAGE, bin.as_str())];
         let build = Build {
             manifest,
-            target_dir: Some(target_dir),
+            target_dir: Some(target_dir.clone()),
             units: &units,
             shown: Vec::new(),
         };
@@ -242,6 +244,7 @@ impl Prebuild {
             child,
             arch,
             handlers,
+            target_dir,
         })
     }
 
@@ -318,6 +321,8 @@ fn bundle_with(
         by_arch.entry(p.arch).or_default().push(p);
     }
     let built = !by_arch.is_empty();
+    // The project's target directory, asked of cargo once (a guess has asked already).
+    let known_target_dir = prebuild.as_ref().map(|pre| pre.target_dir.clone());
     // A build started beside synth goes on only when it builds what is wanted.
     let mut prebuild = prebuild.filter(|pre| {
         let wanted = by_arch.get(&pre.arch).is_some_and(|wanted| {
@@ -332,7 +337,7 @@ fn bundle_with(
     });
     // The executable of each asset built, by fingerprint.
     let mut binaries: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut target_dir = None;
+    let mut target_dir = known_target_dir;
     for (&arch, wanted) in &by_arch {
         let (linked, own): (Vec<&Planned>, Vec<&Planned>) =
             wanted.iter().partition(|p| !p.linked.is_empty());

@@ -107,6 +107,25 @@ pub struct LinkedHandler {
     pub entry: String,
 }
 
+/// Which of `crates` (handler crates that name an entry point, one per directory) link
+/// into one binary: those whose package name no other of them has (a function's
+/// `Handler` must tell them apart), when there are two or more; none otherwise.
+pub fn linkable<T>(crates: Vec<T>, package: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &crates {
+        *count.entry(package(c).to_string()).or_default() += 1;
+    }
+    let members: Vec<T> = crates
+        .into_iter()
+        .filter(|c| count[package(c)] == 1)
+        .collect();
+    if members.len() < 2 {
+        Vec::new()
+    } else {
+        members
+    }
+}
+
 /// A built asset: `bootstrap` in a reproducible zip.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BundleInfo {
@@ -218,5 +237,21 @@ mod tests {
             "{error}"
         );
         assert!(error.to_string().ends_with("this wsgen reads format `1`"));
+    }
+
+    #[test]
+    fn crates_link_when_two_or_more_have_package_names_of_their_own() {
+        fn package<'a>(c: &'a (&str, &str)) -> &'a str {
+            c.0
+        }
+        assert_eq!(
+            linkable(
+                vec![("a", "x"), ("b", "y"), ("a", "z"), ("c", "w")],
+                package
+            ),
+            [("b", "y"), ("c", "w")]
+        );
+        assert!(linkable(vec![("a", "x"), ("a", "y"), ("b", "z")], package).is_empty());
+        assert!(linkable(vec![("a", "x")], package).is_empty());
     }
 }

@@ -617,15 +617,10 @@ impl SynthCtx {
             );
         }
         for (arch, crates) in candidates {
-            let mut by_package: BTreeMap<&str, usize> = BTreeMap::new();
-            for (h, _) in crates.values() {
-                *by_package.entry(&h.package).or_default() += 1;
-            }
-            let members: Vec<&(LinkedHandler, String)> = crates
-                .values()
-                .filter(|(h, _)| by_package[h.package.as_str()] == 1)
-                .collect();
-            if members.len() < 2 {
+            let members = crate::assembly::linkable(crates.into_values().collect(), |(h, _)| {
+                h.package.as_str()
+            });
+            if members.is_empty() {
                 continue;
             }
             let parts: Vec<(String, String, String)> = members

@@ -336,13 +336,10 @@ impl FunctionState {
                 self.bin.is_none() && l.handlers.iter().any(|h| h.crate_path == self.crate_path)
             })
             .cloned();
-        let key = match fingerprint::inspect_crate(
-            &ctx.project_dir,
-            &self.crate_path,
-            self.bin.as_deref(),
-        ) {
-            Ok(krate) if linked.is_some() => {
-                let linked = linked.expect("checked");
+        let inspected =
+            fingerprint::inspect_crate(&ctx.project_dir, &self.crate_path, self.bin.as_deref());
+        let key = match (inspected, linked) {
+            (Ok(krate), Some(linked)) => {
                 let fp = linked.fingerprint;
                 let crates: Vec<&str> = linked
                     .handlers
@@ -363,7 +360,7 @@ impl FunctionState {
                 handler = krate.package;
                 format!("{fp}.zip")
             }
-            Ok(krate) => {
+            (Ok(krate), None) => {
                 let fp = ctx.fingerprint(&self.crate_path, &krate.bin, self.arch.as_str());
                 match fp {
                     Ok(fp) => {
@@ -391,7 +388,7 @@ impl FunctionState {
                     }
                 }
             }
-            Err(problem) => {
+            (Err(problem), _) => {
                 ctx.problems
                     .add(&path, problem.rule, problem.message, problem.fix);
                 String::new()
