@@ -184,7 +184,12 @@ struct Prebuild {
 
 impl Prebuild {
     fn start(project: &Project, opts: &BundleOptions) -> Option<Prebuild> {
-        if project.out.join(wsgen::assembly::MANIFEST_FILE).exists() {
+        // Only a release build runs beside synth: a debug one would share the infra
+        // crate's profile directory, whose lock cargo holds for a whole build, so synth
+        // would only wait for it.
+        if opts.profile != BuildProfile::Release
+            || project.out.join(wsgen::assembly::MANIFEST_FILE).exists()
+        {
             return None;
         }
         let metadata = cargo::metadata(&project.dir).ok()?;
