@@ -12,7 +12,7 @@ pub const CALLBACK_URL_ENV: &str = "CALLBACK_URL";
 /// The AWS configuration and, when `TABLE_NAME` is set, the connections table.
 #[derive(Clone, Debug)]
 pub struct Context {
-    pub config: aws_config::SdkConfig,
+    pub config: crate::SdkConfig,
     pub store: Option<ConnectionStore>,
     /// The `@connections` endpoint of `CALLBACK_URL`, for scheduled handlers.
     pub callback_url: Option<String>,
@@ -36,7 +36,7 @@ impl Context {
         })
     }
 
-    pub fn new(config: aws_config::SdkConfig, store: Option<ConnectionStore>) -> Context {
+    pub fn new(config: crate::SdkConfig, store: Option<ConnectionStore>) -> Context {
         Context {
             credentials: CredentialsCache::new(&config),
             config,

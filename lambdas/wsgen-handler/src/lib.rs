@@ -31,9 +31,12 @@
 //! ```
 
 pub mod authorizer;
+mod aws;
 mod broadcast;
+mod config;
 mod connections;
 mod context;
+mod dynamodb;
 mod request;
 mod response;
 mod router;
@@ -42,8 +45,10 @@ pub mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use aws::CredentialsCache;
 pub use broadcast::{broadcast, Report};
-pub use connections::{ConnectionInfo, Connections, CredentialsCache, Delivery, ENDPOINT_ENV};
+pub use config::aws_config;
+pub use connections::{ConnectionInfo, Connections, Delivery, ENDPOINT_ENV};
 pub use context::{Context, CALLBACK_URL_ENV};
 pub use request::{Body, EventType, WsRequest};
 pub use response::WsResponse;
@@ -51,24 +56,20 @@ pub use router::Router;
 pub use store::{Connection, ConnectionStore, TABLE_ENV, TTL_ENV};
 
 /// The AWS SDK's DynamoDB client, for handlers with tables of their own (the version
-/// wsgen-handler is built with).
+/// wsgen-handler is built with): feature `sdk`.
+#[cfg(feature = "sdk")]
 pub use aws_sdk_dynamodb;
+
+/// The AWS SDK's shared configuration, which every client here is made from.
+pub use aws_types::SdkConfig;
 
 /// The error type of handlers: anything that can be boxed.
 pub type Error = lambda_runtime::Error;
 
-/// The AWS configuration from the environment (credentials, region, and endpoint
-/// overrides such as `AWS_ENDPOINT_URL_DYNAMODB` for local runs), with
-/// [`https_client`].
-pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https_client())
-        .load()
-        .await
-}
-
 /// The SDK's HTTPS client on rustls with ring (the SDK's default, aws-lc, is not built):
 /// give it to an `SdkConfig` built by hand, `SdkConfig::builder().http_client(..)`.
+/// [`aws_config`] sets it. Feature `sdk`.
+#[cfg(feature = "sdk")]
 pub fn https_client() -> aws_types::sdk_config::SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(

@@ -6,10 +6,9 @@
 //! TTL, `expiresAt` (epoch seconds) so DynamoDB drops connections whose `$disconnect`
 //! never ran. Listing scans the table page by page.
 
+use crate::dynamodb::DynamoDb;
 use crate::Error;
-use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::Client;
-use std::collections::HashMap;
+use serde_json::{json, Map, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The environment variable naming the table.
@@ -30,7 +29,7 @@ pub struct Connection {
 /// The connections table.
 #[derive(Clone, Debug)]
 pub struct ConnectionStore {
-    client: Client,
+    db: DynamoDb,
     table: String,
     ttl: Option<Duration>,
     ttl_attribute: String,
@@ -43,15 +42,21 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_string())
+/// A string attribute value.
+fn s(v: &str) -> Value {
+    json!({ "S": v })
+}
+
+/// A number attribute value.
+fn n(v: i64) -> Value {
+    json!({ "N": v.to_string() })
 }
 
 impl ConnectionStore {
     /// The table `table`.
-    pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> ConnectionStore {
+    pub fn new(config: &crate::SdkConfig, table: impl Into<String>) -> ConnectionStore {
         ConnectionStore {
-            client: Client::new(config),
+            db: DynamoDb::new(config),
             table: table.into(),
             ttl: None,
             ttl_attribute: "expiresAt".into(),
@@ -59,7 +64,7 @@ impl ConnectionStore {
     }
 
     /// The table named by `TABLE_NAME`, with the TTL of `CONNECTION_TTL_SECONDS` if set.
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<ConnectionStore, Error> {
+    pub fn from_env(config: &crate::SdkConfig) -> Result<ConnectionStore, Error> {
         let table = std::env::var(TABLE_ENV).map_err(|_| {
             format!(
                 "{TABLE_ENV} is not set: give the function `.env(\"{TABLE_ENV}\", table.name())`"
@@ -96,41 +101,27 @@ impl ConnectionStore {
     /// Stores connection `id`, in `group` if given.
     pub async fn put(&self, id: &str, group: Option<&str>) -> Result<(), Error> {
         let now = now();
-        let mut item = HashMap::from([
-            ("connectionId".to_string(), s(id)),
-            (
-                "connectedAt".to_string(),
-                AttributeValue::N(now.to_string()),
-            ),
-        ]);
+        let mut item = Map::new();
+        item.insert("connectionId".into(), s(id));
+        item.insert("connectedAt".into(), n(now));
         if let Some(g) = group {
             item.insert("group".into(), s(g));
         }
         if let Some(ttl) = self.ttl {
-            item.insert(
-                self.ttl_attribute.clone(),
-                AttributeValue::N((now + ttl.as_secs() as i64).to_string()),
-            );
+            item.insert(self.ttl_attribute.clone(), n(now + ttl.as_secs() as i64));
         }
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| Box::new(e.into_service_error()))?;
+        self.call("PutItem", json!({ "TableName": self.table, "Item": item }))
+            .await?;
         Ok(())
     }
 
     /// Forgets connection `id`.
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("connectionId", s(id))
-            .send()
-            .await
-            .map_err(|e| Box::new(e.into_service_error()))?;
+        self.call(
+            "DeleteItem",
+            json!({ "TableName": self.table, "Key": { "connectionId": s(id) } }),
+        )
+        .await?;
         Ok(())
     }
 
@@ -160,53 +151,74 @@ impl ConnectionStore {
     }
 
     async fn update_topics(&self, id: &str, op: &str, topic: &str) -> Result<(), Error> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("connectionId", s(id))
-            .update_expression(format!("{op} #t :t"))
-            // Only connections that exist: a gone connection is not brought back.
-            .condition_expression("attribute_exists(connectionId)")
-            .expression_attribute_names("#t", "topics")
-            .expression_attribute_values(":t", AttributeValue::Ss(vec![topic.to_string()]))
-            .send()
-            .await
-            .map_err(|e| Box::new(e.into_service_error()))?;
+        self.call(
+            "UpdateItem",
+            json!({
+                "TableName": self.table,
+                "Key": { "connectionId": s(id) },
+                "UpdateExpression": format!("{op} #t :t"),
+                // Only connections that exist: a gone connection is not brought back.
+                "ConditionExpression": "attribute_exists(connectionId)",
+                "ExpressionAttributeNames": { "#t": "topics" },
+                "ExpressionAttributeValues": { ":t": { "SS": [topic] } },
+            }),
+        )
+        .await?;
         Ok(())
     }
 
     async fn scan(&self, filter: Option<(&str, &str, &str)>) -> Result<Vec<Connection>, Error> {
-        let mut req = self.client.scan().table_name(&self.table);
+        let mut input = json!({ "TableName": self.table });
         if let Some((expr, name, value)) = filter {
-            req = req
-                .filter_expression(expr)
-                .expression_attribute_names("#g", name)
-                .expression_attribute_values(":v", s(value));
+            input["FilterExpression"] = expr.into();
+            input["ExpressionAttributeNames"] = json!({ "#g": name });
+            input["ExpressionAttributeValues"] = json!({ ":v": s(value) });
         }
-        let mut pages = req.into_paginator().items().send();
         let mut out = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| Box::new(e.into_service_error()))?;
-            let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-            let Some(id) = text("connectionId") else {
-                continue;
-            };
-            out.push(Connection {
-                id,
-                group: text("group"),
-                connected_at: item
-                    .get("connectedAt")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0),
-                topics: item
-                    .get("topics")
-                    .and_then(|v| v.as_ss().ok())
-                    .cloned()
-                    .unwrap_or_default(),
-            });
+        loop {
+            let page = self.call("Scan", input.clone()).await?;
+            let items = page.get("Items").and_then(Value::as_array);
+            for item in items.into_iter().flatten() {
+                let text = |k: &str| item.pointer(&format!("/{k}/S")).and_then(Value::as_str);
+                let Some(id) = text("connectionId") else {
+                    continue;
+                };
+                out.push(Connection {
+                    id: id.to_string(),
+                    group: text("group").map(str::to_string),
+                    connected_at: item
+                        .pointer("/connectedAt/N")
+                        .and_then(Value::as_str)
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0),
+                    topics: item
+                        .pointer("/topics/SS")
+                        .and_then(Value::as_array)
+                        .map(|set| {
+                            set.iter()
+                                .filter_map(|t| t.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            // The next page starts after the last key this one evaluated.
+            match page.get("LastEvaluatedKey") {
+                Some(key) if key.as_object().is_some_and(|k| !k.is_empty()) => {
+                    input["ExclusiveStartKey"] = key.clone();
+                }
+                _ => break,
+            }
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
+    }
+
+    /// One call on the table, its errors naming it.
+    async fn call(&self, operation: &str, input: Value) -> Result<Value, Error> {
+        self.db
+            .call(operation, &input)
+            .await
+            .map_err(|e| format!("{e} (table {})", self.table).into())
     }
 }

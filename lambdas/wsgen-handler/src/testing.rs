@@ -3,8 +3,11 @@
 //! set, Scan with filters and pages) and the `@connections` API (POST, GET, DELETE, with
 //! 410 Gone and 429 throttling), plus builders of API Gateway WebSocket events.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use crate::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_types::region::Region;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -83,9 +86,8 @@ impl FakeAws {
                 "test", "test", None, None, "fake",
             )))
             .endpoint_url(self.endpoint())
-            .http_client(crate::https_client())
             .retry_config(
-                aws_config::retry::RetryConfig::standard()
+                aws_smithy_types::retry::RetryConfig::standard()
                     .with_max_attempts(3)
                     .with_initial_backoff(Duration::from_millis(1)),
             )

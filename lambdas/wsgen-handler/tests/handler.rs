@@ -191,9 +191,15 @@ async fn the_store_pages_expires_groups_and_subscribes() {
         ["b"]
     );
     assert_eq!(amzn[0].topics, ["AMZN", "MSFT"]);
-    assert!(
-        store.subscribe("nobody", "AMZN").await.is_err(),
-        "a gone connection is not brought back"
+    let gone = store
+        .subscribe("nobody", "AMZN")
+        .await
+        .expect_err("a gone connection is not brought back")
+        .to_string();
+    assert_eq!(
+        gone,
+        "DynamoDB UpdateItem: ConditionalCheckFailedException (400 Bad Request): The conditional \
+         request failed (table conns)"
     );
 
     store.delete("b").await.unwrap();
@@ -361,9 +367,11 @@ async fn posts_are_signed_with_credentials_fetched_once() {
         async { (200, Vec::new(), Vec::new()) }
     });
     let provider = Counting::default();
-    let config = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("eu-west-1"))
+    let config = wsgen_handler::SdkConfig::builder()
+        .behavior_version(
+            aws_smithy_runtime_api::client::behavior_version::BehaviorVersion::latest(),
+        )
+        .region(aws_types::region::Region::new("eu-west-1"))
         .credentials_provider(
             aws_credential_types::provider::SharedCredentialsProvider::new(provider.clone()),
         )
@@ -409,9 +417,11 @@ async fn failures_name_the_error_and_the_fix() {
         "{e}"
     );
 
-    let config = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
+    let config = wsgen_handler::SdkConfig::builder()
+        .behavior_version(
+            aws_smithy_runtime_api::client::behavior_version::BehaviorVersion::latest(),
+        )
+        .region(aws_types::region::Region::new("us-east-1"))
         .build();
     let e = Connections::new(&config, &format!("{}/dev", aws.endpoint()))
         .post("c1", "x")
