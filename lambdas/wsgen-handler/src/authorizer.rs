@@ -24,7 +24,6 @@ use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use lambda_runtime::{service_fn, LambdaEvent};
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -107,13 +106,13 @@ where
     Fut: Future<Output = Result<Decision, Error>> + Send,
 {
     let f = &f;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            let req = AuthorizerRequest::from_event(event.payload)?;
+    crate::router::serve(Box::new(move |event| {
+        Box::pin(async move {
+            let req = AuthorizerRequest::from_event(event)?;
             let arn = req.method_arn.clone();
-            Ok::<_, Error>(f(req).await?.into_response(&arn))
-        },
-    ))
+            Ok(f(req).await?.into_response(&arn))
+        })
+    }))
     .await
 }
 

@@ -51,45 +51,65 @@ pub async fn broadcast(
     data: &[u8],
     concurrency: usize,
 ) -> Report {
-    let data = bytes::Bytes::copy_from_slice(data);
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut results: Vec<Posted> = Vec::new();
-    for id in ids {
-        if tasks.len() >= concurrency.max(1) {
-            results.extend(tasks.join_next().await.map(finished));
+    let ids = ids.into_iter().collect();
+    post_all(
+        connections,
+        store,
+        ids,
+        bytes::Bytes::copy_from_slice(data),
+        concurrency,
+    )
+    .await
+}
+
+/// [`broadcast`]'s work, compiled once in this crate (see [`crate::Boxed`]).
+fn post_all<'a>(
+    connections: &'a Connections,
+    store: Option<&'a ConnectionStore>,
+    ids: Vec<String>,
+    data: bytes::Bytes,
+    concurrency: usize,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Report> + Send + 'a>> {
+    Box::pin(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut results: Vec<Posted> = Vec::new();
+        for id in ids {
+            if tasks.len() >= concurrency.max(1) {
+                results.extend(tasks.join_next().await.map(finished));
+            }
+            let (connections, data) = (connections.clone(), data.clone());
+            tasks.spawn(async move {
+                let r = connections
+                    .post_bytes(&id, data)
+                    .await
+                    .map_err(|e| e.to_string());
+                (id, r)
+            });
         }
-        let (connections, data) = (connections.clone(), data.clone());
-        tasks.spawn(async move {
-            let r = connections
-                .post_bytes(&id, data)
-                .await
-                .map_err(|e| e.to_string());
-            (id, r)
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        results.push(finished(done));
-    }
-    let mut report = Report::default();
-    for (id, r) in results {
-        match r {
-            Ok(Delivery::Delivered) => report.delivered.push(id),
-            Ok(Delivery::Gone) => report.gone.push(id),
-            Err(e) => report.failed.push((id, e)),
+        while let Some(done) = tasks.join_next().await {
+            results.push(finished(done));
         }
-    }
-    if let Some(store) = store {
-        for id in &report.gone {
-            if let Err(e) = store.delete(id).await {
-                report.failed.push((
-                    id.clone(),
-                    format!("gone, but not removed from the store: {e}"),
-                ));
+        let mut report = Report::default();
+        for (id, r) in results {
+            match r {
+                Ok(Delivery::Delivered) => report.delivered.push(id),
+                Ok(Delivery::Gone) => report.gone.push(id),
+                Err(e) => report.failed.push((id, e)),
             }
         }
-    }
-    report.delivered.sort();
-    report.gone.sort();
-    report.failed.sort();
-    report
+        if let Some(store) = store {
+            for id in &report.gone {
+                if let Err(e) = store.delete(id).await {
+                    report.failed.push((
+                        id.clone(),
+                        format!("gone, but not removed from the store: {e}"),
+                    ));
+                }
+            }
+        }
+        report.delivered.sort();
+        report.gone.sort();
+        report.failed.sort();
+        report
+    })
 }

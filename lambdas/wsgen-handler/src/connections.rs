@@ -126,24 +126,31 @@ impl Connections {
     /// One call, retried as the configuration's retry settings say (throttling, server
     /// errors, failed connections): its answer's body, `None` when the connection is
     /// gone (410), or the error.
-    async fn call(&self, method: &str, id: &str, body: Bytes) -> Result<Option<Bytes>, Error> {
+    fn call<'a>(
+        &'a self,
+        method: &'static str,
+        id: &str,
+        body: Bytes,
+    ) -> crate::Boxed<'a, Option<Bytes>> {
         let url = format!(
             "{}/@connections/{}",
             self.api.base,
             percent_encoding::utf8_percent_encode(id, LABEL)
         );
-        self.api
-            .call(method, &url, &[], body, |answer| {
-                if answer.status.is_success() {
-                    Ok(Some(answer.body))
-                } else if answer.status == http::StatusCode::GONE {
-                    Ok(None)
-                } else {
-                    Err(answer.failure())
-                }
-            })
-            .await
-            .map_err(|e| format!("{method} {url}: {e}").into())
+        Box::pin(async move {
+            self.api
+                .call(method, &url, &[], body, |answer| {
+                    if answer.status.is_success() {
+                        Ok(Some(answer.body))
+                    } else if answer.status == http::StatusCode::GONE {
+                        Ok(None)
+                    } else {
+                        Err(answer.failure())
+                    }
+                })
+                .await
+                .map_err(|e| format!("{method} {url}: {e}").into())
+        })
     }
 }
 

@@ -7,7 +7,6 @@
 //! re-exports it as `wsgen_handler::aws_sdk_dynamodb`.
 
 use crate::aws::{Api, CredentialsCache, Failure};
-use crate::Error;
 use bytes::Bytes;
 use serde_json::Value;
 use std::sync::Arc;
@@ -38,27 +37,29 @@ impl DynamoDb {
     /// Runs `operation` (`PutItem`, ...) with `input`, the request's JSON: the answer's
     /// JSON, or the error with DynamoDB's error type (`ConditionalCheckFailedException
     /// (400): ...`).
-    pub async fn call(&self, operation: &str, input: &Value) -> Result<Value, Error> {
-        let target = format!("DynamoDB_20120810.{operation}");
-        let headers = [
-            ("content-type", "application/x-amz-json-1.0"),
-            ("x-amz-target", target.as_str()),
-        ];
-        let body = Bytes::from(serde_json::to_vec(input)?);
-        let url = format!("{}/", self.api.base);
-        self.api
-            .call("POST", &url, &headers, body, |answer| {
-                if !answer.status.is_success() {
-                    return Err(answer.failure());
-                }
-                if answer.body.is_empty() {
-                    return Ok(Value::Object(Default::default()));
-                }
-                serde_json::from_slice(&answer.body)
-                    .map_err(|e| Failure::fatal(format!("the answer is not JSON: {e}")))
-            })
-            .await
-            .map_err(|e| format!("DynamoDB {operation}: {e}").into())
+    pub fn call<'a>(&'a self, operation: &'a str, input: &Value) -> crate::Boxed<'a, Value> {
+        let body = serde_json::to_vec(input).map(Bytes::from);
+        Box::pin(async move {
+            let target = format!("DynamoDB_20120810.{operation}");
+            let headers = [
+                ("content-type", "application/x-amz-json-1.0"),
+                ("x-amz-target", target.as_str()),
+            ];
+            let url = format!("{}/", self.api.base);
+            self.api
+                .call("POST", &url, &headers, body?, |answer| {
+                    if !answer.status.is_success() {
+                        return Err(answer.failure());
+                    }
+                    if answer.body.is_empty() {
+                        return Ok(Value::Object(Default::default()));
+                    }
+                    serde_json::from_slice(&answer.body)
+                        .map_err(|e| Failure::fatal(format!("the answer is not JSON: {e}")))
+                })
+                .await
+                .map_err(|e| format!("DynamoDB {operation}: {e}").into())
+        })
     }
 }
 

@@ -66,6 +66,14 @@ pub use aws_types::SdkConfig;
 /// The error type of handlers: anything that can be boxed.
 pub type Error = lambda_runtime::Error;
 
+/// A boxed future, for what must be compiled once in this crate: the future of a
+/// non-generic function is generated again in every crate that awaits it, so the
+/// functions that drive the AWS clients and the Lambda Runtime API return theirs boxed,
+/// and a handler crate (each of a multi-call binary's) only calls them. That took a
+/// third of the time of building each handler crate (BENCHMARKS.md).
+pub(crate) type Boxed<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Error>> + Send + 'a>>;
+
 /// The SDK's HTTPS client on rustls with ring (the SDK's default, aws-lc, is not built):
 /// give it to an `SdkConfig` built by hand, `SdkConfig::builder().http_client(..)`.
 /// [`aws_config`] sets it. Feature `sdk`.

@@ -100,54 +100,106 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// Handles one event: a WebSocket event goes to its route's handler, anything else
     /// to the schedule handler.
     pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, Error> {
+        match Event::parse(event)? {
+            Event::Stream(event) => {
+                let Some(f) = &self.stream else {
+                    return Err(
+                        "this function got a DynamoDB stream event, and has no stream handler"
+                            .into(),
+                    );
+                };
+                f(event, self.state.clone()).await?;
+                Ok(serde_json::Value::Null)
+            }
+            Event::Other(event) => {
+                let Some(f) = &self.schedule else {
+                    return Err("this function got an event that is not a WebSocket event, and has no schedule handler".into());
+                };
+                f(event, self.state.clone()).await?;
+                Ok(serde_json::Value::Null)
+            }
+            Event::WebSocket(req) => {
+                let handler = self
+                    .routes
+                    .get(&req.route_key)
+                    .or_else(|| self.routes.get("$default"))
+                    .ok_or_else(|| {
+                        format!(
+                            "no handler for route `{}` (this function serves: {})",
+                            req.route_key,
+                            self.routes().join(", ")
+                        )
+                    })?;
+                response(handler(*req, self.state.clone()).await?)
+            }
+        }
+    }
+
+    /// Serves events from the Lambda Runtime API until the process ends.
+    pub async fn run(self) -> Result<(), Error> {
+        let router = Arc::new(self);
+        serve(Box::new(move |event| {
+            let router = router.clone();
+            Box::pin(async move { router.handle(event).await })
+        }))
+        .await
+    }
+}
+
+/// An event as the router tells them apart.
+enum Event {
+    /// A batch of a table's stream.
+    Stream(crate::stream::StreamEvent),
+    /// Not a WebSocket event (an EventBridge schedule's).
+    Other(serde_json::Value),
+    WebSocket(Box<WsRequest>),
+}
+
+// What follows does not depend on the router's state type, so it is compiled once, in
+// this crate, rather than in every handler crate that makes a `Router<S>` (a
+// multi-call binary's crates would each generate the Runtime API client and the
+// events' deserializers again, for LTO to merge).
+
+impl Event {
+    fn parse(event: serde_json::Value) -> Result<Event, Error> {
         if event
             .pointer("/Records/0/eventSource")
             .and_then(|s| s.as_str())
             == Some("aws:dynamodb")
         {
-            let Some(f) = &self.stream else {
-                return Err(
-                    "this function got a DynamoDB stream event, and has no stream handler".into(),
-                );
-            };
-            f(serde_json::from_value(event)?, self.state.clone()).await?;
-            return Ok(serde_json::Value::Null);
+            return Ok(Event::Stream(serde_json::from_value(event)?));
         }
         if event
             .get("requestContext")
             .and_then(|c| c.get("routeKey"))
             .is_none()
         {
-            let Some(f) = &self.schedule else {
-                return Err("this function got an event that is not a WebSocket event, and has no schedule handler".into());
-            };
-            f(event, self.state.clone()).await?;
-            return Ok(serde_json::Value::Null);
+            return Ok(Event::Other(event));
         }
         let event: ApiGatewayWebsocketProxyRequest = serde_json::from_value(event)?;
-        let req = WsRequest::from_event(event)?;
-        let handler = self
-            .routes
-            .get(&req.route_key)
-            .or_else(|| self.routes.get("$default"))
-            .ok_or_else(|| {
-                format!(
-                    "no handler for route `{}` (this function serves: {})",
-                    req.route_key,
-                    self.routes().join(", ")
-                )
-            })?;
-        let response: ApiGatewayProxyResponse = handler(req, self.state.clone()).await?.into();
-        Ok(serde_json::to_value(response)?)
+        Ok(Event::WebSocket(Box::new(WsRequest::from_event(event)?)))
     }
+}
 
-    /// Serves events from the Lambda Runtime API until the process ends.
-    pub async fn run(self) -> Result<(), Error> {
-        let router = Arc::new(self);
+/// A route's answer as the Lambda response API Gateway reads.
+fn response(answer: WsResponse) -> Result<serde_json::Value, Error> {
+    let response: ApiGatewayProxyResponse = answer.into();
+    Ok(serde_json::to_value(response)?)
+}
+
+/// What answers each event of a function.
+pub(crate) type EventFn<'a> =
+    Box<dyn Fn(serde_json::Value) -> crate::Boxed<'a, serde_json::Value> + Send + Sync + 'a>;
+
+/// The Lambda Runtime API loop, with `handler` for every event. (Not `Send`: a
+/// function's `main` runs it.)
+pub(crate) fn serve<'a>(
+    handler: EventFn<'a>,
+) -> Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>> {
+    Box::pin(async move {
         lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-            let router = router.clone();
-            async move { router.handle(event.payload).await }
+            handler(event.payload)
         }))
         .await
-    }
+    })
 }
