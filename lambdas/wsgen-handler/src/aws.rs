@@ -70,7 +70,7 @@ impl CredentialsCache {
         }
         let c = provider.provide_credentials().await.map_err(|e| {
             format!(
-                "no AWS credentials for the @connections API: {}",
+                "no AWS credentials: {}",
                 aws_smithy_types::error::display::DisplayErrorContext(&e)
             )
         })?;
@@ -108,6 +108,21 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
+    /// The answer of `status` with `body`; its error type from `header` (the
+    /// `x-amzn-errortype` header) or else from the body.
+    fn new(status: http::StatusCode, header: Option<String>, body: Bytes) -> Answer {
+        let kind = header.or_else(|| {
+            if status.is_success() {
+                return None;
+            }
+            // The JSON protocols' `__type`: `com.amazonaws.dynamodb.v20120810#Name`.
+            let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+            let kind = v.get("__type")?.as_str()?;
+            Some(kind.rsplit('#').next().unwrap_or(kind).to_string())
+        });
+        Answer { status, kind, body }
+    }
+
     /// The error this answer is, retried as the SDK's standard mode retries: throttling,
     /// transient and server errors.
     pub fn failure(&self) -> Failure {
@@ -309,16 +324,7 @@ impl Api {
             .await
             .map_err(|e| Failure::retry(format!("the answer broke off: {e}")))?
             .to_bytes();
-        let kind = header_kind.or_else(|| {
-            if status.is_success() {
-                return None;
-            }
-            // The JSON protocols' `__type`: `com.amazonaws.dynamodb.v20120810#Name`.
-            let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
-            let kind = v.get("__type")?.as_str()?;
-            Some(kind.rsplit('#').next().unwrap_or(kind).to_string())
-        });
-        Ok(Answer { status, kind, body })
+        Ok(Answer::new(status, header_kind, body))
     }
 }
 
@@ -415,4 +421,47 @@ fn empty_roots() -> rustls::ClientConfig {
 /// dependency of the user's).
 fn crypto() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
     std::sync::Arc::new(rustls::crypto::ring::default_provider())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Answer;
+    use http::StatusCode;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer::new(
+            StatusCode::from_u16(status).unwrap(),
+            None,
+            body.to_string().into(),
+        )
+    }
+
+    #[test]
+    fn errors_are_named_by_their_type_and_retried_as_the_sdk_retries() {
+        let throttled = answer(
+            400,
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#,
+        );
+        assert_eq!(
+            throttled.kind.as_deref(),
+            Some("ProvisionedThroughputExceededException")
+        );
+        let failure = throttled.failure();
+        assert!(failure.retry);
+        assert_eq!(
+            failure.message,
+            "ProvisionedThroughputExceededException (400 Bad Request): slow down"
+        );
+        let conditional = answer(
+            400,
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"no"}"#,
+        );
+        assert!(!conditional.failure().retry);
+        assert!(answer(500, "oops").failure().retry);
+        assert!(answer(429, "").failure().retry);
+        let plain = answer(403, "denied").failure();
+        assert!(!plain.retry);
+        assert_eq!(plain.message, "Forbidden (403 Forbidden): denied");
+        assert_eq!(answer(200, r#"{"__type":"x#Y"}"#).kind, None);
+    }
 }
