@@ -397,9 +397,11 @@ pub(crate) fn tls_client(
                 hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(empty_roots())
             })
             .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(connector(connect_timeout));
+            .enable_http1();
+        // HTTP/2 where the endpoint offers it, with feature `http2` (see Cargo.toml).
+        #[cfg(feature = "http2")]
+        let tls = tls.enable_http2();
+        let tls = tls.wrap_connector(connector(connect_timeout));
         Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(tls)
