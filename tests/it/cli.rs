@@ -185,25 +185,24 @@ impl Project {
         })
     }
 
-    /// `wsgen` with its command adjusted by `configure` (environment variables).
+    /// `wsgen` with its command adjusted by `configure` (environment variables), which
+    /// runs last: what it sets wins.
     pub fn wsgen_with(&self, args: &[&str], configure: impl FnOnce(&mut Command)) -> Run {
         let _guard = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsgen"));
-        // Logging only where a test asks for it.
-        cmd.env_remove("RUST_LOG");
-        cmd.env("WSGEN_DATA_DIR", data_dir());
-        configure(&mut cmd);
-        let out = cmd
-            .args(args)
+        cmd.args(args)
             .current_dir(&self.dir)
+            // Logging only where a test asks for it.
+            .env_remove("RUST_LOG")
+            .env("WSGEN_DATA_DIR", data_dir())
             .env("CARGO_TARGET_DIR", &self.target)
             .env("CARGO_TERM_QUIET", "true")
             .env("CARGO_TERM_COLOR", "never")
             .env("NO_COLOR", "1")
             .env_remove("WSGEN_OUTDIR")
-            .env_remove("WSGEN_PROJECT_DIR")
-            .output()
-            .unwrap();
+            .env_remove("WSGEN_PROJECT_DIR");
+        configure(&mut cmd);
+        let out = cmd.output().unwrap();
         let filter = |s: &[u8]| {
             let s = String::from_utf8_lossy(s).into_owned();
             let s = s.replace(self.dir.to_str().unwrap(), "[PROJECT]");
@@ -344,8 +343,13 @@ fn synth_rebuilds_when_the_infra_changes() {
     assert!(run.stdout.contains("\"MemorySize\": 512"));
     let main = p.read("infra/src/main.rs");
     p.write("infra/src/main.rs", &main.replace("\"Chat\"", "\"Lobby\""));
-    let run = p.wsgen(&["synth", "-q"]);
+    // `--quiet` quiets cargo's lines too (the rebuild's `Compiling`, `Finished`), which
+    // the other runs quiet through cargo's own setting.
+    let run = p.wsgen_with(&["synth", "-q"], |cmd| {
+        cmd.env_remove("CARGO_TERM_QUIET");
+    });
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "");
     assert!(p.dir.join("wsgen.out/Lobby.template.json").is_file());
     // A handler's sources change its asset's fingerprint.
     let before = p.read("wsgen.out/manifest.json");

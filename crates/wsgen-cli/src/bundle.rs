@@ -158,6 +158,7 @@ pub fn bundle(opts: &BundleOptions, ui: &Ui) -> Result<BundleResult, CliError> {
         &SynthOptions {
             project: opts.project.clone(),
             low_priority: prebuild.is_some(),
+            quiet: ui.quiet(),
             ..SynthOptions::default()
         },
         &Ui::new(true),
@@ -702,8 +703,9 @@ fn cargo_build(
         // prints no "waiting for file lock").
         let _ = started.child.wait();
     }
-    if progress.visible() {
-        // The display replaces cargo's `Compiling` lines; its errors still print.
+    if progress.visible() || ui.quiet() {
+        // The display (or `--quiet`) replaces cargo's `Compiling` lines; its errors
+        // still print.
         cmd.arg("--quiet");
     }
     let mut found = BTreeMap::new();

@@ -55,6 +55,7 @@ pub fn client(opts: &ClientOptions, ui: &Ui) -> Result<ClientResult, CliError> {
     let synthesized = synth(
         &SynthOptions {
             project: opts.project.clone(),
+            quiet: ui.quiet(),
             ..SynthOptions::default()
         },
         &Ui::new(true),

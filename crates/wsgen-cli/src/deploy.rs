@@ -65,7 +65,7 @@ pub struct DeployedStack {
 
 pub fn deploy(opts: &DeployOptions, ui: &Ui) -> Result<DeployResult, CliError> {
     // Check the stack names before building anything.
-    let synthesized = synth_project(opts.project.as_deref())?;
+    let synthesized = synth_project(opts.project.as_deref(), ui.quiet())?;
     let needs = prerequisites(&synthesized.assembly);
     let named = known_stacks(&synthesized.assembly, &opts.stacks)?;
     let all = if opts.exclusively {

@@ -50,7 +50,7 @@ pub fn destroy(opts: &DestroyOptions, ui: &Ui) -> Result<DestroyResult, CliError
     // Named stacks need no project (it may be gone or broken); otherwise the app's.
     let names = if opts.stacks.is_empty() {
         // Importers go before the stacks whose exports they import.
-        let s = synth_project(opts.project.as_deref())?;
+        let s = synth_project(opts.project.as_deref(), ui.quiet())?;
         let mut order = select_stacks(&s.assembly, &[])?;
         order.reverse();
         order

@@ -59,7 +59,7 @@ impl DiffResult {
 }
 
 pub fn diff(opts: &DiffOptions, ui: &Ui) -> Result<DiffResult, CliError> {
-    let synthesized = synth_project(opts.project.as_deref())?;
+    let synthesized = synth_project(opts.project.as_deref(), ui.quiet())?;
     let assembly = synthesized.assembly;
     let names = select_stacks(&assembly, &opts.stacks)?;
     block_on(async {

@@ -85,6 +85,7 @@ impl Settings {
                 json,
                 stacks: a.stacks,
                 low_priority: false,
+                quiet: false,
             }),
             Command::Bundle(a) => Settings::Bundle {
                 opts: BundleOptions {

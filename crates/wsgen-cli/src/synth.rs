@@ -27,6 +27,10 @@ pub struct SynthOptions {
     /// Build the infra crate at the lowest CPU priority: `wsgen bundle` builds the
     /// handlers beside it (see bundle.rs's `Prebuild`).
     pub low_priority: bool,
+    /// `cargo build --quiet` for the infra crate (the user's `--quiet`, which the
+    /// commands that synthesize first pass on): cargo's own lines go, compiler errors
+    /// and warnings still print.
+    pub quiet: bool,
 }
 
 /// A successful synthesis.
@@ -40,12 +44,13 @@ pub struct SynthResult {
     pub stdout: String,
 }
 
-/// Synthesizes `project` into its default assembly directory without printing: the
-/// first step of the commands that build on synth.
-pub fn synth_project(project: Option<&Path>) -> Result<SynthResult, CliError> {
+/// Synthesizes `project` into its default assembly directory without printing (with
+/// `quiet`, nor cargo's lines): the first step of the commands that build on synth.
+pub fn synth_project(project: Option<&Path>, quiet: bool) -> Result<SynthResult, CliError> {
     synth(
         &SynthOptions {
             project: project.map(Path::to_path_buf),
+            quiet,
             ..SynthOptions::default()
         },
         &Ui::new(true),
@@ -85,7 +90,7 @@ pub fn synth(opts: &SynthOptions, ui: &Ui) -> Result<SynthResult, CliError> {
         .unwrap_or_else(|| project.out.clone());
     std::fs::create_dir_all(&out).map_err(CliError::io("cannot create", &out))?;
 
-    let exe = infra_executable(&project, &out, opts.low_priority)?;
+    let exe = infra_executable(&project, &out, opts.low_priority, opts.quiet || ui.quiet())?;
     let staging = Staging(out.join(format!(".staging-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&staging.0);
     std::fs::create_dir_all(&staging.0).map_err(CliError::io("cannot create", &staging.0))?;
@@ -301,6 +306,7 @@ fn infra_executable(
     project: &Project,
     out: &Path,
     low_priority: bool,
+    quiet: bool,
 ) -> Result<PathBuf, CliError> {
     let cache_path = out.join(CACHE_FILE);
     if let Some(key) = infra_key(project) {
@@ -314,7 +320,7 @@ fn infra_executable(
             return Ok(c.executable);
         }
     }
-    let built = cargo_build(&project.infra, low_priority)?;
+    let built = cargo_build(&project.infra, low_priority, quiet)?;
     // Keep the project's own link to the binary: cargo's output path is shared by every
     // project with the same package name and target directory.
     let dir = cache_path.parent().expect("has parent");
@@ -410,9 +416,9 @@ fn infra_key(project: &Project) -> Option<String> {
     ))
 }
 
-/// `cargo build` of the infra crate; cargo's own messages and compiler errors go to
-/// stderr as cargo renders them.
-fn cargo_build(infra: &Path, low_priority: bool) -> Result<PathBuf, CliError> {
+/// `cargo build` of the infra crate; cargo's own messages (none with `quiet`) and
+/// compiler errors go to stderr as cargo renders them.
+fn cargo_build(infra: &Path, low_priority: bool, quiet: bool) -> Result<PathBuf, CliError> {
     let manifest = infra.join("Cargo.toml");
     let manifest = manifest.canonicalize().unwrap_or(manifest);
     let mut cmd = cargo::command(infra);
@@ -420,6 +426,9 @@ fn cargo_build(infra: &Path, low_priority: bool) -> Result<PathBuf, CliError> {
         cargo::lowest_priority(&mut cmd);
     }
     cmd.arg("build").arg("--manifest-path").arg(&manifest);
+    if quiet {
+        cmd.arg("--quiet");
+    }
     let mut executables = Vec::new();
     let succeeded = cargo::build(cmd, |artifact| {
         if artifact.manifest_path == manifest {

@@ -40,6 +40,12 @@ impl Ui {
         Ui { quiet, color, tty }
     }
 
+    /// Whether `--quiet` was given: then cargo's own lines go too (`cargo --quiet`),
+    /// compiler errors and warnings still print.
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// Whether stderr is coloured (the log lines of `-v` follow it too).
     pub fn color(&self) -> bool {
         self.color
