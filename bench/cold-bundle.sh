@@ -2,9 +2,11 @@
 # A cold bundle of the chat blueprint's four handlers (onconnect, ondisconnect,
 # sendmessage, default), side by side in one run: `wsgen bundle` (its deployable profile,
 # wsgen-lambda) and cargo-lambda 1.9.2 (`cargo lambda build --release --output-format
-# zip`, its defaults: the release profile, its own zig linker), each from an emptied
-# target directory, the same crates and lockfile. Prints the times, the zips' sizes and
-# the ratio.
+# zip`, its defaults: the release profile with its release optimizations, thin LTO, one
+# codegen unit, panic=abort, strip and the target CPU, and its own zig linker), each
+# from an emptied target directory, the same crates and lockfile; then cargo-lambda
+# again with wsgen's settings instead (fat LTO, one codegen unit, opt-level "s", strip,
+# panic unwind). Prints the times, the zips' sizes and the ratios.
 #
 #   bash bench/cold-bundle.sh [ROUNDS]      (default 1)
 #
@@ -60,6 +62,20 @@ for round in $(seq "$rounds"); do
   took=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)")
   echo "round $round, cargo lambda build --release: $took s; $(sizes "$work/lambda-zips")"
   echo "cargo-lambda $took" >>"$results"
+
+  # The same crates with wsgen's deployable settings (fat LTO, one codegen unit,
+  # opt-level "s", strip, panic unwind) instead of cargo-lambda's own (which it passes
+  # as --config, above the environment, unless --disable-optimizations).
+  rm -rf "$targets/cargo-lambda" "$work/lambda-zips"
+  start=$(date +%s.%N)
+  (cd "$work/chat" && PATH="$venv/bin:$PATH" CARGO_TARGET_DIR="$targets/cargo-lambda" \
+    CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_STRIP=true \
+    cargo lambda build --release --disable-optimizations --output-format zip \
+    --lambda-dir "$work/lambda-zips" "${args[@]}" --quiet)
+  took=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)")
+  echo "round $round, cargo lambda build --release, wsgen's profile settings: $took s; $(sizes "$work/lambda-zips")"
+  echo "cargo-lambda-lto $took" >>"$results"
 done
 python3 - "$results" <<'PY'
 import statistics, sys
@@ -68,5 +84,7 @@ for line in open(sys.argv[1]):
     tool, took = line.split()
     runs.setdefault(tool, []).append(float(took))
 w, c = statistics.median(runs["wsgen"]), statistics.median(runs["cargo-lambda"])
+l = statistics.median(runs["cargo-lambda-lto"])
 print(f"medians: wsgen bundle {w:.1f} s, cargo lambda build {c:.1f} s; wsgen / cargo-lambda = {w / c:.2f}x (target: 0.6x or less)")
+print(f"with wsgen's profile settings, cargo lambda build {l:.1f} s; wsgen / cargo-lambda = {w / l:.2f}x")
 PY
