@@ -44,12 +44,14 @@ total = sum(os.path.getsize(z) for z in zips)
 print(f"{len(zips)} zips, {total / 1024:.0f} KiB in all, {total / 1024 / max(1, len(zips)):.0f} KiB each")
 PY
 }
+# Seconds since START (a `date +%s.%N`), to a tenth.
+seconds_since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(date +%s.%N)"; }
 results="$work/results"
 for round in $(seq "$rounds"); do
   rm -rf "$targets/handlers" "$work/chat/wsgen.out"
   start=$(date +%s.%N)
   CARGO_TARGET_DIR="$targets/handlers" "$wsgen" bundle --project "$work/chat" -q
-  took=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)")
+  took=$(seconds_since "$start")
   echo "round $round, wsgen bundle: $took s; $(sizes "$work/chat/wsgen.out/assets")"
   echo "wsgen $took" >>"$results"
 
@@ -59,7 +61,7 @@ for round in $(seq "$rounds"); do
   start=$(date +%s.%N)
   (cd "$work/chat" && PATH="$venv/bin:$PATH" CARGO_TARGET_DIR="$targets/cargo-lambda" \
     cargo lambda build --release --output-format zip --lambda-dir "$work/lambda-zips" "${args[@]}" --quiet)
-  took=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)")
+  took=$(seconds_since "$start")
   echo "round $round, cargo lambda build --release: $took s; $(sizes "$work/lambda-zips")"
   echo "cargo-lambda $took" >>"$results"
 
@@ -73,7 +75,7 @@ for round in $(seq "$rounds"); do
     CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_STRIP=true \
     cargo lambda build --release --disable-optimizations --output-format zip \
     --lambda-dir "$work/lambda-zips" "${args[@]}" --quiet)
-  took=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)")
+  took=$(seconds_since "$start")
   echo "round $round, cargo lambda build --release, wsgen's profile settings: $took s; $(sizes "$work/lambda-zips")"
   echo "cargo-lambda-lto $took" >>"$results"
 done

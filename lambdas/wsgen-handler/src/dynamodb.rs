@@ -3,8 +3,8 @@
 //! The store needs four operations (PutItem, DeleteItem, UpdateItem, Scan). The SDK's
 //! DynamoDB crate is the largest of a handler's build: a cold bundle waited half a
 //! minute for it alone on one core, and without it the chat blueprint's zip went from
-//! 2,346 to 1,732 KiB (BENCHMARKS.md). Handlers with tables of their own can still use it: feature `sdk`
-//! re-exports it as `wsgen_handler::aws_sdk_dynamodb`.
+//! 2,346 to 1,732 KiB (BENCHMARKS.md). Handlers with tables of their own can still use
+//! it: feature `sdk` re-exports it as `wsgen_handler::aws_sdk_dynamodb`.
 
 use crate::aws::{Api, CredentialsCache, Failure};
 use bytes::Bytes;
