@@ -1044,8 +1044,8 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
     }
     stop(dev);
 
-    // Watch mode: the project changes under a running wsgen dev.
-    let mut dev = Dev::start(p, &["--release", "--stage", "live"]);
+    // Watch mode: the project changes under a running wsgen dev (every stage served).
+    let mut dev = Dev::start(p, &["--release"]);
     let base = format!("ws://{}/live", dev.address);
     let mut w = rt.block_on(connect(&base));
     let id = rt.block_on(whoami(&mut w));
@@ -1075,16 +1075,20 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
         ),
     )
     .unwrap();
+    // And a new stage, which `wsgen connect` finds once the app is reloaded.
     let infra = p.dir.join("infra/src/main.rs");
     let app = std::fs::read_to_string(&infra).unwrap();
-    std::fs::write(
-        &infra,
-        app.replace(
+    let edited = app
+        .replace(
             r#"("whoAmI", &whoami),"#,
             r#"("whoAmI", &whoami), ("ping", &whoami),"#,
-        ),
-    )
-    .unwrap();
+        )
+        .replace(
+            r#"let live = api.stage("live");"#,
+            r#"let live = api.stage("live"); let _ = api.stage("canary");"#,
+        );
+    assert_ne!(edited.matches("canary").count(), 0, "the fixture changed");
+    std::fs::write(&infra, edited).unwrap();
     let reloaded = dev.wait_for(Duration::from_secs(900), |l| {
         l.contains(r#""event":"reloaded""#)
     });
@@ -1098,6 +1102,20 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
         send(&mut w, serde_json::json!({"action": "ping"})).await;
         assert_eq!(text(&mut w).await, format!("{id} version 2"));
     });
+    let run = p.wsgen(&[
+        "connect",
+        "--stage",
+        "canary",
+        "--send",
+        r#"{"action":"ping"}"#,
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("version 2"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("wsgen dev, stage canary"),
+        "{}",
+        run.stderr
+    );
     // SIGTERM closes the open socket with 1001 and runs its $disconnect.
     let seen = stop(dev);
     assert_eq!(rt.block_on(close_code(&mut w)).0, CloseCode::Away);

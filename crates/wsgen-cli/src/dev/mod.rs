@@ -344,22 +344,10 @@ async fn serve(
     );
     // `wsgen connect` finds the stages here while wsgen dev runs.
     let endpoints_file = built.out.join(crate::connect::DEV_ENDPOINTS);
-    let endpoints = crate::connect::DevEndpoints {
-        address: domain.clone(),
-        stages: gw
-            .routing()
-            .stages
-            .keys()
-            .map(|name| (name.clone(), format!("ws://{domain}/{name}")))
-            .collect(),
-        pid: std::process::id(),
-    };
-    if let Ok(json) = serde_json::to_vec_pretty(&endpoints) {
-        if let Err(e) = crate::files::write_atomically(&endpoints_file, &json, None) {
-            ui.warn(&format!(
-                "`wsgen connect` will not find this wsgen dev: {e}"
-            ));
-        }
+    if let Err(e) = write_endpoints(&endpoints_file, &gw) {
+        ui.warn(&format!(
+            "`wsgen connect` will not find this wsgen dev: {e}"
+        ));
     }
     if opts.watch && !opts.json {
         ui.info(&format!(
@@ -384,6 +372,7 @@ async fn serve(
             gw.clone(),
             scheduler.clone(),
             tables.clone(),
+            endpoints_file.clone(),
         )?)
     } else {
         None
@@ -416,6 +405,25 @@ async fn serve(
     }
     ui.done("wsgen dev stopped");
     Ok(())
+}
+
+/// Writes `wsgen.out/dev/endpoints.json` (see [`crate::connect::DevEndpoints`]): the
+/// gateway's address and the URL of each stage it serves now. At the start and after
+/// every reload, whose stages may differ.
+fn write_endpoints(file: &std::path::Path, gw: &Gateway) -> Result<(), crate::files::IoError> {
+    let endpoints = crate::connect::DevEndpoints {
+        address: gw.domain.clone(),
+        stages: gw
+            .routing()
+            .stages
+            .keys()
+            .map(|name| (name.clone(), format!("ws://{}/{name}", gw.domain)))
+            .collect(),
+        pid: std::process::id(),
+    };
+    let json = serde_json::to_vec_pretty(&endpoints)
+        .map_err(|e| crate::files::io("cannot write", file)(e.into()))?;
+    crate::files::write_atomically(file, &json, None)
 }
 
 /// What runs beside the gateway: the schedules, and the stream subscriptions (with the

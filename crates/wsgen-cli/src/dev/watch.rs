@@ -37,6 +37,7 @@ pub fn start(
     gw: Arc<Gateway>,
     schedules: Arc<Mutex<Vec<JoinHandle<()>>>>,
     tables: Arc<Tables>,
+    endpoints: PathBuf,
 ) -> Result<Watcher, CliError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
     let ignore = Ignored::new(project);
@@ -80,6 +81,14 @@ pub fn start(
             // Wait until the burst of writes is over.
             while let Ok(Some(_)) = tokio::time::timeout(SETTLE, rx.recv()).await {}
             reload(&opts, &domain, &gw, &schedules, &tables, &first).await;
+            // `wsgen connect` sees the stages served now.
+            if let Err(e) = super::write_endpoints(&endpoints, &gw) {
+                event(
+                    &opts,
+                    "warning",
+                    &format!("`wsgen connect` will not see this reload: {e}"),
+                );
+            }
             // Whatever changed during the build is in the next round.
         }
     });
