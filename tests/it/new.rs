@@ -271,7 +271,12 @@ impl Dev {
             .args(extra)
             .current_dir(&p.dir)
             .env("CARGO_TARGET_DIR", &p.target)
-            .env("CARGO_TERM_QUIET", "true")
+            // Cargo's own lines too (not quiet): its warnings are checked.
+            .env_remove("CARGO_TERM_QUIET")
+            // And no network: a request of cargo's (the registry's index) fails at once,
+            // as it would on a machine without one.
+            .env("CARGO_HTTP_PROXY", "http://127.0.0.1:9")
+            .env("CARGO_NET_RETRY", "0")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -699,6 +704,16 @@ fn every_blueprint_tests_synthesizes_lints_and_runs_its_protocol() {
         }
         let dev = Dev::start(&p, &args);
         rt.block_on(exercise(blueprint, &dev));
+        // The project's `.cargo/config.toml` patches `wsgen` and `wsgen-handler`: every
+        // build uses both (the handlers linked into one binary too), so cargo has no
+        // unused patch to warn of.
+        let log = dev.log.lock().unwrap().clone();
+        assert!(
+            !log.iter()
+                .any(|l| l.contains("was not used in the crate graph")),
+            "{blueprint}:\n{}",
+            log.join("\n")
+        );
         if blueprint == "ticker" {
             typed_client_at_work(&p, &dev);
         }

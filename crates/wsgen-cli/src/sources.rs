@@ -114,13 +114,7 @@ pub fn check_project(project: &Path) -> Result<(), SourcesError> {
         return Ok(());
     };
     for krate in CRATES {
-        let Some(path) = table
-            .get("patch")
-            .and_then(|p| p.get("crates-io"))
-            .and_then(|p| p.get(krate))
-            .and_then(|p| p.get("path"))
-            .and_then(|p| p.as_str())
-        else {
+        let Some(path) = patched_path(&table, krate) else {
             continue;
         };
         let path = project.join(path);
@@ -140,6 +134,26 @@ pub fn check_project(project: &Path) -> Result<(), SourcesError> {
         });
     }
     Ok(())
+}
+
+/// The path a cargo configuration or manifest (`table`) patches crates.io's `krate`
+/// with, if it does.
+fn patched_path<'a>(table: &'a toml::Table, krate: &str) -> Option<&'a str> {
+    table
+        .get("patch")?
+        .get("crates-io")?
+        .get(krate)?
+        .get("path")?
+        .as_str()
+}
+
+/// Whether `project`'s `.cargo/config.toml` patches crates.io's `krate` with a path (as
+/// a new project's does for wsgen's crates).
+pub fn configured_patch(project: &Path, krate: &str) -> bool {
+    std::fs::read_to_string(project.join(CONFIG))
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|table| patched_path(&table, krate).is_some())
 }
 
 fn toml_string(s: &str) -> String {

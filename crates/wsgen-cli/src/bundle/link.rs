@@ -12,7 +12,8 @@
 //! - it copies the project's `Cargo.lock`, so it builds with the versions the project
 //!   locked, and the project's `[profile]`, `[patch]` and `[replace]` tables, so it
 //!   builds as the project's own crates do; cargo runs in the project directory, which
-//!   applies the project's `.cargo/config.toml`;
+//!   applies the project's `.cargo/config.toml` (a new project's patches `wsgen`, which
+//!   the crate then depends on without building it, so that the patch is used);
 //! - it builds into the project's target directory: the dependencies compiled for the
 //!   project's other builds are reused.
 //!
@@ -90,10 +91,17 @@ pub fn write_crate(
 ) -> Result<PathBuf, CliError> {
     let project = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
     let workspace = read_manifest(&project.join("Cargo.toml"))?;
+    // A patch of `wsgen` (a new project's, in `.cargo/config.toml`) that the generated
+    // crate uses, so that cargo does not warn of it.
+    let patched_wsgen = crate::sources::configured_patch(&project, "wsgen")
+        || workspace
+            .get("patch")
+            .and_then(|p| p.get("crates-io"))
+            .is_some_and(|p| p.get("wsgen").is_some());
     let files = [
         (
             "Cargo.toml",
-            manifest(&project, &workspace, handlers, &bin(dir)),
+            manifest(&project, &workspace, handlers, &bin(dir), patched_wsgen),
         ),
         ("main.rs", main_rs(handlers)),
     ];
@@ -103,13 +111,67 @@ pub fn write_crate(
             crate::files::write_atomically(&file, text.as_bytes(), None)?;
         }
     }
-    // The project's lockfile, as the project has it now (cargo adds this crate to it).
+    // The project's lockfile, as the project has it now, with this crate in it.
     let lock = project.join("Cargo.lock");
     if lock.is_file() {
         let bytes = std::fs::read(&lock).map_err(CliError::io("cannot read", &lock))?;
+        let bytes = with_this_crate(&bytes, handlers, patched_wsgen).unwrap_or(bytes);
         crate::files::write_atomically(&dir.join("Cargo.lock"), &bytes, None)?;
     }
     Ok(dir.join("Cargo.toml"))
+}
+
+/// The project's lockfile `lock` with this crate's entry added: its dependencies, the
+/// handler crates and, with `unbuilt_wsgen`, `wsgen`, by the names the lockfile knows
+/// them by. Every edge is then locked, so cargo does not look `wsgen = "*"` up in the
+/// registry's index, which it would do on every build (a request, and an error on a
+/// machine without a network that is not told to build offline). None when `lock`
+/// is not a lockfile this can add to (cargo then resolves the crate itself).
+fn with_this_crate(
+    lock: &[u8],
+    handlers: &[LinkedHandler],
+    unbuilt_wsgen: bool,
+) -> Option<Vec<u8>> {
+    use toml::Value;
+    let mut doc: toml::Table = std::str::from_utf8(lock).ok()?.parse().ok()?;
+    let packages = doc.get_mut("package")?.as_array_mut()?;
+    let field = |p: &Value, key: &str| p.get(key).and_then(Value::as_str).map(str::to_string);
+    // As cargo writes a dependency: `name` when the lockfile has one package of that
+    // name, `name version` when one of them is local (a path, no `source`).
+    let spec = |name: &str| -> Option<String> {
+        let named: Vec<&Value> = packages
+            .iter()
+            .filter(|p| field(p, "name").as_deref() == Some(name))
+            .collect();
+        match named.as_slice() {
+            [_] => Some(name.to_string()),
+            many => match many
+                .iter()
+                .filter(|p| p.get("source").is_none())
+                .collect::<Vec<_>>()[..]
+            {
+                [local] => Some(format!("{name} {}", field(local, "version")?)),
+                _ => None,
+            },
+        }
+    };
+    let mut dependencies = handlers
+        .iter()
+        .map(|h| spec(&h.package))
+        .chain(unbuilt_wsgen.then(|| spec("wsgen")))
+        .collect::<Option<Vec<String>>>()?;
+    dependencies.sort();
+    dependencies.dedup();
+    let mut entry = toml::Table::new();
+    entry.insert("name".into(), Value::String(LINKED_PACKAGE.into()));
+    entry.insert("version".into(), Value::String("0.0.0".into()));
+    entry.insert(
+        "dependencies".into(),
+        Value::Array(dependencies.into_iter().map(Value::String).collect()),
+    );
+    packages.retain(|p| field(p, "name").as_deref() != Some(LINKED_PACKAGE));
+    packages.push(Value::Table(entry));
+    toml::to_string(&doc).ok().map(String::into_bytes)
 }
 
 fn read_manifest(path: &Path) -> Result<toml::Table, CliError> {
@@ -130,6 +192,7 @@ fn manifest(
     workspace: &toml::Table,
     handlers: &[LinkedHandler],
     bin_name: &str,
+    unbuilt_wsgen: bool,
 ) -> String {
     use toml::{Table, Value};
     let text = |s: &str| Value::String(s.to_string());
@@ -163,6 +226,18 @@ fn manifest(
     doc.insert("package".into(), Value::Table(package));
     doc.insert("bin".into(), Value::Array(vec![Value::Table(bin)]));
     doc.insert("dependencies".into(), Value::Table(dependencies));
+    if unbuilt_wsgen {
+        // `wsgen` in the crate graph, never built (no target matches `cfg(any())`): the
+        // project patches it for its infra crate, and cargo warns of a patch the graph
+        // does not use. The project's lockfile has it already.
+        let mut never = Table::new();
+        never.insert("wsgen".into(), text("*"));
+        let mut unbuilt = Table::new();
+        unbuilt.insert("dependencies".into(), Value::Table(never));
+        let mut target = Table::new();
+        target.insert("cfg(any())".into(), Value::Table(unbuilt));
+        doc.insert("target".into(), Value::Table(target));
+    }
     doc.insert("workspace".into(), Value::Table(ws));
     if let Some(profile) = workspace.get("profile") {
         doc.insert("profile".into(), profile.clone());
@@ -285,7 +360,13 @@ serde = { git = "https://example.com/serde" }
 "#
         .parse()
         .unwrap();
-        let text = manifest(Path::new("/p"), &workspace, &handlers(), "bootstrap-x");
+        let text = manifest(
+            Path::new("/p"),
+            &workspace,
+            &handlers(),
+            "bootstrap-x",
+            true,
+        );
         let doc: toml::Table = text.parse().unwrap();
         assert_eq!(doc["package"]["name"].as_str(), Some(LINKED_PACKAGE));
         assert_eq!(doc["bin"][0]["name"].as_str(), Some("bootstrap-x"));
@@ -299,6 +380,11 @@ serde = { git = "https://example.com/serde" }
         );
         assert_eq!(doc["workspace"]["resolver"].as_str(), Some("3"));
         assert_eq!(
+            doc["target"]["cfg(any())"]["dependencies"]["wsgen"].as_str(),
+            Some("*"),
+            "the project's patch of wsgen is used, and wsgen never built"
+        );
+        assert_eq!(
             doc["profile"]["dev"]["package"]["tokio"]["opt-level"].as_integer(),
             Some(2)
         );
@@ -311,6 +397,15 @@ serde = { git = "https://example.com/serde" }
             Some("https://example.com/serde")
         );
 
+        let unpatched = manifest(
+            Path::new("/p"),
+            &workspace,
+            &handlers(),
+            "bootstrap-x",
+            false,
+        );
+        assert!(!unpatched.contains("cfg(any())"), "{unpatched}");
+
         let main = main_rs(&handlers());
         assert!(
             main.contains(r#""onconnect" => h0::main().report(),"#),
@@ -321,6 +416,58 @@ serde = { git = "https://example.com/serde" }
             "{main}"
         );
         assert!(main.contains("`onconnect`, `send-message`"), "{main}");
+    }
+
+    #[test]
+    fn the_lockfile_locks_this_crates_dependencies() {
+        let lock = r#"version = 4
+
+[[package]]
+name = "onconnect"
+version = "0.1.0"
+
+[[package]]
+name = "send-message"
+version = "0.1.0"
+dependencies = ["send-message 2.0.0"]
+
+[[package]]
+name = "send-message"
+version = "2.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "wsgen"
+version = "0.1.0"
+"#;
+        let added = with_this_crate(lock.as_bytes(), &handlers(), true).unwrap();
+        let doc: toml::Table = std::str::from_utf8(&added).unwrap().parse().unwrap();
+        let packages = doc["package"].as_array().unwrap();
+        assert_eq!(packages.len(), 5);
+        let this = packages.last().unwrap();
+        assert_eq!(this["name"].as_str(), Some(LINKED_PACKAGE));
+        assert_eq!(
+            this["dependencies"],
+            toml::Value::Array(
+                ["onconnect", "send-message 0.1.0", "wsgen"]
+                    .map(|d| toml::Value::String(d.into()))
+                    .to_vec()
+            ),
+            "by the names cargo writes: the local send-message with its version"
+        );
+        // Without the patch of wsgen, no wsgen.
+        let added = with_this_crate(lock.as_bytes(), &handlers(), false).unwrap();
+        let doc: toml::Table = std::str::from_utf8(&added).unwrap().parse().unwrap();
+        assert_eq!(
+            doc["package"].as_array().unwrap()[4]["dependencies"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        // A lockfile without wsgen, or not TOML: left to cargo.
+        assert!(with_this_crate(b"version = 4\n", &handlers(), true).is_none());
+        assert!(with_this_crate(b"[[package", &handlers(), true).is_none());
     }
 
     #[test]
