@@ -106,15 +106,15 @@ pub fn patch(dir: &Path) -> String {
 /// registry) is left alone.
 pub fn check_project(project: &Path) -> Result<(), SourcesError> {
     let config = project.join(CONFIG);
-    let Ok(text) = std::fs::read_to_string(&config) else {
-        return Ok(());
-    };
-    // An unreadable file is cargo's to report.
-    let Ok(table) = text.parse::<toml::Table>() else {
+    // A file that is not there or not TOML: cargo's to report, if anything.
+    let Some(table) = project_config(project) else {
         return Ok(());
     };
     for krate in CRATES {
-        let Some(path) = patched_path(&table, krate) else {
+        let Some(path) = patch_of(&table, krate)
+            .and_then(|p| p.get("path"))
+            .and_then(|p| p.as_str())
+        else {
             continue;
         };
         let path = project.join(path);
@@ -136,24 +136,18 @@ pub fn check_project(project: &Path) -> Result<(), SourcesError> {
     Ok(())
 }
 
-/// The path a cargo configuration or manifest (`table`) patches crates.io's `krate`
-/// with, if it does.
-fn patched_path<'a>(table: &'a toml::Table, krate: &str) -> Option<&'a str> {
-    table
-        .get("patch")?
-        .get("crates-io")?
-        .get(krate)?
-        .get("path")?
-        .as_str()
+/// `project`'s `.cargo/config.toml`, when it has one that is TOML.
+pub fn project_config(project: &Path) -> Option<toml::Table> {
+    std::fs::read_to_string(project.join(CONFIG))
+        .ok()?
+        .parse()
+        .ok()
 }
 
-/// Whether `project`'s `.cargo/config.toml` patches crates.io's `krate` with a path (as
-/// a new project's does for wsgen's crates).
-pub fn configured_patch(project: &Path, krate: &str) -> bool {
-    std::fs::read_to_string(project.join(CONFIG))
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .is_some_and(|table| patched_path(&table, krate).is_some())
+/// How a cargo configuration or manifest (`table`) patches crates.io's `krate`, if it
+/// does (`{ path = "..." }`, `{ git = "..." }`).
+pub fn patch_of<'a>(table: &'a toml::Table, krate: &str) -> Option<&'a toml::Value> {
+    table.get("patch")?.get("crates-io")?.get(krate)
 }
 
 fn toml_string(s: &str) -> String {

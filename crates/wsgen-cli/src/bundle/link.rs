@@ -93,11 +93,9 @@ pub fn write_crate(
     let workspace = read_manifest(&project.join("Cargo.toml"))?;
     // A patch of `wsgen` (a new project's, in `.cargo/config.toml`) that the generated
     // crate uses, so that cargo does not warn of it.
-    let patched_wsgen = crate::sources::configured_patch(&project, "wsgen")
-        || workspace
-            .get("patch")
-            .and_then(|p| p.get("crates-io"))
-            .is_some_and(|p| p.get("wsgen").is_some());
+    let patched_wsgen = crate::sources::patch_of(&workspace, "wsgen").is_some()
+        || crate::sources::project_config(&project)
+            .is_some_and(|config| crate::sources::patch_of(&config, "wsgen").is_some());
     let files = [
         (
             "Cargo.toml",
