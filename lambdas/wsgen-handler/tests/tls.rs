@@ -18,9 +18,9 @@ use wsgen_handler::{ConnectionStore, Connections, Delivery};
 /// A CA and a certificate it signed for `localhost` (only), in `dir`: `ca.pem`,
 /// `leaf.pem`, `leaf.key`.
 fn certificates(dir: &Path) {
-    let openssl = |args: &[&str]| {
+    let openssl = |args: &str| {
         let out = Command::new("openssl")
-            .args(args)
+            .args(args.split_whitespace())
             .current_dir(dir)
             .output()
             .unwrap_or_else(|e| {
@@ -28,55 +28,26 @@ fn certificates(dir: &Path) {
             });
         assert!(
             out.status.success(),
-            "openssl {args:?}: {}",
+            "openssl {args}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-x509", "-subj", "/CN=wsgen test CA", "-days", "2"],
-            &ec[..],
-            &["-keyout", "ca.key", "-out", "ca.pem"],
-        ]
-        .concat(),
-    );
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    openssl(&format!(
+        "req -x509 -subj /CN=wsgen-test-CA -days 2 {ec} -keyout ca.key -out ca.pem"
+    ));
     std::fs::write(
         dir.join("leaf.ext"),
         "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
+    openssl(&format!(
+        "req -subj /CN=localhost {ec} -keyout leaf.key -out leaf.csr"
+    ));
     openssl(
-        &[
-            &["req", "-subj", "/CN=localhost"],
-            &ec[..],
-            &["-keyout", "leaf.key", "-out", "leaf.csr"],
-        ]
-        .concat(),
+        "x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+         -extfile leaf.ext -out leaf.pem",
     );
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "leaf.ext",
-        "-out",
-        "leaf.pem",
-    ]);
 }
 
 /// What the terminator saw: TLS connections accepted, and the protocol each negotiated
