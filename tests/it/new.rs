@@ -265,6 +265,10 @@ struct Dev {
 
 impl Dev {
     fn start(p: &Project, extra: &[&str]) -> Dev {
+        Dev::start_with(p, extra, &[])
+    }
+
+    fn start_with(p: &Project, extra: &[&str], env: &[(&str, &str)]) -> Dev {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsgen"))
             .args(["dev", "--port", "0", "--json", "--no-watch", "--release"])
             .env("WSGEN_DATA_DIR", crate::cli::data_dir())
@@ -273,10 +277,7 @@ impl Dev {
             .env("CARGO_TARGET_DIR", &p.target)
             // Cargo's own lines too (not quiet): its warnings are checked.
             .env_remove("CARGO_TERM_QUIET")
-            // And no network: a request of cargo's (the registry's index) fails at once,
-            // as it would on a machine without one.
-            .env("CARGO_HTTP_PROXY", "http://127.0.0.1:9")
-            .env("CARGO_NET_RETRY", "0")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -702,7 +703,14 @@ fn every_blueprint_tests_synthesizes_lints_and_runs_its_protocol() {
         if blueprint == "chat" {
             args.extend(["--dynamodb-endpoint", moto.as_str()]);
         }
-        let dev = Dev::start(&p, &args);
+        // No network: a request of cargo's (the registry's index) fails at once, as it
+        // would on a machine without one. (`cargo test` above completed the lockfile
+        // for the project's own crates.)
+        let offline = [
+            ("CARGO_HTTP_PROXY", "http://127.0.0.1:9"),
+            ("CARGO_NET_RETRY", "0"),
+        ];
+        let dev = Dev::start_with(&p, &args, &offline);
         rt.block_on(exercise(blueprint, &dev));
         // The project's `.cargo/config.toml` patches `wsgen` and `wsgen-handler`: every
         // build uses both (the handlers linked into one binary too), so cargo has no
