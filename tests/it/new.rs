@@ -265,10 +265,6 @@ struct Dev {
 
 impl Dev {
     fn start(p: &Project, extra: &[&str]) -> Dev {
-        Dev::start_with(p, extra, &[])
-    }
-
-    fn start_with(p: &Project, extra: &[&str], env: &[(&str, &str)]) -> Dev {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsgen"))
             .args(["dev", "--port", "0", "--json", "--no-watch", "--release"])
             .env("WSGEN_DATA_DIR", crate::cli::data_dir())
@@ -277,7 +273,11 @@ impl Dev {
             .env("CARGO_TARGET_DIR", &p.target)
             // Cargo's own lines too (not quiet): its warnings are checked.
             .env_remove("CARGO_TERM_QUIET")
-            .envs(env.iter().copied())
+            // And no network: a request of cargo's (the registry's index) fails at once,
+            // as it would on a machine without one. A new project needs none: `wsgen
+            // new` completed its lockfile from the cargo cache.
+            .env("CARGO_HTTP_PROXY", "http://127.0.0.1:9")
+            .env("CARGO_NET_RETRY", "0")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -703,14 +703,7 @@ fn every_blueprint_tests_synthesizes_lints_and_runs_its_protocol() {
         if blueprint == "chat" {
             args.extend(["--dynamodb-endpoint", moto.as_str()]);
         }
-        // No network: a request of cargo's (the registry's index) fails at once, as it
-        // would on a machine without one. (`cargo test` above completed the lockfile
-        // for the project's own crates.)
-        let offline = [
-            ("CARGO_HTTP_PROXY", "http://127.0.0.1:9"),
-            ("CARGO_NET_RETRY", "0"),
-        ];
-        let dev = Dev::start_with(&p, &args, &offline);
+        let dev = Dev::start(&p, &args);
         rt.block_on(exercise(blueprint, &dev));
         // The project's `.cargo/config.toml` patches `wsgen` and `wsgen-handler`: every
         // build uses both (the handlers linked into one binary too), so cargo has no

@@ -1,8 +1,9 @@
 //! `wsgen new`: a starter project from a blueprint (`blueprints/<name>`, embedded in
 //! the binary): the workspace, the infra crate, the handler crates of wsgen's
-//! `lambdas/` (the tested ones), a README, a `.gitignore`, the lockfile (so it builds
-//! offline from the cargo cache), and `.cargo/config.toml`, which points cargo at the
-//! sources of wsgen's library crates (see `sources`) until they are on crates.io.
+//! `lambdas/` (the tested ones), a README, a `.gitignore`, the lockfile (wsgen's,
+//! completed for the project's crates from the cargo cache when it has them, so that
+//! the project builds without a network), and `.cargo/config.toml`, which points cargo
+//! at the sources of wsgen's library crates (see `sources`) until they are on crates.io.
 //!
 //! Nothing is half-written: the project is rendered into a temporary directory beside
 //! DIR and moved into place at the end. With `--force` into a directory that has
@@ -231,7 +232,8 @@ fn render(
             .into());
         }
     }
-    // The versions wsgen's own tests build with, so the project builds offline.
+    // The versions wsgen's own tests build with, so the project builds offline (`new`
+    // then completes it for the project's crates).
     if let Some(lock) = embedded::get("Cargo.lock") {
         let (bytes, modified) = (lock.bytes.to_vec(), None);
         files.insert("Cargo.lock".into(), File { bytes, modified });
@@ -299,6 +301,9 @@ pub fn new(opts: &NewOptions, ui: &Ui) -> Result<NewResult, CliError> {
             keep_time(&path, file)?;
             written.push(rel.clone());
         }
+        if written.iter().any(|rel| rel == "Cargo.lock") {
+            super::cargo::complete_lockfile(&opts.dir);
+        }
     } else {
         // Render beside DIR, then move it into place in one rename.
         let parent = match opts.dir.parent() {
@@ -316,6 +321,7 @@ pub fn new(opts: &NewOptions, ui: &Ui) -> Result<NewResult, CliError> {
                 std::fs::write(&path, &file.bytes).map_err(CliError::io("cannot write", &path))?;
                 keep_time(&path, file)?;
             }
+            super::cargo::complete_lockfile(&staging);
             // An empty DIR that exists is replaced by the rendered one.
             if opts.dir.exists() {
                 std::fs::remove_dir(&opts.dir)
