@@ -103,16 +103,16 @@ async fn terminator(dir: &Path, backend: SocketAddr) -> (SocketAddr, Arc<Seen>) 
 
 #[tokio::test]
 async fn posts_and_table_calls_go_over_tls_to_a_verified_endpoint() {
-    let dir = std::env::temp_dir().join(format!("wsgen-handler-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    certificates(&dir);
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    certificates(dir);
     // Before the first `https` call, which loads the roots (once per process).
     std::env::set_var("SSL_CERT_FILE", dir.join("ca.pem"));
     std::env::remove_var("SSL_CERT_DIR");
 
     let aws = FakeAws::start().await;
     let backend: SocketAddr = aws.domain().parse().unwrap();
-    let (tls, seen) = terminator(&dir, backend).await;
+    let (tls, seen) = terminator(dir, backend).await;
     let endpoint = format!("https://localhost:{}", tls.port());
     let mut config = aws.sdk_config().into_builder();
     config.set_endpoint_url(Some(endpoint.clone()));
@@ -161,5 +161,4 @@ async fn posts_and_table_calls_go_over_tls_to_a_verified_endpoint() {
     assert!(e.contains("certificate"), "{e}");
     assert!(aws.received("c3").is_empty());
     assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
-    let _ = std::fs::remove_dir_all(&dir);
 }
