@@ -1087,7 +1087,7 @@ fn the_stock_app_runs_locally_as_on_api_gateway() {
             r#"let live = api.stage("live");"#,
             r#"let live = api.stage("live"); let _ = api.stage("canary");"#,
         );
-    assert_ne!(edited.matches("canary").count(), 0, "the fixture changed");
+    assert!(edited.contains("canary"), "the fixture changed");
     std::fs::write(&infra, edited).unwrap();
     let reloaded = dev.wait_for(Duration::from_secs(900), |l| {
         l.contains(r#""event":"reloaded""#)

@@ -372,7 +372,6 @@ async fn serve(
             gw.clone(),
             scheduler.clone(),
             tables.clone(),
-            endpoints_file.clone(),
         )?)
     } else {
         None

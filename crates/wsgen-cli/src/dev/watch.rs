@@ -37,7 +37,6 @@ pub fn start(
     gw: Arc<Gateway>,
     schedules: Arc<Mutex<Vec<JoinHandle<()>>>>,
     tables: Arc<Tables>,
-    endpoints: PathBuf,
 ) -> Result<Watcher, CliError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
     let ignore = Ignored::new(project);
@@ -81,14 +80,6 @@ pub fn start(
             // Wait until the burst of writes is over.
             while let Ok(Some(_)) = tokio::time::timeout(SETTLE, rx.recv()).await {}
             reload(&opts, &domain, &gw, &schedules, &tables, &first).await;
-            // `wsgen connect` sees the stages served now.
-            if let Err(e) = super::write_endpoints(&endpoints, &gw) {
-                event(
-                    &opts,
-                    "warning",
-                    &format!("`wsgen connect` will not see this reload: {e}"),
-                );
-            }
             // Whatever changed during the build is in the next round.
         }
     });
@@ -123,8 +114,11 @@ async fn reload(
             }
             .into())
         });
-    let loaded = built.and_then(|b| load(opts, &b, domain));
-    let loaded = match loaded {
+    let loaded = built.and_then(|b| {
+        let endpoints = b.out.join(crate::connect::DEV_ENDPOINTS);
+        Ok((endpoints, load(opts, &b, domain)?))
+    });
+    let (endpoints, loaded) = match loaded {
         Ok(l) => l,
         Err(e) => {
             event(
@@ -147,6 +141,14 @@ async fn reload(
     }
     let changed = gw.lambda.replace(loaded.functions);
     gw.set_stages(loaded.stages);
+    // `wsgen connect` finds the stages served now.
+    if let Err(e) = super::write_endpoints(&endpoints, gw) {
+        event(
+            opts,
+            "warning",
+            &format!("`wsgen connect` will not see this reload: {e}"),
+        );
+    }
     let mut tasks = schedules.lock().unwrap_or_else(|e| e.into_inner());
     for t in tasks.drain(..) {
         t.abort();
