@@ -348,6 +348,43 @@ fn deploy_lifecycle_against_moto() {
     let run = wsgen(&p, region, &["diff"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
 
+    // The same sources built elsewhere (another checkout, another machine's toolchain)
+    // make other bytes under the same key: the bucket keeps the first upload, which the
+    // functions run, so nothing is redeployed or reported as drifted.
+    let zips: Vec<std::path::PathBuf> = std::fs::read_dir(p.path("wsgen.out/assets"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|f| f.extension().is_some_and(|x| x == "zip"))
+        .collect();
+    assert!(!zips.is_empty());
+    let built: Vec<Vec<u8>> = zips.iter().map(|z| std::fs::read(z).unwrap()).collect();
+    for (zip, bytes) in zips.iter().zip(&built) {
+        let mut other = bytes.clone();
+        other.extend_from_slice(b"built elsewhere");
+        std::fs::write(zip, other).unwrap();
+    }
+    let run = wsgen(&p, region, &["deploy", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let result = json(&run);
+    assert_eq!(
+        (
+            &result["stacks"]["Chat"]["outcome"],
+            &result["stacks"]["Chat"]["restored"],
+            &result["uploaded"]
+        ),
+        (
+            &Value::from("unchanged"),
+            &serde_json::json!([]),
+            &serde_json::json!([])
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("does not name"), "{}", run.stderr);
+    for (zip, bytes) in zips.iter().zip(&built) {
+        std::fs::write(zip, bytes).unwrap();
+    }
+
     // Hotswap: only the Default handler's code changed.
     p.write(
         "lambdas/default/src/main.rs",

@@ -147,12 +147,12 @@ pub async fn run(
         .collect();
     let templates: Vec<(&str, &Value)> = names.iter().map(String::as_str).zip(&jsons).collect();
     account::check_logging(aws, ui, &templates).await?;
-    let uploaded = upload_assets(aws, ui, assembly, out, names).await?;
+    let assets = upload_assets(aws, ui, assembly, out, names).await?;
 
     let mut result = DeployResult {
         account: aws.account.clone(),
         region: aws.region.clone(),
-        uploaded,
+        uploaded: assets.uploaded.clone(),
         stacks: BTreeMap::new(),
     };
     for (name, json) in names.iter().zip(&jsons) {
@@ -167,7 +167,7 @@ pub async fn run(
         };
         let restored = match outcome {
             Outcome::Unchanged | Outcome::Updated => {
-                restore_drifted_code(aws, ui, assembly, name, template).await?
+                restore_drifted_code(aws, ui, assembly, &assets, name, template).await?
             }
             Outcome::Created | Outcome::Hotswapped => vec![],
         };
@@ -238,6 +238,21 @@ async fn deploy_one(
     .map_err(CliError::from)
 }
 
+/// The zips a deploy's functions run, as the bucket holds them.
+struct Assets {
+    /// The keys uploaded now (the others were in the bucket already), sorted.
+    uploaded: Vec<String>,
+    /// Each key's SHA-256 (hex) as recorded with the object in the bucket. An asset's
+    /// key names its sources, not its bytes: the same sources built in another
+    /// directory or on another machine (other paths in panic messages, another linker)
+    /// make another zip under the same key, and the bucket keeps the first. Lambda
+    /// reports the hash of what it runs, which is the bucket's.
+    sha256: BTreeMap<String, String>,
+}
+
+/// The object metadata key (`x-amz-meta-sha256`) recording an uploaded zip's SHA-256.
+const SHA256_METADATA: &str = "sha256";
+
 /// Uploads the zips of `names`' functions that the bucket lacks, in parallel.
 async fn upload_assets(
     aws: &Aws,
@@ -245,8 +260,8 @@ async fn upload_assets(
     assembly: &CloudAssembly,
     out: &Path,
     names: &[String],
-) -> Result<Vec<String>, CliError> {
-    let mut wanted: BTreeMap<String, PathBuf> = BTreeMap::new();
+) -> Result<Assets, CliError> {
+    let mut wanted: BTreeMap<String, (PathBuf, String)> = BTreeMap::new();
     for name in names {
         for fp in &assembly.manifest.stacks[name].assets {
             let asset = &assembly.manifest.assets[fp];
@@ -256,31 +271,43 @@ async fn upload_assets(
                     asset.crate_path
                 ))
             })?;
-            wanted.insert(asset.key.clone(), out.join(&bundle.file));
+            wanted.insert(
+                asset.key.clone(),
+                (out.join(&bundle.file), bundle.sha256.clone()),
+            );
         }
     }
+    let mut assets = Assets {
+        uploaded: Vec::new(),
+        sha256: BTreeMap::new(),
+    };
     if wanted.is_empty() {
-        return Ok(vec![]);
+        return Ok(assets);
     }
     let bucket = Arc::new(aws.asset_bucket());
     let bar = Arc::new(ui.bar(wanted.len() as u64, "assets"));
     let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL_UPLOADS));
     let mut tasks = tokio::task::JoinSet::new();
-    for (key, file) in wanted {
+    for (key, (file, sha256)) in wanted {
         let (aws, bucket, bar, limit) = (aws.clone(), bucket.clone(), bar.clone(), limit.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire().await.expect("semaphore open");
-            let result = upload_if_missing(&aws, &bucket, &key, &file).await;
+            let result = upload_if_missing(&aws, &bucket, &key, &file, &sha256).await;
             bar.inc();
-            result.map(|uploaded| uploaded.then_some(key))
+            result.map(|stored| (key, stored))
         });
     }
-    let mut uploaded = Vec::new();
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
         match joined.expect("an upload task panicked") {
-            Ok(Some(key)) => uploaded.push(key),
-            Ok(None) => {}
+            Ok((key, Stored::Uploaded(sha256))) => {
+                assets.uploaded.push(key.clone());
+                assets.sha256.insert(key, sha256);
+            }
+            Ok((key, Stored::Already(Some(sha256)))) => {
+                assets.sha256.insert(key, sha256);
+            }
+            Ok((_, Stored::Already(None))) => {}
             Err(e) => {
                 first_error.get_or_insert(e);
             }
@@ -290,16 +317,25 @@ async fn upload_assets(
     if let Some(e) = first_error {
         return Err(e);
     }
-    uploaded.sort();
-    if uploaded.is_empty() {
+    assets.uploaded.sort();
+    if assets.uploaded.is_empty() {
         ui.done("assets: all in the bucket already");
     } else {
         ui.done(&format!(
             "assets: uploaded {} to s3://{bucket}",
-            uploaded.len()
+            assets.uploaded.len()
         ));
     }
-    Ok(uploaded)
+    Ok(assets)
+}
+
+/// What the bucket holds under an asset's key after [`upload_if_missing`].
+enum Stored {
+    /// Uploaded now, with this SHA-256 (hex).
+    Uploaded(String),
+    /// There already, with the SHA-256 recorded at its upload (none when an earlier
+    /// version of wsgen uploaded it).
+    Already(Option<String>),
 }
 
 async fn upload_if_missing(
@@ -307,7 +343,8 @@ async fn upload_if_missing(
     bucket: &str,
     key: &str,
     file: &Path,
-) -> Result<bool, CliError> {
+    sha256: &str,
+) -> Result<Stored, CliError> {
     match aws
         .s3
         .head_object()
@@ -317,9 +354,14 @@ async fn upload_if_missing(
         .send()
         .await
     {
-        Ok(_) => {
+        Ok(head) => {
             tracing::debug!(bucket, key, "asset in the bucket already");
-            return Ok(false);
+            let recorded = head
+                .metadata()
+                .and_then(|m| m.get(SHA256_METADATA))
+                .filter(|hex| hex_to_base64(hex).is_some())
+                .cloned();
+            return Ok(Stored::Already(recorded));
         }
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
             tracing::debug!(bucket, key, file = %file.display(), "uploading asset");
@@ -335,6 +377,7 @@ async fn upload_if_missing(
         .key(key)
         .body(body)
         .content_type("application/zip")
+        .metadata(SHA256_METADATA, sha256)
         .expected_bucket_owner(&aws.account)
         .send()
         .await
@@ -344,7 +387,7 @@ async fn upload_if_missing(
                 e,
             )
         })?;
-    Ok(true)
+    Ok(Stored::Uploaded(sha256.to_string()))
 }
 
 /// The outputs `template` declares (without a condition) that `reported` lacks, or
@@ -375,6 +418,7 @@ async fn restore_drifted_code(
     aws: &Aws,
     ui: &Ui,
     assembly: &CloudAssembly,
+    assets: &Assets,
     name: &str,
     template: &Template,
 ) -> Result<Vec<String>, CliError> {
@@ -384,7 +428,13 @@ async fn restore_drifted_code(
         .filter_map(|id| {
             let key = template.code_key(id)?;
             let asset = assembly.manifest.assets.values().find(|a| a.key == key)?;
-            let sha256 = hex_to_base64(&asset.bundle.as_ref()?.sha256)?;
+            // What the bucket holds under the key, else (uploaded by an earlier wsgen)
+            // the local zip.
+            let hex = match assets.sha256.get(key) {
+                Some(hex) => hex,
+                None => &asset.bundle.as_ref()?.sha256,
+            };
+            let sha256 = hex_to_base64(hex)?;
             Some((id.as_str(), (key, sha256)))
         })
         .collect();
