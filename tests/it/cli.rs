@@ -576,6 +576,19 @@ fn connect_refusals() {
         assert_ne!(run.code, 0, "{name}: {}", run.stderr);
         insta::assert_snapshot!(format!("connect-{name}"), run.snapshot());
     }
+    // In a project without a running `wsgen dev`, it says that it looks for the
+    // deployed stack before AWS's configuration fails it.
+    let p = Project::new("chat", "connect");
+    assert_eq!(p.wsgen(&["synth", "-q"]).code, 0);
+    let run = p.wsgen_with(&["connect", "--send", "x"], |cmd| {
+        for var in ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+    });
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    insta::assert_snapshot!("connect-no-dev-no-region", run.snapshot());
 }
 
 /// `wsgen completions SHELL` prints a script that knows the commands.

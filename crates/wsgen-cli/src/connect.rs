@@ -518,7 +518,16 @@ async fn target(opts: &ConnectOptions, ui: &Ui) -> Result<Target, CliError> {
         Some(s) => s.clone(),
         None => only_stack(&project)?,
     };
-    ui.info(&format!("looking up stack {stack}'s stages"));
+    if opts.stack.is_none() {
+        // Said before AWS is asked: an error from there (no region, no credentials) is
+        // otherwise all a user who meant the local app would see.
+        ui.info(&format!(
+            "no `wsgen dev` runs for {}: looking up the deployed stack {stack}'s stages",
+            project.dir.display()
+        ));
+    } else {
+        ui.info(&format!("looking up stack {stack}'s stages"));
+    }
     let aws = Aws::connect(&opts.aws).await?;
     let info = stacks::describe(&aws, &stack).await?.ok_or_else(|| {
         ConnectError::NoTarget(format!(
