@@ -591,6 +591,20 @@ fn connect_refusals() {
     insta::assert_snapshot!("connect-no-dev-no-region", run.snapshot());
 }
 
+/// `wsgen dev` on a port in use says so at once, before building anything, in one line
+/// with the fix.
+#[test]
+fn dev_on_a_port_in_use_fails_before_building() {
+    let p = Project::new("chat", "port");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut run = p.wsgen(&["dev", "--port", &port]);
+    run.stderr = run.stderr.replace(&port, "[PORT]");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(!p.path("wsgen.out").exists(), "nothing was built");
+    insta::assert_snapshot!("dev-port-in-use", run.snapshot());
+}
+
 /// `wsgen completions SHELL` prints a script that knows the commands.
 #[test]
 fn completions_know_the_commands() {

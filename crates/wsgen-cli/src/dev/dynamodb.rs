@@ -57,11 +57,11 @@ impl Embedded {
             file: file.clone(),
             message: e.to_string(),
         })?;
-        let listen = |source| DevError::Listen {
+        let listen = |error| DevError::Listen {
             what: "the local DynamoDB",
             port,
             option: "--dynamodb-port",
-            source,
+            error,
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await

@@ -95,6 +95,11 @@ pub(crate) fn unix_now() -> Duration {
 
 pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
     let project = Project::discover(opts.project.as_deref())?;
+    // The gateway's port is taken before the build: a port in use (another `wsgen dev`
+    // of the project, say) is said at once, not after minutes of cargo.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", opts.port))
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|error| gateway_listen(opts, error))?;
     let built = build(opts, ui)?;
     // Not the CLI's usual runtime: Ctrl-C here shuts down gracefully.
     // Multi-threaded, unlike the handlers: a broadcast's posts arrive from many
@@ -107,7 +112,16 @@ pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
             what: "starting the async runtime",
             message: e.to_string(),
         })?;
-    runtime.block_on(serve(opts, ui, &project, built))
+    runtime.block_on(serve(opts, ui, &project, built, listener))
+}
+
+fn gateway_listen(opts: &DevOptions, error: std::io::Error) -> DevError {
+    DevError::Listen {
+        what: "the gateway",
+        port: opts.port,
+        option: "--port",
+        error,
+    }
 }
 
 /// The app as built for the host: its assembly and each function's executable (by
@@ -277,16 +291,10 @@ async fn serve(
     ui: &Ui,
     project: &Project,
     built: Built,
+    listener: std::net::TcpListener,
 ) -> Result<(), CliError> {
-    let listen = |source| DevError::Listen {
-        what: "the gateway",
-        port: opts.port,
-        option: "--port",
-        source,
-    };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
-        .await
-        .map_err(listen)?;
+    let listen = |error| gateway_listen(opts, error);
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(listen)?;
     let addr = listener.local_addr().map_err(listen)?;
     let domain = addr.to_string();
     let loaded = load(opts, &built, &domain)?;

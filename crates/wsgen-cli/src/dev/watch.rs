@@ -52,9 +52,9 @@ pub fn start(
             }
         }
     })
-    .map_err(|source| DevError::Watch {
+    .map_err(|error| DevError::Watch {
         path: project.dir.clone(),
-        source,
+        error,
     })?;
     // The project's own files, and each top-level directory but build output: a
     // recursive watch of target/ would cost a watch per directory cargo made.
@@ -70,9 +70,9 @@ pub fn start(
     for (path, mode) in paths {
         watcher
             .watch(&path, mode)
-            .map_err(|source| DevError::Watch {
+            .map_err(|error| DevError::Watch {
                 path: path.clone(),
-                source,
+                error,
             })?;
     }
     let task = tokio::spawn(async move {

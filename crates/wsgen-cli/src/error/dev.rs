@@ -21,14 +21,15 @@ pub enum DevError {
         second: String,
     },
     /// A port is taken (or not ours to take).
-    #[error("cannot listen on 127.0.0.1:{port} for {what}: {source}")]
+    #[error("cannot listen on 127.0.0.1:{port} for {what}: {error}")]
     Listen {
         /// `the gateway` or `the local DynamoDB`.
         what: &'static str,
         port: u16,
         /// The option that picks the port.
         option: &'static str,
-        source: std::io::Error,
+        /// Said in the message (not a `source`, which would be said again below it).
+        error: std::io::Error,
     },
     /// The embedded DynamoDB's data file cannot be opened.
     #[error("the local DynamoDB data in {} cannot be opened: {message}", .file.display())]
@@ -37,10 +38,11 @@ pub enum DevError {
     #[error("the local DynamoDB could not {action}: {message}")]
     DynamoDb { action: String, message: String },
     /// The file watcher could not start.
-    #[error("cannot watch {} ({source})", .path.display())]
+    #[error("cannot watch {} ({error})", .path.display())]
     Watch {
         path: PathBuf,
-        source: notify::Error,
+        /// Said in the message (not a `source`, which would be said again below it).
+        error: notify::Error,
     },
     /// A message model that cannot be used: its schema does not compile as JSON Schema
     /// draft 4, or a route names a model the API does not have.
