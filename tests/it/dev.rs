@@ -360,7 +360,7 @@ fn wsgen_connect_talks_to_wsgen_dev(p: &Project, base: &str) {
         "{stdout}"
     );
     assert!(
-        stderr.contains("closed by wsgen: 1000 (normal)"),
+        stderr.contains("closed by the client: 1000 (normal)"),
         "{stderr}"
     );
 
@@ -393,7 +393,7 @@ fn wsgen_connect_talks_to_wsgen_dev(p: &Project, base: &str) {
         &[
             (whoami.to_string() + "\r", "< "),
             ("\x1b[A\r".to_string(), "< "),
-            ("\u{4}".to_string(), "closed by wsgen: 1000"),
+            ("\u{4}".to_string(), "closed by the client: 1000"),
         ],
     );
     assert_eq!(status, Some(0), "{screen}");

@@ -351,7 +351,7 @@ async fn talk(
             frame = stream.next() => match frame {
                 Some(Ok(Message::Close(frame))) => {
                     let ending = Ending::of_close(frame.as_ref());
-                    report_close(ui, &printer, "the server", frame.as_ref());
+                    report_close(ui, &printer, Closer::Server, frame.as_ref());
                     return Ok(ending);
                 }
                 Some(Ok(message)) => {
@@ -403,7 +403,7 @@ fn abnormal(ui: &Ui, printer: &Printer, code: Option<u16>, reason: &str) -> Endi
     if printer.json {
         printer.print(
             String::new(),
-            json!({"type": "closed", "by": "server", "code": code, "reason": reason}),
+            json!({"type": "closed", "by": Closer::Server.name(), "code": code, "reason": reason}),
         );
     }
     ui.warn(&format!("the connection closed abnormally: {reason}"));
@@ -413,13 +413,30 @@ fn abnormal(ui: &Ui, printer: &Printer, code: Option<u16>, reason: &str) -> Endi
     }
 }
 
-fn report_close(ui: &Ui, printer: &Printer, by: &str, frame: Option<&CloseFrame>) {
+/// Which side sent the close frame: this client (`wsgen connect`) or the server.
+#[derive(Clone, Copy)]
+enum Closer {
+    Client,
+    Server,
+}
+
+impl Closer {
+    /// As `--json`'s `by` says it.
+    fn name(self) -> &'static str {
+        match self {
+            Closer::Client => "client",
+            Closer::Server => "server",
+        }
+    }
+}
+
+fn report_close(ui: &Ui, printer: &Printer, by: Closer, frame: Option<&CloseFrame>) {
     let code = frame.map(|f| u16::from(f.code));
     let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
     if printer.json {
         printer.print(
             String::new(),
-            json!({"type": "closed", "by": if by == "wsgen" { "client" } else { "server" }, "code": code, "reason": reason}),
+            json!({"type": "closed", "by": by.name(), "code": code, "reason": reason}),
         );
     }
     let what = match code {
@@ -436,7 +453,7 @@ fn report_close(ui: &Ui, printer: &Printer, by: &str, frame: Option<&CloseFrame>
         ),
         None => "without a code".into(),
     };
-    let message = format!("closed by {by}: {what}");
+    let message = format!("closed by the {}: {what}", by.name());
     match Ending::of_close(frame) {
         Ending::Clean => ui.done(&message),
         Ending::Abnormal { .. } => ui.warn(&message),
@@ -471,7 +488,7 @@ async fn close(
         reason: "".into(),
     };
     if sink.send(Message::Close(Some(ours.clone()))).await.is_err() {
-        report_close(ui, printer, "wsgen", Some(&ours));
+        report_close(ui, printer, Closer::Client, Some(&ours));
         return Ending::Clean;
     }
     let wait = tokio::time::sleep(CLOSE_WAIT);
@@ -485,7 +502,7 @@ async fn close(
             _ = &mut wait => break,
         }
     }
-    report_close(ui, printer, "wsgen", Some(&ours));
+    report_close(ui, printer, Closer::Client, Some(&ours));
     Ending::Clean
 }
 

@@ -100,6 +100,9 @@ pub fn dev(opts: &DevOptions, ui: &Ui) -> Result<(), CliError> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", opts.port))
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|error| gateway_listen(opts, error))?;
+    // The endpoints a killed `wsgen dev` left: the port answers again from now on, but
+    // what it serves is known only after the build.
+    let _ = std::fs::remove_file(project.out.join(crate::connect::DEV_ENDPOINTS));
     let built = build(opts, ui)?;
     // Not the CLI's usual runtime: Ctrl-C here shuts down gracefully.
     // Multi-threaded, unlike the handlers: a broadcast's posts arrive from many
